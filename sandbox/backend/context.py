@@ -1,0 +1,41 @@
+"""What every app instance shares: live settings, the clock, the data, the secrets."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sandbox.backend.repositories import Repositories
+from sandbox.backend.seed import SEED_EPOCH_S
+from sandbox.clock import SimClock
+from sandbox.mechanisms.auth import TokenIssuer
+from sandbox.settings import Settings
+
+
+@dataclass
+class AppContext:
+    """The live state app instances read on every request.
+
+    `settings` is replaced, never mutated, when a switch flips; services read it per call,
+    so a change takes effect on the next request.
+    """
+
+    settings: Settings
+    clock: SimClock
+    repos: Repositories
+    tokens: TokenIssuer
+    rng: random.Random
+    log: list[dict[str, object]] = field(default_factory=list)
+
+    def now_s(self) -> float:
+        """Simulated time as Unix seconds (the sandbox starts where the seed data ends)."""
+        return SEED_EPOCH_S + self.clock.now_ms / 1000.0
+
+    def log_event(self, level: str, message: str, **fields: object) -> None:
+        """A structured, server-side log line; details that clients must never see go here."""
+        entry: dict[str, object] = {"t_ms": round(self.clock.now_ms, 3), "level": level,
+                                    "message": message}
+        entry.update(fields)
+        self.log.append(entry)
+        if len(self.log) > 2000:  # keep the newest; the log is for reading, not archiving
+            del self.log[:1000]

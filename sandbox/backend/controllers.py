@@ -1,0 +1,236 @@
+"""Controllers: HTTP in, HTTP out. Read the request, validate it, call a service, answer.
+
+A controller knows status codes, headers and JSON; it knows no business rule and no SQL.
+Every error leaves as the one envelope `{"error": {"code", "message", "details"?,
+"request_id"}}`; an unexpected exception is logged server-side with its detail and the client
+sees only a generic 500 with the request id.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from sandbox import tracing
+from sandbox.backend.context import AppContext
+from sandbox.backend.services import Services, require_user
+from sandbox.backend.validation import Field, problems, query_int, validate
+from sandbox.errors import (
+    ApiError,
+    BadRequest,
+    FieldError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from sandbox.mechanisms.auth import Identity
+
+CONTROLLER_CPU_MS = 0.05
+MAX_BODY_BYTES = 64 * 1024
+MAX_ID = 2**62
+
+Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
+
+REGISTER = {"email": Field("str", lo=3, hi=254), "name": Field("str", lo=1, hi=100),
+            "password": Field("str", lo=8, hi=128)}
+LOGIN = {"email": Field("str", lo=1, hi=254), "password": Field("str", lo=1, hi=128)}
+REVIEW = {"rating": Field("int", lo=1, hi=5), "body": Field("str", lo=1, hi=2000)}
+PRODUCT_PATCH = {"name": Field("str", required=False, lo=1, hi=200),
+                 "price_cents": Field("int", required=False, lo=1, hi=10_000_000),
+                 "stock": Field("int", required=False, lo=0, hi=1_000_000)}
+ORDER = {"items": Field("list", lo=1, hi=20)}
+ORDER_ITEM = {"product_id": Field("int", lo=1, hi=MAX_ID), "quantity": Field("int", lo=1, hi=100)}
+
+
+async def send_json(send: Send, status: int, content: Any,
+                    headers: dict[str, str] | None = None) -> None:
+    """Send one complete JSON response over ASGI."""
+    body = orjson.dumps(content)
+    raw = [(b"content-type", b"application/json"),
+           (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: ApiError, request_id: str) -> None:
+    headers = {"X-Request-Id": request_id, **error.headers} if request_id else error.headers
+    await send_json(send, error.status, error.envelope(request_id), headers)
+
+
+def path_id(request: Request, name: str) -> int:
+    """A numeric id from the path; ids out of range cannot exist, so they are 404."""
+    value = int(request.path_params[name])
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"There is no {name.removesuffix('_id')} {value}.")
+    return value
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON: 413 when too large, 400 when it is not JSON."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if not body:
+        raise BadRequest("This endpoint needs a JSON body.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The body is not valid JSON.") from None
+
+
+class Endpoint:
+    """The ASGI app behind one path: a controller span, method dispatch, the error envelope.
+
+    An unexpected exception is the one thing caught broadly here: its detail is logged with
+    the request id, and the client gets a generic 500 envelope.
+    """
+
+    def __init__(self, controller: ShopController, path: str,
+                 handlers: dict[str, tuple[str, Handler]]) -> None:
+        self.controller = controller
+        self.path = path
+        self.handlers = handlers
+        self.allow = ", ".join(sorted(handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        trace = tracing.current_trace.get()
+        request_id = trace.request_id if trace is not None else ""
+        found = self.handlers.get(scope["method"])
+        if found is None:
+            error = MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}.",
+                                     headers={"Allow": self.allow})
+            await send_error(send, error, request_id)
+            return
+        name, handler = found
+        with tracing.span(f"controller.{name}", "controller") as span:
+            if trace is not None:
+                trace.clock.now_ms += CONTROLLER_CPU_MS
+            try:
+                status, body = await handler(Request(scope, receive))
+            except ApiError as error:
+                span.set("error.code", error.code)
+                await send_error(send, error, request_id)
+                return
+            except Exception as exc:
+                span.set("error.code", "internal_error")
+                self.controller.ctx.log_event(
+                    "error", "unhandled exception", request_id=request_id, route=name,
+                    exception=repr(exc), traceback=traceback.format_exc(limit=8),
+                )
+                await send_error(send, InternalError(), request_id)
+                return
+        await send_json(send, status, body, {"X-Request-Id": request_id} if request_id else None)
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """No route matched: the same envelope as every other error."""
+    trace = tracing.current_trace.get()
+    error = NotFound(f"There is no route {scope['method']} {scope['path']}.")
+    await send_error(send, error, trace.request_id if trace is not None else "")
+
+
+class ShopController:
+    """The shop's HTTP endpoints. Each handler returns (status, JSON body)."""
+
+    def __init__(self, ctx: AppContext, services: Services) -> None:
+        self.ctx = ctx
+        self.services = services
+
+    def endpoint(self, path: str, handlers: dict[str, str]) -> Endpoint:
+        """One ASGI endpoint for `path`, dispatching each method to its handler."""
+        return Endpoint(self, path, {m: (n, getattr(self, n)) for m, n in handlers.items()})
+
+    def identity(self, request: Request) -> Identity | None:
+        wanted = {b"authorization": "", b"x-api-key": "", b"x-user-id": ""}
+        for key, value in request.scope["headers"]:
+            if key in wanted:
+                wanted[key] = value.decode("latin-1")
+        return self.services.accounts.identify(
+            wanted[b"authorization"] or None, wanted[b"x-api-key"] or None,
+            wanted[b"x-user-id"] or None,
+        )
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> tuple[int, Any]:
+        return 200, {"status": "ok"}
+
+    async def register(self, request: Request) -> tuple[int, Any]:
+        body = validate(await read_json(request), REGISTER)
+        return 201, self.services.accounts.register(body["email"], body["name"], body["password"])
+
+    async def login(self, request: Request) -> tuple[int, Any]:
+        body = validate(await read_json(request), LOGIN)
+        return 200, self.services.accounts.login(body["email"], body["password"])
+
+    async def list_products(self, request: Request) -> tuple[int, Any]:
+        params = dict(request.query_params)
+        limit = query_int(params, "limit", 20, 1, 100)
+        after = query_int(params, "after", -1, 0, MAX_ID) if "after" in params else None
+        offset = query_int(params, "offset", 0, 0, 1_000_000)
+        category = params.get("category") or None
+        if category is not None and len(category) > 50:
+            raise ValidationFailed("Some query parameters are not valid.",
+                                   details=[FieldError("query.category", "is too long")])
+        return 200, self.services.catalog.products(category, limit, offset, after)
+
+    async def get_product(self, request: Request) -> tuple[int, Any]:
+        return 200, self.services.catalog.product(path_id(request, "product_id"))
+
+    async def patch_product(self, request: Request) -> tuple[int, Any]:
+        product_id = path_id(request, "product_id")
+        body = validate(await read_json(request), PRODUCT_PATCH)
+        if not body:
+            raise ValidationFailed("Send at least one field to change.",
+                                   details=[FieldError("body", "is empty")])
+        identity = self.identity(request)
+        return 200, self.services.catalog.update_product(identity, product_id, body)
+
+    async def get_reviews(self, request: Request) -> tuple[int, Any]:
+        limit = query_int(dict(request.query_params), "limit", 10, 1, 100)
+        return 200, self.services.catalog.reviews(path_id(request, "product_id"), limit)
+
+    async def post_review(self, request: Request) -> tuple[int, Any]:
+        product_id = path_id(request, "product_id")
+        body = validate(await read_json(request), REVIEW)
+        identity = self.identity(request)
+        return 201, self.services.catalog.add_review(
+            identity, product_id, body["rating"], body["body"]
+        )
+
+    async def post_order(self, request: Request) -> tuple[int, Any]:
+        body = validate(await read_json(request), ORDER)
+        errors: list[FieldError] = []
+        for i, item in enumerate(body["items"]):
+            errors.extend(problems(item, ORDER_ITEM, f"items[{i}]"))
+        if errors:
+            raise ValidationFailed("Some fields are not valid.", details=errors)
+        identity = self.identity(request)
+        return 201, self.services.orders.place(identity, body["items"])
+
+    async def get_order(self, request: Request) -> tuple[int, Any]:
+        order_id = path_id(request, "order_id")
+        return 200, self.services.orders.order(self.identity(request), order_id)
+
+    async def user_orders(self, request: Request) -> tuple[int, Any]:
+        user_id = path_id(request, "user_id")
+        limit = query_int(dict(request.query_params), "limit", 10, 1, 50)
+        return 200, self.services.orders.history(self.identity(request), user_id, limit)
+
+    async def my_orders(self, request: Request) -> tuple[int, Any]:
+        identity = self.identity(request)
+        identity = require_user(identity)
+        limit = query_int(dict(request.query_params), "limit", 10, 1, 50)
+        return 200, self.services.orders.history(identity, identity.user_id, limit)

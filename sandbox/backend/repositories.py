@@ -1,0 +1,238 @@
+"""Repositories: the only code that knows SQL. Each method is one span of kind `repository`.
+
+Services ask repositories for plain dicts and never see a cursor or a table name; swap SQLite
+for another store and only this module changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import tracing
+from sandbox.backend.database import Database
+
+REPOSITORY_CPU_MS = 0.01
+
+USER_COLUMNS = ("id", "email", "name", "password_hash", "role", "created_at")
+PRODUCT_COLUMNS = ("id", "sku", "name", "category", "price_cents", "stock", "description",
+                   "updated_at", "rating_count", "rating_sum")
+ORDER_COLUMNS = ("id", "customer_id", "status", "total_cents", "created_at")
+ITEM_COLUMNS = ("order_id", "product_id", "quantity", "price_cents")
+REVIEW_COLUMNS = ("id", "product_id", "user_id", "rating", "body", "created_at")
+
+
+def _row(columns: tuple[str, ...], row: Any) -> dict[str, Any]:
+    return dict(zip(columns, row, strict=True))
+
+
+class Repository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+class UserRepository(Repository):
+    def by_id(self, user_id: int) -> dict[str, Any] | None:
+        with tracing.span("repository.users.by_id", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            row = self.db.query_one("SELECT * FROM users WHERE id = ?", (user_id,))
+            return _row(USER_COLUMNS, row) if row else None
+
+    def by_email(self, email: str) -> dict[str, Any] | None:
+        """A lookup on a non-key column: fast only with the `users.email` index."""
+        with tracing.span("repository.users.by_email", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            row = self.db.query_one("SELECT * FROM users WHERE email = ?", (email,))
+            return _row(USER_COLUMNS, row) if row else None
+
+    def add(self, email: str, name: str, password_hash: str, role: str, now_s: int) -> int:
+        with tracing.span("repository.users.add", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            cur = self.db.write(
+                "INSERT INTO users (email, name, password_hash, role, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (email, name, password_hash, role, now_s),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        with tracing.span("repository.users.set_password_hash", "repository"):
+            self.db.write("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+
+class ApiKeyRepository(Repository):
+    def owner(self, key: str) -> int | None:
+        with tracing.span("repository.api_keys.owner", "repository"):
+            row = self.db.query_one("SELECT user_id FROM api_keys WHERE key = ?", (key,))
+            return int(row[0]) if row else None
+
+
+class ProductRepository(Repository):
+    def by_id(self, product_id: int) -> dict[str, Any] | None:
+        with tracing.span("repository.products.by_id", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            row = self.db.query_one("SELECT * FROM products WHERE id = ?", (product_id,))
+            return _row(PRODUCT_COLUMNS, row) if row else None
+
+    def add_rating(self, product_id: int, rating: int) -> None:
+        """Keep the denormalized rating totals in step with a new review."""
+        with tracing.span("repository.products.add_rating", "repository"):
+            self.db.write(
+                "UPDATE products SET rating_count = rating_count + 1, "
+                "rating_sum = rating_sum + ? WHERE id = ?",
+                (rating, product_id),
+            )
+
+    def page_offset(self, category: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        """A page by OFFSET: the database walks past every skipped row."""
+        with tracing.span("repository.products.page_offset", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            where, params = ("WHERE category = ?", [category]) if category else ("", [])
+            rows = self.db.query(
+                f"SELECT * FROM products {where} ORDER BY id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            return [_row(PRODUCT_COLUMNS, r) for r in rows]
+
+    def page_after(self, category: str | None, limit: int, after_id: int) -> list[dict[str, Any]]:
+        """A page by key: the database seeks straight to the first row after `after_id`."""
+        with tracing.span("repository.products.page_after", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            where = "AND category = ?" if category else ""
+            params: list[Any] = [after_id] + ([category] if category else [])
+            rows = self.db.query(
+                f"SELECT * FROM products WHERE id > ? {where} ORDER BY id LIMIT ?",
+                (*params, limit),
+            )
+            return [_row(PRODUCT_COLUMNS, r) for r in rows]
+
+    def update(self, product_id: int, fields: dict[str, Any], now_s: int) -> bool:
+        with tracing.span("repository.products.update", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            names = sorted(fields)
+            assignments = ", ".join(f"{name} = ?" for name in names)
+            cur = self.db.write(
+                f"UPDATE products SET {assignments}, updated_at = ? WHERE id = ?",
+                (*(fields[n] for n in names), now_s, product_id),
+            )
+            return cur.rowcount > 0
+
+    def take_stock(self, product_id: int, quantity: int) -> bool:
+        """Decrement stock only if enough is left; False when it is not."""
+        with tracing.span("repository.products.take_stock", "repository"):
+            cur = self.db.write(
+                "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+                (quantity, product_id, quantity),
+            )
+            return cur.rowcount > 0
+
+
+class OrderRepository(Repository):
+    def by_id(self, order_id: int) -> dict[str, Any] | None:
+        with tracing.span("repository.orders.by_id", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            row = self.db.query_one("SELECT * FROM orders WHERE id = ?", (order_id,))
+            return _row(ORDER_COLUMNS, row) if row else None
+
+    def items(self, order_id: int) -> list[dict[str, Any]]:
+        """One order's lines: fast only with `order_items.order_id`."""
+        with tracing.span("repository.order_items.by_order", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            rows = self.db.query(
+                "SELECT order_id, product_id, quantity, price_cents FROM order_items "
+                "WHERE order_id = ?",
+                (order_id,),
+            )
+            return [_row(ITEM_COLUMNS, r) for r in rows]
+
+    def by_customer(self, customer_id: int, limit: int) -> list[dict[str, Any]]:
+        """A customer's newest orders: fast only with the `orders.customer_id` index."""
+        with tracing.span("repository.orders.by_customer", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            rows = self.db.query(
+                "SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC, id DESC "
+                "LIMIT ?",
+                (customer_id, limit),
+            )
+            return [_row(ORDER_COLUMNS, r) for r in rows]
+
+    def with_items_by_customer(self, customer_id: int, limit: int) -> list[dict[str, Any]]:
+        """A customer's newest orders and their lines in one query (a join, not N+1)."""
+        with tracing.span("repository.orders.with_items_by_customer", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            rows = self.db.query(
+                "SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_at, "
+                "i.product_id, i.quantity, i.price_cents "
+                "FROM (SELECT * FROM orders WHERE customer_id = ? "
+                "      ORDER BY created_at DESC, id DESC LIMIT ?) AS o "
+                "LEFT JOIN order_items AS i ON i.order_id = o.id "
+                "ORDER BY o.created_at DESC, o.id DESC, i.id",
+                (customer_id, limit),
+            )
+            orders: dict[int, dict[str, Any]] = {}
+            for r in rows:
+                order = orders.get(r[0])
+                if order is None:
+                    order = _row(ORDER_COLUMNS, r[:5])
+                    order["items"] = []
+                    orders[r[0]] = order
+                if r[5] is not None:
+                    order["items"].append(
+                        {"order_id": r[0], "product_id": r[5], "quantity": r[6],
+                         "price_cents": r[7]}
+                    )
+            return list(orders.values())
+
+    def add(self, customer_id: int, lines: list[tuple[int, int, int]], now_s: int) -> int:
+        """Insert an order and its lines; `lines` holds (product_id, quantity, price_cents)."""
+        with tracing.span("repository.orders.add", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            total = sum(q * p for _, q, p in lines)
+            cur = self.db.write(
+                "INSERT INTO orders (customer_id, status, total_cents, created_at) "
+                "VALUES (?, 'paid', ?, ?)",
+                (customer_id, total, now_s),
+            )
+            order_id = int(cur.lastrowid or 0)
+            for product_id, quantity, price in lines:
+                self.db.write(
+                    "INSERT INTO order_items (order_id, product_id, quantity, price_cents) "
+                    "VALUES (?, ?, ?, ?)",
+                    (order_id, product_id, quantity, price),
+                )
+            return order_id
+
+
+class ReviewRepository(Repository):
+    def for_product(self, product_id: int, limit: int) -> list[dict[str, Any]]:
+        with tracing.span("repository.reviews.for_product", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            rows = self.db.query(
+                "SELECT * FROM reviews WHERE product_id = ? ORDER BY id DESC LIMIT ?",
+                (product_id, limit),
+            )
+            return [_row(REVIEW_COLUMNS, r) for r in rows]
+
+    def add(self, product_id: int, user_id: int, rating: int, body: str, now_s: int) -> int:
+        with tracing.span("repository.reviews.add", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            cur = self.db.write(
+                "INSERT INTO reviews (product_id, user_id, rating, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (product_id, user_id, rating, body, now_s),
+            )
+            return int(cur.lastrowid or 0)
+
+
+class Repositories:
+    """Every repository over one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.users = UserRepository(db)
+        self.api_keys = ApiKeyRepository(db)
+        self.products = ProductRepository(db)
+        self.orders = OrderRepository(db)
+        self.reviews = ReviewRepository(db)
+
+    def transaction(self) -> Any:
+        return self.db.transaction()

@@ -1,0 +1,266 @@
+"""Services: the shop's business rules, with no HTTP in sight.
+
+A service takes plain values and an Identity, applies the rules (who may do what, what must
+be true before a write), calls repositories, and returns plain dicts. It raises ApiError
+subclasses for rule violations; the controller turns those into responses. Because nothing
+here knows about requests, the rules can be tested without a web server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import tracing
+from sandbox.backend.context import AppContext
+from sandbox.errors import Conflict, Forbidden, NotFound, Unauthorized
+from sandbox.mechanisms.auth import (
+    HASH_MS_PER_ITERATION,
+    Identity,
+    hash_iterations,
+    hash_password,
+    verify_password,
+)
+
+SERVICE_CPU_MS = 0.02
+EMAIL_MS = 30.0  # a call to an outside e-mail provider
+MAX_ITEMS_PER_ORDER = 20
+
+
+def require_user(identity: Identity | None) -> Identity:
+    """401 when nobody has authenticated: the caller must say who they are first."""
+    if identity is None:
+        raise Unauthorized("Log in first: this needs an access token or an API key.")
+    return identity
+
+
+def require_self_or_admin(identity: Identity | None, user_id: int) -> Identity:
+    """403 when a known caller asks for someone else's data without being an admin."""
+    who = require_user(identity)
+    if who.user_id != user_id and who.role != "admin":
+        raise Forbidden("You may only see your own orders.")
+    return who
+
+
+def present_product(row: dict[str, Any]) -> dict[str, Any]:
+    """A product as clients see it: the stored rating totals become count and average."""
+    product = dict(row)
+    count, total = product.pop("rating_count"), product.pop("rating_sum")
+    product["rating"] = {"count": count, "average": round(total / count, 2) if count else None}
+    return product
+
+
+class AccountService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def register(self, email: str, name: str, password: str) -> dict[str, Any]:
+        with tracing.span("service.accounts.register", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            email = email.strip().lower()
+            repos = self.ctx.repos
+            if repos.users.by_email(email) is not None:
+                raise Conflict("An account with this e-mail already exists.")
+            iterations = self.ctx.settings.auth.hash_iterations
+            stored = self._hash(password, iterations)
+            user_id = repos.users.add(email, name, stored, "customer", int(self.ctx.now_s()))
+            return {"id": user_id, "email": email, "name": name, "role": "customer"}
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        with tracing.span("service.accounts.login", "service") as span:
+            tracing.work(SERVICE_CPU_MS)
+            repos = self.ctx.repos
+            user = repos.users.by_email(email.strip().lower())
+            stored = user["password_hash"] if user else ""
+            # Pay for a hash even when the user does not exist, so timing does not reveal
+            # which e-mails have accounts.
+            iterations = hash_iterations(stored) or self.ctx.settings.auth.hash_iterations
+            with tracing.span("auth.verify_password", "service") as hspan:
+                hspan.set("auth.hash_iterations", iterations)
+                ok = verify_password(password, stored) if user else False
+                tracing.work(iterations * HASH_MS_PER_ITERATION)
+            if not user or not ok:
+                span.set("auth.result", "denied")
+                raise Unauthorized("Wrong e-mail or password.")
+            wanted = self.ctx.settings.auth.hash_iterations
+            if iterations < wanted:
+                # The stored hash is cheaper than today's policy: upgrade it while we know
+                # the password.
+                repos.users.set_password_hash(user["id"], self._hash(password, wanted))
+            ttl = self.ctx.settings.auth.token_ttl_s
+            token = self.ctx.tokens.issue(user["id"], user["role"], self.ctx.now_s(), ttl)
+            span.set("auth.result", "ok")
+            return {"access_token": token, "token_type": "Bearer", "expires_in": ttl,
+                    "user_id": user["id"]}
+
+    def _hash(self, password: str, iterations: int) -> str:
+        with tracing.span("auth.hash_password", "service") as span:
+            span.set("auth.hash_iterations", iterations)
+            tracing.work(iterations * HASH_MS_PER_ITERATION)
+            return hash_password(password, self.ctx.rng.randbytes(8), iterations)
+
+    def identify(self, authorization: str | None, api_key: str | None,
+                 user_header: str | None) -> Identity | None:
+        """Who is calling, by the configured auth mode; None for an anonymous caller."""
+        mode = self.ctx.settings.auth.mode
+        with tracing.span("auth.identify", "service") as span:
+            span.set("auth.mode", mode)
+            if mode == "jwt":
+                if not authorization:
+                    return None
+                scheme, _, token = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+                return self.ctx.tokens.verify(token.strip(), self.ctx.now_s())
+            if mode == "api_key":
+                if not api_key:
+                    return None
+                owner = self.ctx.repos.api_keys.owner(api_key)
+                if owner is None:
+                    raise Unauthorized("The API key is not valid.")
+                user = self.ctx.repos.users.by_id(owner)
+                return Identity(owner, user["role"] if user else "customer", "api_key")
+            # Auth off: the caller's word is taken. This is the hole the security lesson shows.
+            try:
+                user_id = int(user_header) if user_header else 2
+            except ValueError:
+                return None
+            user = self.ctx.repos.users.by_id(user_id)
+            return Identity(user_id, user["role"], "header") if user else None
+
+
+class CatalogService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def product(self, product_id: int) -> dict[str, Any]:
+        with tracing.span("service.catalog.product", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            repos = self.ctx.repos
+            product = repos.products.by_id(product_id)
+            if product is None:
+                raise NotFound(f"There is no product {product_id}.")
+            return present_product(product)
+
+    def products(self, category: str | None, limit: int, offset: int | None,
+                 after: int | None) -> dict[str, Any]:
+        with tracing.span("service.catalog.products", "service") as span:
+            tracing.work(SERVICE_CPU_MS)
+            repo = self.ctx.repos.products
+            if after is not None:
+                span.set("pagination", "keyset")
+                items = repo.page_after(category, limit, after)
+            else:
+                span.set("pagination", "offset")
+                items = repo.page_offset(category, limit, offset or 0)
+            next_after = items[-1]["id"] if len(items) == limit else None
+            return {"items": [present_product(p) for p in items], "next_after": next_after}
+
+    def reviews(self, product_id: int, limit: int) -> dict[str, Any]:
+        with tracing.span("service.catalog.reviews", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            if self.ctx.repos.products.by_id(product_id) is None:
+                raise NotFound(f"There is no product {product_id}.")
+            return {"items": self.ctx.repos.reviews.for_product(product_id, limit)}
+
+    def add_review(self, identity: Identity | None, product_id: int, rating: int,
+                   body: str) -> dict[str, Any]:
+        with tracing.span("service.catalog.add_review", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            who = require_user(identity)
+            if self.ctx.repos.products.by_id(product_id) is None:
+                raise NotFound(f"There is no product {product_id}.")
+            now = int(self.ctx.now_s())
+            repos = self.ctx.repos
+            with repos.transaction():
+                review_id = repos.reviews.add(product_id, who.user_id, rating, body, now)
+                repos.products.add_rating(product_id, rating)
+            return {"id": review_id, "product_id": product_id, "user_id": who.user_id,
+                    "rating": rating, "body": body, "created_at": now}
+
+    def update_product(self, identity: Identity | None, product_id: int,
+                       fields: dict[str, Any]) -> dict[str, Any]:
+        with tracing.span("service.catalog.update_product", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            who = require_user(identity)
+            if who.role != "admin":
+                raise Forbidden("Only an admin may change products.")
+            if not self.ctx.repos.products.update(product_id, fields, int(self.ctx.now_s())):
+                raise NotFound(f"There is no product {product_id}.")
+            return self.product(product_id)
+
+
+class OrderService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def place(self, identity: Identity | None, items: list[dict[str, int]]) -> dict[str, Any]:
+        """Check stock, take it, record the order, then do the follow-up work."""
+        with tracing.span("service.orders.place", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            who = require_user(identity)
+            repos = self.ctx.repos
+            wanted: dict[int, int] = {}
+            for item in items:
+                wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
+            lines: list[tuple[int, int, int]] = []
+            with repos.transaction():
+                for product_id, quantity in sorted(wanted.items()):
+                    product = repos.products.by_id(product_id)
+                    if product is None:
+                        raise NotFound(f"There is no product {product_id}.")
+                    if not repos.products.take_stock(product_id, quantity):
+                        raise Conflict(
+                            f"Only {product['stock']} of product {product_id} left in stock."
+                        )
+                    lines.append((product_id, quantity, product["price_cents"]))
+                order_id = repos.orders.add(who.user_id, lines, int(self.ctx.now_s()))
+            self._send_confirmation(order_id)
+            order = repos.orders.by_id(order_id)
+            assert order is not None
+            order["items"] = [
+                {"order_id": order_id, "product_id": p, "quantity": q, "price_cents": c}
+                for p, q, c in lines
+            ]
+            return order
+
+    def _send_confirmation(self, order_id: int) -> None:
+        """The e-mail goes out inside the request: the customer waits for the provider."""
+        with tracing.span("email.send", "service") as span:
+            span.set("order_id", order_id)
+            tracing.work(EMAIL_MS * (0.8 + 0.4 * self.ctx.rng.random()))
+
+    def order(self, identity: Identity | None, order_id: int) -> dict[str, Any]:
+        with tracing.span("service.orders.order", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            who = require_user(identity)
+            order = self.ctx.repos.orders.by_id(order_id)
+            if order is None:
+                raise NotFound(f"There is no order {order_id}.")
+            require_self_or_admin(who, order["customer_id"])
+            order["items"] = self.ctx.repos.orders.items(order_id)
+            return order
+
+    def history(self, identity: Identity | None, user_id: int, limit: int) -> dict[str, Any]:
+        """A customer's newest orders with their lines: a join, or N+1 queries if switched."""
+        with tracing.span("service.orders.history", "service") as span:
+            tracing.work(SERVICE_CPU_MS)
+            require_self_or_admin(identity, user_id)
+            repo = self.ctx.repos.orders
+            if self.ctx.settings.db.n_plus_one:
+                span.set("db.strategy", "n_plus_one")
+                orders = repo.by_customer(user_id, limit)
+                for order in orders:
+                    order["items"] = repo.items(order["id"])
+            else:
+                span.set("db.strategy", "join")
+                orders = repo.with_items_by_customer(user_id, limit)
+            return {"user_id": user_id, "orders": orders}
+
+
+class Services:
+    """Every service over one context."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.accounts = AccountService(ctx)
+        self.catalog = CatalogService(ctx)
+        self.orders = OrderService(ctx)

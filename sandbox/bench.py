@@ -1,0 +1,138 @@
+"""`sandbox bench`: the performance table. Every figure comes with a baseline measured in the
+same run, because these machines are shared and noisy: the ratio is what is compared.
+
+Rows:
+- engine throughput: scenario requests per second (full pipeline, tracing on) against a bare
+  Starlette hello-world driven by httpx.AsyncClient + ASGITransport, which is what a learner
+  would write to load-test an app.
+- layer tax: real time per request of the full pipeline, against the real time of the SQL
+  statements it issued, replayed alone on a fresh copy of the same database.
+- spike wall time: a 10,000-request spike, start to finish, against the hello-world doing
+  10,000 requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from sandbox.backend.database import Database
+from sandbox.runtime import DATA_SEED, Sandbox
+from sandbox.scenarios import run_scenario
+from sandbox.settings import Settings
+
+Log = Callable[[str], None] | None
+
+
+def _row(name: str, value: float, unit: str, baseline: float | None, ratio: float | None,
+         target: str | None, met: bool | None, note: str = "") -> dict[str, Any]:
+    return {"name": name, "value": round(value, 3), "unit": unit,
+            "baseline": round(baseline, 3) if baseline is not None else None,
+            "ratio": round(ratio, 3) if ratio is not None else None,
+            "target": target, "met": met, "note": note}
+
+
+def best_of(runs: int, fn: Callable[[], float]) -> float:
+    """The fastest of `runs` timings: noise only ever adds time."""
+    return min(fn() for _ in range(runs))
+
+
+def hello_world_seconds(requests: int) -> float:
+    """Wall time for `requests` GETs to a bare Starlette app through httpx's ASGI transport."""
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = Starlette(routes=[Route("/", hello)])
+
+    async def drive() -> float:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hello") as client:
+            for _ in range(50):
+                await client.get("/")
+            start = time.perf_counter()
+            for _ in range(requests):
+                await client.get("/")
+            return time.perf_counter() - start
+
+    return asyncio.run(drive())
+
+
+def scenario_seconds(name: str, settings: Settings, requests: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    run_scenario(name, settings, requests=requests)
+    return time.perf_counter() - start
+
+
+def layer_tax(settings: Settings, requests: int) -> tuple[float, float]:
+    """(pipeline seconds, primitive seconds) for one spike run under `settings`."""
+    sandbox = Sandbox(settings)
+    sandbox.network.sql_log = []
+    gc.collect()
+    start = time.perf_counter()
+    run_scenario("spike", settings, requests=requests, sandbox=sandbox)
+    pipeline = time.perf_counter() - start
+    statements = sandbox.network.sql_log
+    sandbox.close()
+
+    def replay() -> float:
+        fresh = Database.open_seeded(DATA_SEED, settings.db.indexes)
+        conn = fresh.conn
+        conn.set_progress_handler(None, 0)  # the pipeline's instrumentation is not primitive
+        gc.collect()
+        begin = time.perf_counter()
+        for sql, params in statements:
+            conn.execute(sql, params).fetchall()
+        elapsed = time.perf_counter() - begin
+        fresh.close()
+        return elapsed
+
+    return pipeline, best_of(2, replay)
+
+
+def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:
+    """Measure every row; `quick` uses smaller samples."""
+    say = log or (lambda message: None)
+    hello_n = 1000 if quick else 3000
+    spike_n = 2000 if quick else 10_000
+    runs = 1 if quick else 3
+    defaults = Settings()
+    rows: list[dict[str, Any]] = []
+
+    say("measuring the hello-world baseline ...")
+    hello_s = best_of(runs, lambda: hello_world_seconds(hello_n))
+    hello_rps = hello_n / hello_s
+
+    say(f"running a {spike_n:,}-request spike ...")
+    scenario_seconds("spike", defaults, min(spike_n, 2000))  # warm caches and imports
+    spike_s = best_of(runs, lambda: scenario_seconds("spike", defaults, spike_n))
+    engine_rps = spike_n / spike_s
+    rows.append(_row("engine throughput (spike, full pipeline, tracing on)", engine_rps, "req/s",
+                     hello_rps, engine_rps / hello_rps, ">= 1.0x", engine_rps >= hello_rps,
+                     "baseline: Starlette hello-world via httpx ASGITransport, req/s"))
+
+    say("measuring the layer tax ...")
+    pipeline_s, primitive_s = layer_tax(defaults, spike_n)
+    tax = pipeline_s / primitive_s
+    rows.append(_row("layer tax, default switches (pipeline / its SQL alone)",
+                     pipeline_s / spike_n * 1e6, "us/req", primitive_s / spike_n * 1e6, tax,
+                     "<= 2.0x", tax <= 2.0,
+                     "baseline: the run's SQL statements replayed alone, us/req"))
+
+    hello_10k = hello_s / hello_n * 10_000
+    spike_10k = spike_s / spike_n * 10_000
+    rows.append(_row("10,000-request spike, wall time", spike_10k, "s", hello_10k,
+                     spike_10k / hello_10k, "< 3.0 s", spike_10k < 3.0,
+                     "baseline: hello-world doing 10,000 requests, s"
+                     + (" (scaled from the quick sample)" if quick else "")))
+    return rows

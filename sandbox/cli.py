@@ -1,0 +1,333 @@
+"""The `sandbox` command: each subcommand calls into one part of the sandbox.
+
+Exit codes: 0 success; 1 the sandbox could not do it (for example no writable cache folder);
+2 the command line was wrong (unknown setting, bad value, unknown scenario); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+from sandbox import __version__
+from sandbox.errors import SandboxError, SeedError, SettingsError
+from sandbox.settings import Settings, all_keys, apply_assignments
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DESCRIPTION = """\
+The backend sandbox: run a small online-shop backend (DNS, load balancer, gateway, app
+instances, layers, SQLite) and watch what every switch does to it. Time inside the sandbox is
+simulated, so the same seed and settings always give the same numbers."""
+
+EPILOG = """\
+examples:
+  sandbox request GET /products/1
+  sandbox request GET /users/me/orders --user grace@shop.test
+  sandbox request POST /orders --json '{"items": [{"product_id": 3, "quantity": 1}]}' \\
+      --user grace@shop.test
+  sandbox scenario list
+  sandbox scenario spike --set topology.instances=4
+  sandbox scenario steady --set db.indexes=none --requests 500 --json
+  sandbox settings
+  sandbox bench"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sandbox", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def with_settings(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", dest="assignments", action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="change a switch, e.g. cache.strategy=cache_aside (repeatable); "
+                            "`sandbox settings` lists them")
+        p.add_argument("--seed", type=int, default=7,
+                       help="seed for traffic and jitter; same seed, same numbers (default 7)")
+
+    request = sub.add_parser(
+        "request", help="send one request through the sandbox; print response and trace",
+        description="Send one HTTP request through DNS, load balancer, gateway and an app "
+                    "instance, and print the response and its trace waterfall.",
+    )
+    request.add_argument("method", metavar="METHOD", help="GET, POST, PATCH, ...")
+    request.add_argument("path", metavar="PATH", help="for example /products/1?x=y")
+    request.add_argument("--json", dest="body", metavar="BODY",
+                         help="a JSON request body (sent as given, so broken JSON gets a 400)")
+    request.add_argument("--header", action="append", default=[], metavar="K:V",
+                         help="a request header (repeatable)")
+    request.add_argument("--user", metavar="EMAIL",
+                         help="log in as this seeded user first (password sandbox123) and "
+                              "send the access token")
+    request.add_argument("--output", choices=("pretty", "json"), default="pretty",
+                         help="pretty (default) or one JSON object with response and trace")
+    with_settings(request)
+
+    scenario = sub.add_parser(
+        "scenario", help="run a traffic scenario and print its metrics",
+        description="Run a traffic pattern in simulated time and print what it measured. "
+                    "`sandbox scenario list` lists the patterns.",
+    )
+    scenario.add_argument("name", metavar="NAME", help="a scenario name, or `list`")
+    scenario.add_argument("--requests", type=int, metavar="N",
+                          help="how many requests to send (default: the scenario's own)")
+    scenario.add_argument("--json", action="store_true", help="print metrics as JSON")
+    with_settings(scenario)
+
+    settings = sub.add_parser("settings", help="list every switch, its value and choices",
+                              description="List every settings key with its current value "
+                                          "(with --set applied), what it accepts and does.")
+    settings.add_argument("--json", action="store_true", help="print key -> value as JSON")
+    settings.add_argument("--set", dest="assignments", action="append", default=[],
+                          metavar="KEY=VALUE", help="show values with these changes applied")
+
+    bench = sub.add_parser("bench", help="the performance table (ratios against baselines)",
+                           description="Measure the sandbox against baselines measured in "
+                                       "the same run and print each figure with its ratio.")
+    bench.add_argument("--json", action="store_true",
+                       help="print a JSON list of rows: name, value, unit, baseline, ratio, "
+                            "target, met")
+    bench.add_argument("--quick", action="store_true",
+                       help="smaller samples (noisier); for a fast look")
+
+    sub.add_parser("demo", help="a two-minute tour: one traced request, one before/after",
+                   description="Send one traced request, then run the spike scenario with one "
+                               "and with four app instances and compare.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Console()
+    err = Console(stderr=True)
+    try:
+        if args.command is None or args.command == "demo":
+            return cmd_demo(out, err)
+        if args.command == "request":
+            return cmd_request(args, out, err)
+        if args.command == "scenario":
+            return cmd_scenario(args, out, err)
+        if args.command == "settings":
+            return cmd_settings(args, out)
+        if args.command == "bench":
+            return cmd_bench(args, out, err)
+    except SettingsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_USAGE
+    except SeedError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_FAILED
+    except SandboxError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover - parser.error exits
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    return apply_assignments(Settings(), args.assignments)
+
+
+def _announce_seed_build(err: Console) -> None:
+    from sandbox.backend.seed import seed_path
+    from sandbox.runtime import DATA_SEED
+
+    if not seed_path(DATA_SEED).exists():
+        err.print("[dim]Building the seeded shop database (once; about five seconds)...[/]")
+
+
+# -- request ------------------------------------------------------------------------------
+
+
+def _parse_headers(raw: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise SettingsError(f"bad header '{item}': write it as Name:value, e.g. X-Api-Key:abc")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def cmd_request(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox import render
+    from sandbox.backend.seed import DEMO_PASSWORD
+    from sandbox.runtime import Sandbox
+
+    settings = _settings_from(args)
+    headers = _parse_headers(args.header)
+    method = args.method.upper()
+    if not args.path.startswith("/"):
+        raise SettingsError(f"bad path '{args.path}': a path starts with /, e.g. /products/1")
+    content: bytes | None = None
+    if args.body is not None:
+        content = args.body.encode()
+        headers.setdefault("Content-Type", "application/json")
+    _announce_seed_build(err)
+    sandbox = Sandbox(settings, seed=args.seed)
+
+    async def send() -> Any:
+        async with sandbox.client() as client:
+            if args.user:
+                login = await client.post(
+                    "/auth/login", json={"email": args.user, "password": DEMO_PASSWORD}
+                )
+                if login.status_code != 200:
+                    err.print(f"[yellow]could not log in as {args.user}: "
+                              f"{login.json()['error']['message']}[/]")
+                else:
+                    headers.setdefault("Authorization",
+                                       "Bearer " + login.json()["access_token"])
+            return await client.request(method, args.path, content=content, headers=headers)
+
+    try:
+        response = asyncio.run(send())
+    finally:
+        sandbox.close()
+    trace = response.extensions["sandbox.trace"]
+    if args.output == "json":
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        out.print_json(json.dumps({
+            "status": response.status_code,
+            "headers": dict(response.headers),
+            "body": body,
+            "trace": trace.as_dict(),
+        }))
+        return EXIT_OK
+    out.print(render.response_view(response.status_code, list(response.headers.items()),
+                                   response.content))
+    out.print()
+    out.print(render.trace_waterfall(trace))
+    out.print("[dim]Times are simulated: the network is modelled, the app and SQLite are real.[/]")
+    return EXIT_OK
+
+
+# -- scenario -----------------------------------------------------------------------------
+
+
+def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox import render
+    from sandbox.scenarios import PATTERNS, run_scenario
+    from sandbox.scenarios.runner import get_pattern
+
+    if args.name == "list":
+        if args.json:
+            out.print_json(json.dumps({p.name: {"summary": p.summary, "requests": p.requests}
+                                       for p in PATTERNS.values()}))
+            return EXIT_OK
+        for pattern in PATTERNS.values():
+            out.print(f"[bold cyan]{pattern.name:<8}[/] {pattern.summary} "
+                      f"[dim]({pattern.requests:,} requests)[/]")
+        return EXIT_OK
+    get_pattern(args.name)  # an unknown name is a usage error before anything is built
+    if args.requests is not None and not 1 <= args.requests <= 1_000_000:
+        raise SettingsError(f"bad value '{args.requests}' for --requests: expected 1 to 1000000")
+    settings = _settings_from(args)
+    _announce_seed_build(err)
+    show_progress = err.is_terminal and not args.json
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"{args.name}", total=args.requests or PATTERNS[args.name].requests)
+            result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests,
+                                  progress=lambda done, total: bar.update(task, completed=done))
+    else:
+        result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests)
+    if args.json:
+        out.print(json.dumps(result.metrics, indent=2), highlight=False, soft_wrap=True)
+        return EXIT_OK
+    out.print(render.metrics_table(result.metrics))
+    out.print(render.endpoints_table(result.metrics))
+    return EXIT_OK
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def cmd_settings(args: argparse.Namespace, out: Console) -> int:
+    from sandbox import render
+    from sandbox.settings import format_value
+
+    settings = _settings_from(args)
+    values = settings.as_dict()
+    if args.json:
+        out.print_json(json.dumps({k: format_value(v) for k, v in values.items()}))
+        return EXIT_OK
+    out.print(render.settings_table(all_keys(), values))
+    return EXIT_OK
+
+
+# -- bench --------------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox import render
+    from sandbox.bench import run_bench
+
+    _announce_seed_build(err)
+    rows = run_bench(quick=args.quick, log=None if args.json else err.print)
+    if args.json:
+        out.print(json.dumps(rows, indent=2), highlight=False, soft_wrap=True)
+    else:
+        out.print(render.bench_table(rows))
+    return EXIT_OK
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+def cmd_demo(out: Console, err: Console) -> int:
+    from sandbox import render
+    from sandbox.runtime import Sandbox
+    from sandbox.scenarios import run_scenario
+
+    out.rule("[bold]the backend sandbox[/]")
+    out.print(DESCRIPTION + "\n")
+    _announce_seed_build(err)
+    sandbox = Sandbox()
+
+    async def one() -> Any:
+        async with sandbox.client() as client:
+            return await client.get("/products/1")
+
+    try:
+        response = asyncio.run(one())
+    finally:
+        sandbox.close()
+    out.print("[bold]1. One request[/]: GET /products/1 crosses every hop; each is a span.")
+    out.print(render.trace_waterfall(response.extensions["sandbox.trace"]))
+    out.print("\n[bold]2. One switch[/]: a traffic spike (2,500 requests/s for two seconds) "
+              "against one app instance, then four.")
+    before = run_scenario("spike", Settings().replace({"topology.instances": 1}), requests=3000)
+    after = run_scenario("spike", Settings().replace({"topology.instances": 4}), requests=3000)
+    for label, result in (("1 instance ", before), ("4 instances", after)):
+        lat = result.metrics["latency_ms"]
+        out.print(f"   {label}: p50 {lat['p50']:7.2f} ms   p95 {lat['p95']:8.2f} ms   "
+                  f"p99 {lat['p99']:8.2f} ms")
+    out.print("\nWith one instance, requests queue behind each other during the spike; four "
+              "instances share the load.\nTry: [cyan]sandbox scenario spike --set "
+              "topology.instances=2[/], [cyan]sandbox request GET /products/1[/], "
+              "[cyan]sandbox --help[/]")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The sandbox's one exception hierarchy.
+
+    SandboxError                 anything the sandbox raises on purpose
+    ├── SettingsError            a bad settings key or value (CLI exit code 2)
+    ├── SeedError                the seeded database could not be built or opened
+    └── ApiError                 an error that becomes an HTTP response
+        ├── BadRequest           400: the request cannot be read (malformed JSON)
+        ├── Unauthorized         401: who are you? (missing, bad or expired credentials)
+        ├── Forbidden            403: we know who you are, and you may not do this
+        ├── NotFound             404: no such resource
+        ├── Conflict             409: the request clashes with current state
+        ├── PayloadTooLarge      413: the body is bigger than the server accepts
+        ├── ValidationFailed     422: the request is readable but its fields are wrong
+        ├── TooManyRequests      429: over the rate limit
+        └── ServiceUnavailable   503: a dependency is down; try again later
+
+An ApiError carries only what is safe to show a client: a status, a short machine code, a
+message and optional field-level details. Internals go to the log, never into a response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class SandboxError(Exception):
+    """Base class for every error the sandbox raises on purpose."""
+
+
+class SettingsError(SandboxError):
+    """A settings key or value is not valid; the message lists the valid choices."""
+
+
+class SeedError(SandboxError):
+    """The seeded shop database could not be built or opened."""
+
+
+@dataclass
+class FieldError:
+    """One problem with one field of a request."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class ApiError(SandboxError):
+    """An error with an HTTP status and a message that is safe to show the client."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+    def envelope(self, request_id: str = "") -> dict[str, Any]:
+        """The one error body every endpoint returns."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = [d.as_dict() for d in self.details]
+        if request_id:
+            body["request_id"] = request_id
+        return {"error": body}
+
+
+class BadRequest(ApiError):
+    """The request cannot be read, for example its body is not valid JSON."""
+
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ApiError):
+    """Missing, malformed, expired or wrong credentials."""
+
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    """The caller is known but not allowed to do this."""
+
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    """No such resource, or no such route."""
+
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists but not with this method."""
+
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(ApiError):
+    """The request clashes with the current state (taken e-mail, out of stock)."""
+
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    """The request body is larger than the server accepts."""
+
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(ApiError):
+    """The request is readable but some fields are wrong; details name each field."""
+
+    status, code = 422, "validation_failed"
+
+
+class TooManyRequests(ApiError):
+    """The client is over its rate limit."""
+
+    status, code = 429, "too_many_requests"
+
+
+class ServiceUnavailable(ApiError):
+    """A dependency (database, cache, instance) is unavailable."""
+
+    status, code = 503, "service_unavailable"
+
+
+class InternalError(ApiError):
+    """An unexpected failure: the client sees only this; the detail goes to the log."""
+
+    status, code = 500, "internal_error"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Something went wrong on our side. Quote the request id to find it in the log."
+        )

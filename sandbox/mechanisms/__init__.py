@@ -1,0 +1,1 @@
+"""The mechanisms the sandbox teaches: each module is short, commented, and switched by settings."""

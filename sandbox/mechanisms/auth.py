@@ -1,0 +1,107 @@
+"""Authentication: slow password hashes and signed, expiring access tokens (JWT).
+
+Passwords are never stored, only a PBKDF2 hash with a per-user salt. The hash is slow on
+purpose: a login pays it once, but an attacker with a stolen table pays it for every guess.
+Tokens are JWTs signed with HMAC-SHA256; verification pins the algorithm, checks issuer,
+audience and expiry, and reads time from the simulated clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from sandbox.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ISSUER = "backend-sandbox"
+AUDIENCE = "shop-api"
+MAX_TOKEN_BYTES = 4096
+# Simulated cost of one PBKDF2 iteration; 600,000 iterations cost about 300 ms.
+HASH_MS_PER_ITERATION = 0.0005
+
+
+def hash_password(password: str, salt: bytes, iterations: int) -> str:
+    """A PBKDF2-SHA256 hash in the form `pbkdf2_sha256$iterations$salt$hash`."""
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
+
+
+def hash_iterations(stored: str) -> int:
+    """How many iterations a stored hash used (0 if it cannot be read)."""
+    parts = stored.split("$")
+    return int(parts[1]) if len(parts) == 4 and parts[1].isdigit() else 0
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Recompute the hash with the stored salt and cost; compare in constant time."""
+    parts = stored.split("$")
+    if len(parts) != 4 or parts[0] != "pbkdf2_sha256" or not parts[1].isdigit():
+        return False
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(parts[2]),
+                                 int(parts[1]))
+    return hmac.compare_digest(digest.hex(), parts[3])
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling: known after authentication, checked by services for authorization."""
+
+    user_id: int
+    role: str
+    via: str  # "jwt", "api_key" or "header" (auth off: the caller's word is taken)
+
+
+class TokenIssuer:
+    """Issues and verifies access tokens.
+
+    Args:
+        secret: the signing key; in a real deployment it comes from a secret store.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def issue(self, user_id: int, role: str, now_s: float, ttl_s: int) -> str:
+        issued = int(now_s)
+        claims = {
+            "sub": str(user_id), "role": role, "iss": ISSUER, "aud": AUDIENCE,
+            "iat": issued, "nbf": issued, "exp": issued + ttl_s,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str, now_s: float) -> Identity:
+        """The identity inside a valid token; Unauthorized with a safe message otherwise."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthorized("The access token is too large.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],  # pinned: never trust the token's own "alg"
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={
+                    "require": ["sub", "exp", "iat", "nbf", "iss", "aud"],
+                    # Time claims are checked below against the simulated clock.
+                    "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError:
+            raise Unauthorized("The access token is not valid.") from None
+        try:
+            exp, nbf, sub = int(claims["exp"]), int(claims["nbf"]), int(claims["sub"])
+        except (TypeError, ValueError):
+            raise Unauthorized("The access token is not valid.") from None
+        if now_s >= exp:
+            raise Unauthorized("The access token has expired. Log in again.")
+        if now_s < nbf:
+            raise Unauthorized("The access token is not valid yet.")
+        role = claims.get("role")
+        if role not in ("customer", "admin"):
+            raise Unauthorized("The access token is not valid.")
+        return Identity(sub, str(role), "jwt")

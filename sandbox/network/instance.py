@@ -1,0 +1,51 @@
+"""An app instance: one real ASGI app with a fixed number of requests it can work on at once.
+
+Capacity is modelled the way a server with a worker pool behaves: a request that arrives
+while every worker is busy waits in line, and that wait is part of its latency. Add instances
+and the line gets shorter.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+
+class AppInstance:
+    """One instance behind the balancer.
+
+    Args:
+        name: shown in traces and the flow view, for example `app-2`.
+        app: the ASGI application.
+        concurrency: requests it works on at once; more wait.
+    """
+
+    def __init__(self, name: str, app: Any, concurrency: int) -> None:
+        self.name = name
+        self.app = app
+        self.alive = True
+        self.served = 0
+        self._free_at: list[float] = [0.0] * concurrency  # a heap: when each worker is free
+        self._finishing: list[float] = []  # a heap: when each accepted request finishes
+
+    def set_concurrency(self, concurrency: int) -> None:
+        busy = sorted(self._free_at, reverse=True)[:concurrency]
+        self._free_at = busy + [0.0] * (concurrency - len(busy))
+        heapq.heapify(self._free_at)
+
+    def active(self, now_ms: float) -> int:
+        """Requests accepted and not yet finished at `now_ms` (working or waiting)."""
+        finishing = self._finishing
+        while finishing and finishing[0] <= now_ms:
+            heapq.heappop(finishing)
+        return len(finishing)
+
+    def start(self, arrive_ms: float) -> float:
+        """When a request arriving at `arrive_ms` gets a worker (takes that worker)."""
+        return max(arrive_ms, heapq.heappop(self._free_at))
+
+    def finish(self, end_ms: float) -> None:
+        """The request that took a worker is done at `end_ms`; the worker is free again."""
+        heapq.heappush(self._free_at, end_ms)
+        heapq.heappush(self._finishing, end_ms)
+        self.served += 1

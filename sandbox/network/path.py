@@ -1,0 +1,221 @@
+"""The path of one request: client -> DNS -> load balancer -> gateway -> app instance -> back.
+
+`Network.deliver` carries a request along that path, opening one span per hop in the
+request's trace and moving the simulated clock by each hop's modelled latency. The app
+instance at the end is a real ASGI app, called with a real ASGI scope.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox import tracing
+from sandbox.clock import SimClock
+from sandbox.errors import ApiError, InternalError, ServiceUnavailable
+from sandbox.network.balancer import Balancer, make_balancer
+from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
+from sandbox.network.instance import AppInstance
+from sandbox.network.latency import LatencyModel
+from sandbox.settings import Settings
+from sandbox.tracing import Trace
+
+LB_CPU_MS = 0.02
+GATEWAY_CPU_MS = 0.05
+APP_SERVER_MS = 1.0  # the app server's own work per request: parse, route, serialize
+
+
+@dataclass(slots=True)
+class SimRequest:
+    """An HTTP request as the simulated network carries it."""
+
+    method: str
+    path: str
+    query: bytes = b""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    client: str = "client-1"
+    host: str = "shop.sandbox"
+
+
+@dataclass(slots=True)
+class SimResponse:
+    """What came back, and the trace of how."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    trace: Trace
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _envelope_response(error: ApiError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]],
+                                                                   bytes]:
+    body = json.dumps(error.envelope(request_id)).encode()
+    headers = [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    return error.status, headers, body
+
+
+class Network:
+    """The simulated network in front of the app instances.
+
+    Args:
+        clock: the sandbox's clock.
+        settings: a callable returning the live settings.
+        make_app: builds one ASGI app instance.
+        rng: the seeded random source for jitter.
+        log_event: where unexpected failures are logged.
+    """
+
+    def __init__(
+        self,
+        clock: SimClock,
+        settings: Callable[[], Settings],
+        make_app: Callable[[], Any],
+        rng: random.Random,
+        log_event: Callable[..., None],
+    ) -> None:
+        self.clock = clock
+        self._settings = settings
+        self._make_app = make_app
+        self._log_event = log_event
+        current = settings()
+        self.latency = LatencyModel(rng, current.network)
+        self.dns = DnsResolver(current.dns)
+        self.balancer: Balancer = make_balancer(current.lb.algorithm)
+        self.instances: list[AppInstance] = []
+        self._requests = 0
+        # When a list, every trace logs its SQL here (the bench replays it to time it alone).
+        self.sql_log: list[tuple[str, tuple[Any, ...]]] | None = None
+        self.configure(current)
+
+    def configure(self, settings: Settings) -> None:
+        """Apply network-related settings: instance count and capacity, balancer, DNS."""
+        self.latency.settings = settings.network
+        self.dns.settings = settings.dns
+        if self.balancer.name != settings.lb.algorithm:
+            self.balancer = make_balancer(settings.lb.algorithm)
+        wanted = settings.topology.instances
+        while len(self.instances) < wanted:
+            name = f"app-{len(self.instances) + 1}"
+            self.instances.append(
+                AppInstance(name, self._make_app(), settings.topology.concurrency)
+            )
+        del self.instances[wanted:]
+        for instance in self.instances:
+            instance.set_concurrency(settings.topology.concurrency)
+
+    def next_request_id(self) -> str:
+        self._requests += 1
+        return f"req-{self._requests:06d}"
+
+    async def deliver(self, request: SimRequest) -> SimResponse:
+        """Carry one request along the whole path and back; returns response and trace."""
+        clock = self.clock
+        latency = self.latency
+        trace = Trace(clock, self.next_request_id(), request.method, request.path)
+        trace.client = request.client
+        trace.sql_log = self.sql_log
+        token = tracing.current_trace.set(trace)
+        try:
+            if not self.dns.cached(request.host, clock.now_ms):
+                with trace.span("dns.lookup", "dns") as span:
+                    span.attrs["dns.host"] = request.host
+                    clock.now_ms += latency.hop(LOOKUP_HOPS)
+                    self.dns.resolve(request.host, clock.now_ms)
+            status, headers, body = await self._through_balancer(request, trace)
+            with trace.span("network.response", "client"):
+                clock.now_ms += latency.hop(3)  # back through instance, gateway, balancer
+            trace.finish(status)
+        finally:
+            tracing.current_trace.reset(token)
+        return SimResponse(status, headers, body, trace)
+
+    async def _through_balancer(
+        self, request: SimRequest, trace: Trace
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        clock = self.clock
+        latency = self.latency
+        with trace.span("lb", "lb") as span:
+            clock.now_ms += latency.hop() + LB_CPU_MS
+            chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
+            span.attrs["lb.algorithm"] = self.balancer.name
+            if chosen is None:
+                span.attrs["lb.result"] = "no live instance"
+                return _envelope_response(
+                    ServiceUnavailable("No app instance is available. Try again shortly."),
+                    trace.request_id,
+                )
+            instance = self.instances[chosen]
+            span.attrs["lb.instance"] = instance.name
+        with trace.span("gateway", "gateway"):
+            clock.now_ms += latency.hop() + GATEWAY_CPU_MS
+        trace.instance = instance.name
+        with trace.span(instance.name, "instance") as span:
+            clock.now_ms += latency.hop()
+            arrived = clock.now_ms
+            started = instance.start(arrived)
+            if started > arrived:
+                span.attrs["instance.queue_wait_ms"] = round(started - arrived, 3)
+                clock.now_ms = started
+            clock.now_ms += APP_SERVER_MS
+            try:
+                result = await self._call_app(instance.app, request)
+            finally:
+                instance.finish(clock.now_ms)
+            return result
+
+    async def _call_app(
+        self, app: Any, request: SimRequest
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Call a real ASGI app with a real scope; collect what it sends."""
+        headers = request.headers
+        if not any(k == b"host" for k, _ in headers):
+            headers = [(b"host", request.host.encode()), *headers]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": request.path,
+            "raw_path": request.path.encode(),
+            "query_string": request.query,
+            "root_path": "",
+            "headers": headers,
+            "client": (request.client, 50000),
+            "server": (request.host, 80),
+            "state": {},
+        }
+        body_sent = False
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_sent
+            if body_sent:
+                return {"type": "http.disconnect"}
+            body_sent = True
+            return {"type": "http.request", "body": request.body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:  # the app's own handler should have answered; be safe
+            trace = tracing.current_trace.get()
+            request_id = trace.request_id if trace else ""
+            self._log_event("error", "app raised", request_id=request_id, exception=repr(exc))
+            if not start:
+                return _envelope_response(InternalError(), request_id)
+        return int(start["status"]), list(start.get("headers", [])), b"".join(chunks)

@@ -1,0 +1,147 @@
+"""Rich renderings for the command line: a response, a trace waterfall, a metrics table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from sandbox.settings import KeySpec, format_value
+from sandbox.tracing import Trace
+
+KIND_STYLE = {
+    "client": "white", "dns": "magenta", "lb": "cyan", "gateway": "blue", "instance": "green",
+    "controller": "bright_green", "service": "yellow", "cache": "bright_magenta",
+    "repository": "bright_yellow", "db": "red", "queue": "bright_cyan", "worker": "bright_blue",
+}
+SHOWN_ATTRS = ("db.plan", "db.rows_scanned", "db.vm_steps", "cache.hit", "cache.key",
+               "lb.instance", "instance.queue_wait_ms", "dns.host", "ratelimit.remaining",
+               "auth.mode", "auth.result", "auth.hash_iterations", "db.strategy", "pagination",
+               "error.code", "error")
+
+
+def status_style(status: int) -> str:
+    if status == 429:
+        return "bold magenta"
+    if status >= 500:
+        return "bold red"
+    if status >= 400:
+        return "bold yellow"
+    return "bold green"
+
+
+def response_view(status: int, headers: list[tuple[str, str]], body: bytes) -> RenderableType:
+    """Status line, headers, and the body (pretty JSON when it is JSON)."""
+    head = Text.assemble(("HTTP/1.1 ", "dim"), (str(status), status_style(status)))
+    table = Table.grid(padding=(0, 1))
+    for key, value in headers:
+        table.add_row(Text(f"{key}:", style="cyan"), Text(value))
+    try:
+        pretty = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        shown: RenderableType = Syntax(pretty, "json", theme="ansi_dark", word_wrap=True)
+    except ValueError:
+        shown = Text(body.decode("utf-8", "replace"))
+    return Group(head, table, Text(""), shown)
+
+
+def trace_waterfall(trace: Trace, width: int = 24) -> Table:
+    """Every span as a row: name indented by depth, start, duration and a bar; details below."""
+    total = max(trace.duration_ms, 0.001)
+    origin = trace.root.start_ms
+    table = Table(title=f"trace {trace.request_id} · {trace.duration_ms:.2f} ms simulated",
+                  title_justify="left", box=None, pad_edge=False, show_edge=False)
+    table.add_column("span", overflow="fold", ratio=1, min_width=28)
+    table.add_column("start ms", justify="right", no_wrap=True, min_width=8)
+    table.add_column("ms", justify="right", no_wrap=True, min_width=7)
+    table.add_column("timeline", no_wrap=True, width=width)
+    for depth, span in trace.spans():
+        style = KIND_STYLE.get(span.kind, "white")
+        offset = min(int((span.start_ms - origin) / total * width), width - 1)
+        length = max(1, int(span.duration_ms / total * width))
+        bar = Text(" " * offset) + Text("█" * min(length, width - offset), style=style)
+        indent = "  " * depth
+        table.add_row(Text(indent + span.name, style=style), f"{span.start_ms - origin:.2f}",
+                      f"{span.duration_ms:.2f}", bar)
+        details = "  ".join(f"{k}={span.attrs[k]}" for k in SHOWN_ATTRS if k in span.attrs)
+        if details:
+            table.add_row(Padding(Text(details, style="dim"), (0, 0, 0, len(indent) + 2)),
+                          "", "", "")
+    return table
+
+
+def metrics_table(metrics: dict[str, Any]) -> Table:
+    """The headline numbers of a scenario run."""
+    table = Table(title=f"scenario {metrics.get('scenario', '')} · seed {metrics.get('seed', '')}"
+                  " · simulated time", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    lat = metrics["latency_ms"]
+    rows = [
+        ("requests", f"{metrics['requests']:,}"),
+        ("simulated duration", f"{metrics['duration_s']:.2f} s"),
+        ("throughput", f"{metrics['throughput_rps']:,.1f} req/s"),
+        ("latency p50 / p95 / p99", f"{lat['p50']:.2f} / {lat['p95']:.2f} / {lat['p99']:.2f} ms"),
+        ("latency max", f"{lat['max']:.2f} ms"),
+        ("status", "  ".join(f"{code}: {n:,}" for code, n in metrics["status"].items())),
+        ("cache hits / misses", f"{metrics['cache']['hits']:,} / {metrics['cache']['misses']:,}"
+                                f" (hit rate {metrics['cache']['hit_rate']:.1%})"),
+        ("db queries / rows examined",
+         f"{metrics['db']['queries']:,} / {metrics['db']['rows_scanned']:,}"),
+        ("rate-limited (429)", f"{metrics['ratelimit']['rejected']:,}"),
+        ("queue published / processed / dead / lost",
+         " / ".join(str(metrics["queue"][k]) for k in
+                    ("published", "processed", "dead_lettered", "lost"))),
+        ("requests per instance", "  ".join(f"{k}:{v:,}" for k, v in
+                                            metrics["instances"].items())),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def endpoints_table(metrics: dict[str, Any]) -> Table:
+    table = Table(title="by action", title_justify="left")
+    for column in ("action", "requests", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "action" else "right")
+    for action, stats in metrics["endpoints"].items():
+        table.add_row(action, f"{stats['requests']:,}", f"{stats['p50']:.2f}",
+                      f"{stats['p95']:.2f}", f"{stats['p99']:.2f}")
+    return table
+
+
+def settings_table(specs: list[KeySpec], values: dict[str, Any]) -> Table:
+    table = Table(title="settings (use --set key=value)", title_justify="left")
+    table.add_column("key", style="cyan", no_wrap=True)
+    table.add_column("value")
+    table.add_column("accepts")
+    table.add_column("what it does")
+    for spec in specs:
+        value = format_value(values[spec.key])
+        default = format_value(spec.default)
+        shown = Text(value, style="bold" if value != default else "")
+        table.add_row(spec.key, shown, spec.describe(), spec.help)
+    return table
+
+
+def bench_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="sandbox bench (ratios against baselines measured in this run)",
+                  title_justify="left")
+    for column in ("figure", "value", "baseline", "ratio", "target", "met"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for row in rows:
+        met = row["met"]
+        table.add_row(
+            row["name"],
+            f"{row['value']:,.2f} {row['unit']}",
+            f"{row['baseline']:,.2f}" if row["baseline"] is not None else "-",
+            f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-",
+            row["target"] or "-",
+            Text("yes", style="green") if met else (Text("no", style="red") if met is False
+                                                    else Text("-")),
+        )
+    return table

@@ -1,0 +1,95 @@
+"""The request mix: what simulated shoppers do, and in what proportion.
+
+Mostly product reads, with popularity skewed (a few products get most views, as in real
+shops, which is why caching pays); some order placements and reviews; logins; and order
+history, a lookup by customer that needs a secondary index.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import random
+from dataclasses import dataclass, field
+
+from sandbox.backend.seed import DEMO_PASSWORD, PRODUCTS, seeded_email, zipf_weights
+
+CLIENTS = 1000  # simulated shoppers; shopper n is seeded user n + 2 (user 1 is the admin)
+
+# (action, weight): weights add up to 100.
+MIX: tuple[tuple[str, int], ...] = (
+    ("view_product", 60),
+    ("list_products", 8),
+    ("product_reviews", 8),
+    ("order_history", 10),
+    ("place_order", 6),
+    ("post_review", 4),
+    ("login", 4),
+)
+NEEDS_LOGIN = {"order_history", "place_order", "post_review"}
+CATEGORIES = ("books", "games", "garden", "kitchen", "music", "office", "outdoor", "toys")
+
+
+@dataclass
+class Action:
+    """One request a shopper wants to make."""
+
+    name: str
+    method: str
+    path: str
+    query: bytes = b""
+    body: bytes = b""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+class Shoppers:
+    """Chooses who acts next and what they do, from a seeded random source."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._product_cum = list(itertools.accumulate(zipf_weights(PRODUCTS)))
+        self._client_cum = list(itertools.accumulate(zipf_weights(CLIENTS, s=0.6)))
+        self._actions = [name for name, _ in MIX]
+        self._action_cum = list(itertools.accumulate(w for _, w in MIX))
+
+    def client(self) -> int:
+        """A shopper; some shop far more often than others."""
+        r = self.rng.random() * self._client_cum[-1]
+        return bisect.bisect_right(self._client_cum, r)
+
+    def product(self) -> int:
+        r = self.rng.random() * self._product_cum[-1]
+        return bisect.bisect_right(self._product_cum, r) + 1
+
+    def action(self) -> str:
+        r = self.rng.random() * self._action_cum[-1]
+        return self._actions[bisect.bisect_right(self._action_cum, r)]
+
+    def build(self, name: str, user_id: int) -> Action:
+        rng = self.rng
+        if name == "view_product":
+            return Action(name, "GET", f"/products/{self.product()}")
+        if name == "list_products":
+            query = f"category={rng.choice(CATEGORIES)}&limit=20&offset={rng.randrange(10) * 20}"
+            return Action(name, "GET", "/products", query=query.encode())
+        if name == "product_reviews":
+            return Action(name, "GET", f"/products/{self.product()}/reviews", query=b"limit=10")
+        if name == "order_history":
+            return Action(name, "GET", "/users/me/orders", query=b"limit=10")
+        if name == "place_order":
+            items = [{"product_id": self.product(), "quantity": 1}
+                     for _ in range(rng.choice((1, 1, 2)))]
+            return _json_action(name, "POST", "/orders", {"items": items})
+        if name == "post_review":
+            body = {"rating": rng.randint(1, 5), "body": "Arrived quickly and works well."}
+            return _json_action(name, "POST", f"/products/{self.product()}/reviews", body)
+        if name == "login":
+            return _json_action(name, "POST", "/auth/login",
+                                {"email": seeded_email(user_id), "password": DEMO_PASSWORD})
+        raise ValueError(f"unknown action {name}")
+
+
+def _json_action(name: str, method: str, path: str, body: object) -> Action:
+    return Action(name, method, path, body=json.dumps(body).encode(),
+                  headers=[(b"content-type", b"application/json")])

@@ -1,0 +1,60 @@
+"""Traffic patterns: when requests arrive, in simulated time.
+
+Arrivals are a Poisson process (independent clients, random gaps) whose rate follows the
+pattern's shape. The same seed gives the same arrival times.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A named traffic shape.
+
+    Args:
+        name: what `sandbox scenario NAME` calls it.
+        summary: one line for `sandbox scenario list`.
+        requests: how many requests a run sends unless told otherwise.
+        rate: requests per second at simulated second t.
+    """
+
+    name: str
+    summary: str
+    requests: int
+    rate: Callable[[float], float]
+
+    def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
+        """`count` arrival times in ms, increasing."""
+        t = 0.0
+        for _ in range(count):
+            t += rng.expovariate(self.rate(t)) * 1000.0
+            yield t
+
+
+def _steady(t_ms: float) -> float:
+    return 300.0
+
+
+def _spike(t_ms: float) -> float:
+    # Quiet, then ten times the traffic for two seconds (a sale, a link on a busy page).
+    return 2500.0 if 2000.0 <= t_ms < 4000.0 else 250.0
+
+
+def _ramp(t_ms: float) -> float:
+    # Traffic climbs steadily from 100 to 3,000 requests per second over twenty seconds.
+    return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
+
+
+PATTERNS: dict[str, Pattern] = {
+    p.name: p
+    for p in (
+        Pattern("steady", "300 requests/s, all the time", 3000, _steady),
+        Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
+                6000, _spike),
+        Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+    )
+}

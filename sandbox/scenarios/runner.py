@@ -1,0 +1,151 @@
+"""The scenario runner: drive a traffic pattern through a sandbox and measure what happens.
+
+Requests are sent one after another in arrival order, each at its simulated arrival time;
+overlap between them is modelled by the app instances' capacity, so running this on a slow or
+busy machine changes how long it takes, never what it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.network import SimRequest
+from sandbox.runtime import Sandbox
+from sandbox.scenarios.metrics import MetricsRecorder
+from sandbox.scenarios.mix import NEEDS_LOGIN, Shoppers
+from sandbox.scenarios.patterns import PATTERNS, Pattern
+from sandbox.settings import Settings
+from sandbox.tracing import Trace
+
+PARTNER_KEY = b"sk_test_partner"
+KEEP_TRACES = 1000  # the newest traces kept for inspection; metrics use every request
+
+Progress = Callable[[int, int], None]
+
+
+class ScenarioCancelled(Exception):
+    """The run was stopped before it finished."""
+
+
+@dataclass
+class ScenarioResult:
+    """What a run measured, and the newest traces for a closer look."""
+
+    name: str
+    seed: int
+    settings: Settings
+    metrics: dict[str, Any]
+    traces: deque[tuple[str, Trace]] = field(default_factory=deque)
+
+    def to_json(self) -> str:
+        return json.dumps(self.metrics, indent=2)
+
+
+def get_pattern(name: str) -> Pattern:
+    from sandbox.errors import SettingsError
+
+    try:
+        return PATTERNS[name]
+    except KeyError:
+        raise SettingsError(
+            f"unknown scenario '{name}'. Valid scenarios: {', '.join(PATTERNS)}"
+        ) from None
+
+
+def run_scenario(
+    name: str,
+    settings: Settings | None = None,
+    *,
+    seed: int = 7,
+    requests: int | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    sandbox: Sandbox | None = None,
+) -> ScenarioResult:
+    """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics."""
+    return asyncio.run(
+        arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
+                      cancelled=cancelled, sandbox=sandbox)
+    )
+
+
+async def arun_scenario(
+    name: str,
+    settings: Settings | None = None,
+    *,
+    seed: int = 7,
+    requests: int | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    sandbox: Sandbox | None = None,
+) -> ScenarioResult:
+    """The same as `run_scenario`, for callers already inside an event loop."""
+    pattern = get_pattern(name)
+    settings = settings or (sandbox.settings if sandbox else Settings())
+    owned = sandbox is None
+    sb = sandbox or Sandbox(settings, seed=seed)
+    if not owned:
+        sb.apply(settings)
+    total = requests or pattern.requests
+    shoppers = Shoppers(random.Random(seed * 1_000_003 + 1))
+    recorder = MetricsRecorder()
+    kept: deque[tuple[str, Trace]] = deque(maxlen=KEEP_TRACES)
+    tokens: dict[int, tuple[bytes, float]] = {}  # user id -> (Authorization value, expiry ms)
+    mode = settings.auth.mode
+    clock = sb.clock
+    start_ms = clock.now_ms
+    try:
+        for i, arrival in enumerate(pattern.arrivals(random.Random(seed), total)):
+            if cancelled is not None and cancelled():
+                raise ScenarioCancelled(f"stopped after {i} of {total} requests")
+            now = start_ms + arrival
+            clock.jump_to(now)
+            user_id = shoppers.client() + 2  # seeded customers 2..2001
+            action = shoppers.action()
+            if action in NEEDS_LOGIN and mode == "jwt":
+                held = tokens.get(user_id)
+                if held is None or held[1] <= now:
+                    action = "login"
+            act = shoppers.build(action, user_id)
+            headers = act.headers
+            if action in NEEDS_LOGIN:
+                if mode == "jwt":
+                    headers = [*headers, (b"authorization", tokens[user_id][0])]
+                elif mode == "api_key":
+                    headers = [*headers, (b"x-api-key", PARTNER_KEY)]
+                else:
+                    headers = [*headers, (b"x-user-id", str(user_id).encode())]
+            response = await sb.deliver(
+                SimRequest(act.method, act.path, act.query, headers, act.body,
+                           client=f"client-{user_id}")
+            )
+            if action == "login" and response.status == 200:
+                body = json.loads(response.body)
+                expires = now + body["expires_in"] * 1000.0
+                tokens[user_id] = (b"Bearer " + body["access_token"].encode(), expires)
+            recorder.record(action, response.trace)
+            kept.append((action, response.trace))
+            if progress is not None and (i + 1) % 250 == 0:
+                progress(i + 1, total)
+        if progress is not None:
+            progress(total, total)
+    finally:
+        if owned:
+            sb.close()
+    extra = {"scenario": name, "seed": seed,
+             "settings": {k: v[0] for k, v in _changed(settings).items()}}
+    metrics = {**extra, **recorder.summary()}
+    return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+def _changed(settings: Settings) -> dict[str, tuple[Any, Any]]:
+    from sandbox.settings import format_value
+
+    return {k: (format_value(a), format_value(b)) for k, (a, b) in
+            settings.diff(Settings()).items()}

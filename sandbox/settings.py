@@ -1,0 +1,358 @@
+"""The switches: one typed settings tree, addressed by dotted keys such as `cache.strategy`.
+
+The CLI (`--set key=value`), lesson files, the terminal app and the tests all change the
+sandbox through these keys, so this module is the product's public vocabulary. A bad key or
+value raises SettingsError with the valid keys or choices in its message.
+
+Example:
+    >>> s = apply_assignments(Settings(), ["cache.strategy=cache_aside", "topology.instances=4"])
+    >>> s.get("topology.instances")
+    4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_type_hints
+
+from sandbox.errors import SettingsError
+
+# The secondary indexes the shop can have. `db.indexes` picks a subset of these.
+INDEX_CANDIDATES: tuple[str, ...] = (
+    "orders.customer_id",
+    "order_items.order_id",
+    "reviews.product_id",
+    "users.email",
+    "products.category",
+)
+DEFAULT_INDEXES: tuple[str, ...] = (
+    "orders.customer_id",
+    "order_items.order_id",
+    "reviews.product_id",
+    "users.email",
+)
+
+_TRUE = {"on", "true", "yes", "1"}
+_FALSE = {"off", "false", "no", "0"}
+
+
+def _spec(help: str, *, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"help": help, "lo": lo, "hi": hi}
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    strategy: Literal["off", "cache_aside", "read_through", "write_through", "write_behind"] = (
+        field(default="off", metadata=_spec("How the service uses the cache in front of the DB."))
+    )
+    ttl_s: float = field(
+        default=30.0, metadata=_spec("Seconds a cached entry lives (simulated time).", lo=0, hi=86400)
+    )
+    max_entries: int = field(
+        default=1000, metadata=_spec("Most entries the cache holds before it evicts.", lo=1, hi=1_000_000)
+    )
+    eviction: Literal["lru", "lfu", "fifo"] = field(
+        default="lru", metadata=_spec("Which entry leaves when the cache is full.")
+    )
+    invalidate_on_write: bool = field(
+        default=True, metadata=_spec("Delete a cached entry when its row changes.")
+    )
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    indexes: tuple[str, ...] = field(
+        default=DEFAULT_INDEXES,
+        metadata=_spec("Secondary indexes that exist: comma list of table.column, or none."),
+    )
+    n_plus_one: bool = field(
+        default=False, metadata=_spec("Load order items one query per order instead of a join.")
+    )
+    pool_size: int = field(
+        default=8, metadata=_spec("Database connections each instance may use at once.", lo=1, hi=256)
+    )
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    algorithm: Literal["off", "fixed_window", "sliding_window", "token_bucket"] = field(
+        default="off", metadata=_spec("How the gateway limits each client's requests.")
+    )
+    limit: int = field(
+        default=20, metadata=_spec("Requests a client may make per window.", lo=1, hi=1_000_000)
+    )
+    window_s: float = field(
+        default=1.0, metadata=_spec("Length of the rate-limit window in seconds.", lo=0.001, hi=3600)
+    )
+    burst: int = field(
+        default=0, metadata=_spec("Extra tokens a token bucket may hold above the limit.", lo=0, hi=1_000_000)
+    )
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    mode: Literal["off", "api_key", "jwt"] = field(
+        default="jwt", metadata=_spec("How callers prove who they are.")
+    )
+    hash_iterations: int = field(
+        default=200,
+        metadata=_spec("PBKDF2 iterations per password hash; real systems use 600,000.",
+                       lo=1, hi=5_000_000),
+    )
+    token_ttl_s: int = field(
+        default=900, metadata=_spec("Seconds an access token stays valid.", lo=1, hi=86400 * 30)
+    )
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    mode: Literal["sync", "async"] = field(
+        default="sync", metadata=_spec("Do follow-up work in the request, or queue it for workers.")
+    )
+    workers: int = field(default=2, metadata=_spec("Queue consumers running.", lo=1, hi=64))
+    max_attempts: int = field(
+        default=5, metadata=_spec("Attempts before a job goes to the dead-letter stream.", lo=1, hi=100)
+    )
+
+
+@dataclass(frozen=True)
+class TopologySettings:
+    instances: int = field(default=2, metadata=_spec("App instances behind the balancer.", lo=1, hi=32))
+    concurrency: int = field(
+        default=4, metadata=_spec("Requests one instance works on at once.", lo=1, hi=256)
+    )
+
+
+@dataclass(frozen=True)
+class LbSettings:
+    algorithm: Literal["round_robin", "least_connections", "hash"] = field(
+        default="round_robin", metadata=_spec("How the load balancer picks an instance.")
+    )
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    cache: bool = field(default=True, metadata=_spec("Clients remember DNS answers for ttl_s."))
+    ttl_s: float = field(
+        default=60.0, metadata=_spec("Seconds a client may reuse a DNS answer.", lo=0, hi=86400)
+    )
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    latency_ms: float = field(
+        default=1.0, metadata=_spec("Typical one-way latency of one network hop.", lo=0, hi=10_000)
+    )
+    jitter: float = field(
+        default=0.2, metadata=_spec("Random spread of hop latency, as a fraction of it.", lo=0, hi=1)
+    )
+
+
+@dataclass(frozen=True)
+class FaultsSettings:
+    worker_crash_rate: float = field(
+        default=0.0, metadata=_spec("Chance a queue worker dies mid-job.", lo=0, hi=1)
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every switch of the sandbox. Frozen: change it with `apply_assignments` or `replace`."""
+
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    db: DbSettings = field(default_factory=DbSettings)
+    ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    topology: TopologySettings = field(default_factory=TopologySettings)
+    lb: LbSettings = field(default_factory=LbSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    faults: FaultsSettings = field(default_factory=FaultsSettings)
+
+    def get(self, key: str) -> Any:
+        """The value of a dotted key."""
+        spec = key_spec(key)
+        return getattr(getattr(self, spec.section), spec.name)
+
+    def replace(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with typed values set; each value is validated like text from the CLI."""
+        return apply_assignments(self, (f"{k}={format_value(v)}" for k, v in changes.items()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every dotted key and its value, in the order of `all_keys()`."""
+        return {spec.key: self.get(spec.key) for spec in all_keys()}
+
+    def diff(self, other: Settings) -> dict[str, tuple[Any, Any]]:
+        """The keys whose values differ, as key -> (self's, other's)."""
+        out: dict[str, tuple[Any, Any]] = {}
+        for spec in all_keys():
+            a, b = self.get(spec.key), other.get(spec.key)
+            if a != b:
+                out[spec.key] = (a, b)
+        return out
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What one dotted key accepts, for validation, help text and the terminal app's widgets."""
+
+    key: str
+    section: str
+    name: str
+    kind: Literal["bool", "int", "float", "choice", "indexes"]
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    lo: float | None = None
+    hi: float | None = None
+
+    def describe(self) -> str:
+        """One line: what the key accepts."""
+        if self.kind == "choice":
+            return " | ".join(self.choices)
+        if self.kind == "bool":
+            return "on | off"
+        if self.kind == "indexes":
+            return "comma list of " + ", ".join(INDEX_CANDIDATES) + "; or none"
+        bounds = f" from {_num(self.lo)} to {_num(self.hi)}" if self.lo is not None else ""
+        return ("a whole number" if self.kind == "int" else "a number") + bounds
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def _build_specs() -> dict[str, KeySpec]:
+    specs: dict[str, KeySpec] = {}
+    defaults = Settings()
+    for section in dataclasses.fields(Settings):
+        cls = type(getattr(defaults, section.name))
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            meta = f.metadata
+            default = getattr(getattr(defaults, section.name), f.name)
+            choices: tuple[str, ...] = ()
+            kind: Literal["bool", "int", "float", "choice", "indexes"]
+            if hint is bool:
+                kind = "bool"
+            elif hint is int:
+                kind = "int"
+            elif hint is float:
+                kind = "float"
+            elif getattr(hint, "__origin__", None) is Literal:
+                kind, choices = "choice", tuple(get_args(hint))
+            else:
+                kind = "indexes"
+            key = f"{section.name}.{f.name}"
+            specs[key] = KeySpec(
+                key, section.name, f.name, kind, default, meta["help"], choices, meta["lo"], meta["hi"]
+            )
+    return specs
+
+
+_SPECS = _build_specs()
+
+
+def all_keys() -> list[KeySpec]:
+    """Every settings key, in a stable order (section, then field)."""
+    return list(_SPECS.values())
+
+
+def key_spec(key: str) -> KeySpec:
+    """The spec of one key; SettingsError naming the valid keys if it does not exist."""
+    try:
+        return _SPECS[key]
+    except KeyError:
+        close = difflib.get_close_matches(key, _SPECS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SettingsError(
+            f"unknown setting '{key}'.{hint} Valid keys: {', '.join(_SPECS)}"
+        ) from None
+
+
+def parse_value(spec: KeySpec, text: str) -> Any:
+    """Turn the text of a value into the key's type, or raise SettingsError saying what fits."""
+    raw = text.strip()
+    low = raw.lower()
+    bad = f"bad value '{text}' for {spec.key}: expected {spec.describe()}"
+    if spec.kind == "bool":
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise SettingsError(bad)
+    if spec.kind == "choice":
+        if low in spec.choices:
+            return low
+        close = difflib.get_close_matches(low, spec.choices, n=1)
+        raise SettingsError(bad + (f" (did you mean '{close[0]}'?)" if close else ""))
+    if spec.kind == "indexes":
+        return _parse_indexes(spec, raw)
+    try:
+        number: float = int(raw) if spec.kind == "int" else float(raw)
+    except ValueError:
+        raise SettingsError(bad) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SettingsError(bad)
+    if (spec.lo is not None and number < spec.lo) or (spec.hi is not None and number > spec.hi):
+        raise SettingsError(bad)
+    return number
+
+
+def _parse_indexes(spec: KeySpec, raw: str) -> tuple[str, ...]:
+    if raw.lower() in ("none", ""):
+        return ()
+    if raw.lower() == "default":
+        return DEFAULT_INDEXES
+    chosen: list[str] = []
+    for part in raw.split(","):
+        name = part.strip().lower()
+        if name not in INDEX_CANDIDATES:
+            raise SettingsError(
+                f"bad value '{raw}' for {spec.key}: unknown index '{name}'; "
+                f"expected {spec.describe()}"
+            )
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(sorted(chosen, key=INDEX_CANDIDATES.index))
+
+
+def format_value(value: Any) -> str:
+    """The text form of a value, the inverse of `parse_value`."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Split `key=value` and validate both."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SettingsError(f"'{text}' is not key=value, for example cache.strategy=cache_aside")
+    spec = key_spec(key.strip())
+    return spec.key, parse_value(spec, value)
+
+
+def apply_assignments(settings: Settings, assignments: Iterable[str]) -> Settings:
+    """A copy of `settings` with each `key=value` applied, in order."""
+    sections: dict[str, dict[str, Any]] = {}
+    for text in assignments:
+        key, value = parse_assignment(text)
+        spec = _SPECS[key]
+        sections.setdefault(spec.section, {})[spec.name] = value
+    updates = {
+        section: dataclasses.replace(getattr(settings, section), **values)
+        for section, values in sections.items()
+    }
+    return dataclasses.replace(settings, **updates)

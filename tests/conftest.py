@@ -1,0 +1,52 @@
+"""Shared fixtures: a seeded database cache shared by the run, fresh sandboxes per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+# Tests build the seeded shop once into the repository's own cache folder (ignored by git),
+# so they never depend on, or write to, the user's cache.
+os.environ.setdefault(
+    "SANDBOX_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".sandbox-cache")
+)
+
+from sandbox.runtime import Sandbox
+from sandbox.settings import Settings
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox with default settings and seed 7."""
+    sb = Sandbox(Settings(), seed=7)
+    yield sb
+    sb.close()
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """An ordinary httpx client whose requests cross the sandbox's simulated network."""
+    async with sandbox.client() as c:
+        yield c
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    response = await client.post("/auth/login", json={"email": email, "password": "sandbox123"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+async def grace(client: httpx.AsyncClient) -> dict[str, str]:
+    """Authorization headers for Grace, seeded user 2, a customer."""
+    return await _login(client, "grace@shop.test")
+
+
+@pytest.fixture
+async def ada(client: httpx.AsyncClient) -> dict[str, str]:
+    """Authorization headers for Ada, seeded user 1, the admin."""
+    return await _login(client, "ada@shop.test")

@@ -1,0 +1,119 @@
+"""The `sandbox` command: output, exit codes, and helpful errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sandbox.cli import EXIT_OK, EXIT_USAGE, build_parser, main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_request_prints_response_and_waterfall(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "request", "GET", "/products/1")
+    assert code == EXIT_OK
+    assert "HTTP/1.1 200" in out and '"sku": "SKU-00001"' in out
+    for span in ("dns.lookup", "lb", "gateway", "controller.get_product", "db.query"):
+        assert span in out
+
+
+def test_request_as_json_with_login_and_body(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "request", "POST", "/orders", "--user", "grace@shop.test",
+                       "--json", '{"items": [{"product_id": 3, "quantity": 1}]}',
+                       "--output", "json")
+    assert code == EXIT_OK
+    doc = json.loads(out)
+    assert doc["status"] == 201 and doc["body"]["customer_id"] == 2
+    assert doc["trace"]["status"] == 201
+
+
+def test_request_with_broken_json_shows_the_400(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "request", "POST", "/auth/login", "--json", "{oops")
+    assert code == EXIT_OK  # the request was made; the server answered 400
+    assert "HTTP/1.1 400" in out and "bad_request" in out
+
+
+def test_request_set_changes_the_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "request", "GET", "/products/1", "--set", "dns.cache=off",
+                       "--output", "json")
+    assert code == EXIT_OK
+    assert json.loads(out)["trace"]["root"]["children"][0]["name"] == "dns.lookup"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["request", "GET", "/x", "--set", "cach.strategy=off"], "Did you mean 'cache.strategy'"),
+        (["scenario", "steady", "--set", "cache.strategy=fast"], "cache_aside"),
+        (["scenario", "steady", "--set", "topology.instances=99"], "from 1 to 32"),
+        (["scenario", "steady", "--set", "novalue"], "is not key=value"),
+        (["scenario", "nope"], "Valid scenarios: steady, spike, ramp"),
+        (["scenario", "steady", "--requests", "0"], "--requests"),
+        (["request", "GET", "products"], "a path starts with /"),
+        (["request", "GET", "/x", "--header", "nocolon"], "Name:value"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_helpful_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == EXIT_USAGE
+    assert message in " ".join(err.split())
+    assert "Traceback" not in err
+
+
+def test_scenario_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "scenario", "steady", "--requests", "300", "--json")
+    assert code == EXIT_OK
+    metrics = json.loads(out)
+    assert metrics["requests"] == 300 and metrics["scenario"] == "steady"
+    code, out, _ = run(capsys, "scenario", "steady", "--requests", "300",
+                       "--set", "topology.instances=3")
+    assert code == EXIT_OK
+    assert "p50 / p95 / p99" in out and "app-3" in out
+
+
+def test_scenario_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "scenario", "list")
+    assert code == EXIT_OK and "steady" in out and "spike" in out and "ramp" in out
+
+
+def test_settings_lists_every_key(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "settings", "--json", "--set", "cache.strategy=cache_aside")
+    assert code == EXIT_OK
+    values = json.loads(out)
+    assert values["cache.strategy"] == "cache_aside"
+    assert values["db.indexes"].startswith("orders.customer_id")
+
+
+def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "bench", "--quick", "--json")
+    assert code == EXIT_OK
+    rows = json.loads(out)
+    assert len(rows) >= 3
+    for row in rows:
+        assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(row)
+        assert row["value"] > 0 and row["baseline"] > 0
+        assert row["ratio"] == pytest.approx(row["value"] / row["baseline"], rel=0.01)
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run([sys.executable, "-m", "sandbox", "--version"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("sandbox ")
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[attr-defined]
+        assert command.description, name
+        assert command.format_help()

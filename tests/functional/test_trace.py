@@ -1,0 +1,140 @@
+"""Every hop and layer a request crosses shows up in its one trace, in simulated time."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+
+from sandbox.runtime import Sandbox
+from sandbox.tracing import Trace
+
+
+def trace_of(response: httpx.Response) -> Trace:
+    trace = response.extensions["sandbox.trace"]
+    assert isinstance(trace, Trace)
+    return trace
+
+
+async def test_every_hop_and_layer_is_a_span(client: httpx.AsyncClient) -> None:
+    trace = trace_of(await client.get("/products/1"))
+    kinds = [span.kind for _, span in trace.spans()]
+    for kind in ("client", "dns", "lb", "gateway", "instance", "controller", "service",
+                 "repository", "db"):
+        assert kind in kinds, kind
+    names = [span.name for _, span in trace.spans()]
+    assert names[:4] == ["GET /products/1", "dns.lookup", "lb", "gateway"]
+    assert names[-1] == "network.response"
+
+
+async def test_spans_nest_and_fit_inside_their_parent(client: httpx.AsyncClient) -> None:
+    trace = trace_of(await client.get("/products/1"))
+
+    def check(span: object) -> None:
+        from sandbox.tracing import Span
+
+        assert isinstance(span, Span)
+        for child in span.children:
+            assert child.start_ms >= span.start_ms - 1e-9
+            assert child.start_ms + child.duration_ms <= span.start_ms + span.duration_ms + 1e-9
+            check(child)
+
+    check(trace.root)
+    assert trace.duration_ms > 0
+    children = trace.root.children
+    for before, after in itertools.pairwise(children):
+        assert after.start_ms >= before.start_ms + before.duration_ms - 1e-9
+
+
+async def test_db_span_has_plan_steps_and_rows(client: httpx.AsyncClient) -> None:
+    trace = trace_of(await client.get("/products/1"))
+    (db,) = trace.find("db")
+    assert db.attrs["db.plan"].startswith("SEARCH products USING INTEGER PRIMARY KEY")
+    assert db.attrs["db.rows"] == 1
+    assert db.attrs["db.rows_scanned"] >= 1
+    assert trace.counts["db.queries"] == 1
+
+
+async def test_dns_hop_disappears_once_cached(sandbox: Sandbox,
+                                              client: httpx.AsyncClient) -> None:
+    first = trace_of(await client.get("/products/1"))
+    second = trace_of(await client.get("/products/1"))
+    assert first.find("dns") and not second.find("dns")
+    assert second.duration_ms < first.duration_ms
+
+
+async def test_dns_cache_off_means_a_lookup_every_time(sandbox: Sandbox,
+                                                       client: httpx.AsyncClient) -> None:
+    sandbox.apply(sandbox.settings.replace({"dns.cache": False}))
+    for _ in range(3):
+        assert trace_of(await client.get("/products/1")).find("dns")
+
+
+async def test_dns_answer_expires_after_its_ttl(sandbox: Sandbox,
+                                               client: httpx.AsyncClient) -> None:
+    sandbox.apply(sandbox.settings.replace({"dns.ttl_s": 5}))
+    assert trace_of(await client.get("/products/1")).find("dns")
+    sandbox.clock.advance(4000)
+    assert not trace_of(await client.get("/products/1")).find("dns")
+    sandbox.clock.advance(2000)
+    assert trace_of(await client.get("/products/1")).find("dns")
+
+
+async def test_round_robin_spreads_requests(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    sandbox.apply(sandbox.settings.replace({"topology.instances": 3}))
+    seen = [trace_of(await client.get("/health")).instance for _ in range(6)]
+    assert seen == ["app-1", "app-2", "app-3", "app-1", "app-2", "app-3"]
+
+
+async def test_hash_balancer_keeps_a_client_on_one_instance(sandbox: Sandbox) -> None:
+    sandbox.apply(sandbox.settings.replace({"topology.instances": 4, "lb.algorithm": "hash"}))
+    for name in ("alice", "bob", "carol"):
+        async with sandbox.client(name) as c:
+            seen = {trace_of(await c.get("/health")).instance for _ in range(4)}
+        assert len(seen) == 1
+
+
+async def test_dead_instances_get_no_traffic_and_all_dead_is_503(
+    sandbox: Sandbox, client: httpx.AsyncClient
+) -> None:
+    sandbox.apply(sandbox.settings.replace({"topology.instances": 2}))
+    sandbox.network.instances[0].alive = False
+    assert {trace_of(await client.get("/health")).instance for _ in range(4)} == {"app-2"}
+    sandbox.network.instances[1].alive = False
+    response = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
+async def test_index_change_changes_the_plan_live(sandbox: Sandbox, client: httpx.AsyncClient,
+                                                  grace: dict[str, str]) -> None:
+    indexed = trace_of(await client.get("/users/me/orders", headers=grace))
+    sandbox.apply(sandbox.settings.replace({"db.indexes": "none"}))
+    scanned = trace_of(await client.get("/users/me/orders", headers=grace))
+    (a,), (b,) = indexed.find("db"), scanned.find("db")
+    assert "SEARCH orders USING INDEX idx_orders_customer_id" in a.attrs["db.plan"]
+    assert "SCAN orders" in b.attrs["db.plan"]
+    assert b.attrs["db.rows_scanned"] >= 100 * a.attrs["db.rows_scanned"]
+    assert b.duration_ms > 10 * a.duration_ms
+
+
+async def test_n_plus_one_issues_a_query_per_order(sandbox: Sandbox, client: httpx.AsyncClient,
+                                                   grace: dict[str, str]) -> None:
+    joined = trace_of(await client.get("/users/me/orders?limit=10", headers=grace))
+    sandbox.apply(sandbox.settings.replace({"db.n_plus_one": True}))
+    response = await client.get("/users/me/orders?limit=10", headers=grace)
+    n_plus_one = trace_of(response)
+    orders = len(response.json()["orders"])
+    assert joined.counts["db.queries"] == 1
+    assert n_plus_one.counts["db.queries"] == 1 + orders
+
+
+async def test_same_seed_same_trace_timings() -> None:
+    durations = []
+    for _ in range(2):
+        sb = Sandbox(seed=11)
+        async with sb.client() as c:
+            traces = [trace_of(await c.get(f"/products/{i}")) for i in (1, 2, 3)]
+        durations.append([round(t.duration_ms, 9) for t in traces])
+        sb.close()
+    assert durations[0] == durations[1]
