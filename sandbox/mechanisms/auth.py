@@ -42,8 +42,11 @@ def verify_password(password: str, stored: str) -> bool:
     parts = stored.split("$")
     if len(parts) != 4 or parts[0] != "pbkdf2_sha256" or not parts[1].isdigit():
         return False
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(parts[2]),
-                                 int(parts[1]))
+    try:
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(parts[2]),
+                                     int(parts[1]))
+    except ValueError:  # a corrupt stored hash (bad salt, zero iterations) never matches
+        return False
     return hmac.compare_digest(digest.hex(), parts[3])
 
 

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import pytest
+
+from sandbox.clock import SimClock
+from sandbox.scenarios.metrics import MetricsRecorder, latency_summary, percentile
+from sandbox.tracing import Trace
+
+
+@pytest.mark.parametrize(("p", "expected"), [(50, 50), (95, 95), (99, 99), (100, 100),
+                                             (1, 1), (0, 1), (90, 90)])
+def test_percentile_nearest_rank_1_to_100(p: float, expected: float) -> None:
+    assert percentile([float(v) for v in range(1, 101)], p) == expected
+
+
+def test_percentile_small_lists() -> None:
+    assert percentile([], 50) == 0.0
+    assert percentile([], 99) == 0.0
+    assert percentile([7.0], 50) == 7.0
+    assert percentile([7.0], 99) == 7.0
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(values, 50) == 2.0
+    assert percentile(values, 51) == 3.0
+    assert percentile(values, 95) == 4.0
+    ten = [float(v) for v in range(10, 110, 10)]
+    assert percentile(ten, 50) == 50.0
+    assert percentile(ten, 95) == 100.0
+    assert percentile(ten, 90) == 90.0
+
+
+def test_latency_summary() -> None:
+    assert latency_summary([3.0, 1.0, 2.0, 10.0]) == {
+        "p50": 2.0, "p95": 10.0, "p99": 10.0, "max": 10.0, "mean": 4.0,
+    }
+    assert latency_summary([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+    assert latency_summary([1.23456])["p50"] == 1.235
+
+
+def make_trace(
+    clock: SimClock,
+    start_ms: float,
+    duration_ms: float,
+    status: int,
+    instance: str = "",
+    counts: dict[str, int] | None = None,
+) -> Trace:
+    clock.jump_to(start_ms)
+    trace = Trace(clock, f"req-{start_ms:g}", "GET", "/products")
+    trace.instance = instance
+    for name, n in (counts or {}).items():
+        trace.count(name, n)
+    clock.advance(duration_ms)
+    trace.finish(status)
+    return trace
+
+
+@pytest.fixture
+def recorder() -> MetricsRecorder:
+    clock = SimClock()
+    rec = MetricsRecorder()
+    rec.record("browse", make_trace(clock, 0.0, 10.0, 200, "app-1",
+                                    {"cache.hits": 2, "db.queries": 1}))
+    rec.record("browse", make_trace(clock, 100.0, 20.0, 200, "app-2",
+                                    {"cache.hits": 1, "cache.misses": 1, "db.queries": 3,
+                                     "db.rows_scanned": 40}))
+    rec.record("order", make_trace(clock, 1000.0, 30.0, 429, "",
+                                   {"cache.stale_reads": 1, "cache.misses": 1}))
+    rec.record("order", make_trace(clock, 1500.0, 40.0, 500, "app-1",
+                                   {"cache.evictions": 2}))
+    return rec
+
+
+def test_summary_counts_and_latency(recorder: MetricsRecorder) -> None:
+    s = recorder.summary()
+    assert s["requests"] == 4
+    assert s["status"] == {"200": 2, "429": 1, "500": 1}
+    assert list(s["status"]) == ["200", "429", "500"]
+    assert s["latency_ms"] == {"p50": 20.0, "p95": 40.0, "p99": 40.0, "max": 40.0, "mean": 25.0}
+    assert s["duration_s"] == 1.54
+    assert s["throughput_rps"] == round(4 / 1.54, 3)
+
+
+def test_summary_cache_db_ratelimit(recorder: MetricsRecorder) -> None:
+    s = recorder.summary()
+    assert s["cache"] == {
+        "hits": 3, "misses": 2, "hit_rate": 0.6, "stale_reads": 1, "evictions": 2,
+    }
+    assert s["db"] == {"queries": 4, "rows_scanned": 40}
+    assert s["ratelimit"] == {"rejected": 1}
+
+
+def test_summary_instances_endpoints_timeline(recorder: MetricsRecorder) -> None:
+    s = recorder.summary()
+    assert s["instances"] == {"app-1": 2, "app-2": 1}
+    assert s["endpoints"] == {
+        "browse": {"requests": 2, "p50": 10.0, "p95": 20.0, "p99": 20.0, "max": 20.0,
+                   "mean": 15.0},
+        "order": {"requests": 2, "p50": 30.0, "p95": 40.0, "p99": 40.0, "max": 40.0,
+                  "mean": 35.0},
+    }
+    assert s["timeline"] == [
+        {"second": 0, "requests": 2, "errors": 0, "mean_latency_ms": 15.0},
+        {"second": 1, "requests": 2, "errors": 2, "mean_latency_ms": 35.0},
+    ]
+
+
+def test_hit_rate_rounding_and_many_429s() -> None:
+    clock = SimClock()
+    rec = MetricsRecorder()
+    rec.record("a", make_trace(clock, 0.0, 1.0, 429, counts={"cache.hits": 1}))
+    rec.record("a", make_trace(clock, 1.0, 1.0, 429, counts={"cache.misses": 2}))
+    rec.record("a", make_trace(clock, 2.0, 1.0, 200, counts={"cache.misses": 3}))
+    s = rec.summary()
+    assert s["cache"]["hit_rate"] == 0.1667  # 1 hit in 6 lookups, not per request
+    assert s["ratelimit"]["rejected"] == 2
+    assert s["status"] == {"200": 1, "429": 2}
+
+
+def test_summary_extra_is_merged(recorder: MetricsRecorder) -> None:
+    queue = {"published": 5, "processed": 4, "dead_lettered": 1, "lost": 0}
+    s = recorder.summary({"queue": queue, "seed": 1})
+    assert s["queue"] == queue
+    assert s["seed"] == 1
+    assert recorder.summary()["queue"] == {
+        "published": 0, "processed": 0, "dead_lettered": 0, "lost": 0,
+    }
+
+
+def test_empty_summary() -> None:
+    s = MetricsRecorder().summary()
+    assert s["requests"] == 0
+    assert s["duration_s"] == 0.0
+    assert s["throughput_rps"] == 0.0
+    assert s["status"] == {}
+    assert s["latency_ms"] == {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+    assert s["cache"]["hit_rate"] == 0.0
+    assert s["ratelimit"] == {"rejected": 0}
+    assert s["timeline"] == []
+    assert s["endpoints"] == {}
