@@ -5,15 +5,20 @@
     python3 dev.py test       create .venv if needed, then run the whole test suite
     python3 dev.py -- ARGS    create .venv if needed, then run `sandbox ARGS`
 
-The virtual environment is rebuilt when pyproject.toml changes.
+The virtual environment is rebuilt when pyproject.toml changes. When `redis-server` is
+installed, `test` starts a throwaway one on a free loopback port so the Redis-backed tests
+also run against a real server (CI sets SANDBOX_REQUIRE_REDIS=1 to make that mandatory).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -43,6 +48,56 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def start_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
+    """A throwaway redis-server on 127.0.0.1 and a free port, or (None, "") if not installed."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        return None, ""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    proc.kill()
+    return None, ""
+
+
+def run_tests(extra: list[str]) -> int:
+    lint = [str(_python()), "-m", "ruff", "check", "sandbox", "tests", "dev.py"]
+    if subprocess.run(lint).returncode != 0:
+        return 1
+    redis_proc, url = start_redis()
+    if not url and os.environ.get("SANDBOX_REQUIRE_REDIS"):
+        print("redis-server is required here but could not be started.", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    if url:
+        env["SANDBOX_TEST_REDIS_URL"] = url
+        print(f"Real Redis for the tests: {url}", flush=True)
+    else:
+        print("redis-server not found: the real-Redis variants are skipped (CI runs them).")
+    try:
+        return subprocess.run([str(_python()), "-m", "pytest", *extra], env=env).returncode
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            try:
+                redis_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                redis_proc.kill()
+
+
 def main(argv: list[str]) -> int:
     try:
         ensure_venv()
@@ -51,15 +106,7 @@ def main(argv: list[str]) -> int:
         return 1
     os.chdir(ROOT)
     if argv[:1] == ["test"]:
-        checks = [
-            [str(_python()), "-m", "ruff", "check", "sandbox", "tests", "dev.py"],
-            [str(_python()), "-m", "pytest", *argv[1:]],
-        ]
-        for command in checks:
-            code = subprocess.run(command).returncode
-            if code != 0:
-                return code
-        return 0
+        return run_tests(argv[1:])
     args = argv[1:] if argv[:1] == ["--"] else argv
     return subprocess.run([str(BIN / "sandbox"), *args]).returncode
 

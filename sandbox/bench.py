@@ -26,11 +26,20 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from sandbox.backend.database import Database
+from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.runtime import DATA_SEED, Sandbox
 from sandbox.scenarios import run_scenario
 from sandbox.settings import Settings
 
 Log = Callable[[str], None] | None
+
+# The "full pipeline" of the mechanisms issue: auth (JWT, the default), a cache, a rate limit
+# and the default indexes, all on together.
+MECHANISMS_ON = Settings().replace({
+    "cache.strategy": "cache_aside",
+    "ratelimit.algorithm": "token_bucket",
+    "ratelimit.limit": 20,
+})
 
 
 def _row(name: str, value: float, unit: str, baseline: float | None, ratio: float | None,
@@ -74,30 +83,41 @@ def scenario_seconds(name: str, settings: Settings, requests: int) -> float:
     return time.perf_counter() - start
 
 
-def layer_tax(settings: Settings, requests: int) -> tuple[float, float]:
-    """(pipeline seconds, primitive seconds) for one spike run under `settings`."""
+def layer_tax(settings: Settings, requests: int) -> tuple[float, float, int, int]:
+    """(pipeline s, primitives s, SQL statements, Redis commands) for one spike run.
+
+    The primitives are the run's own SQL statements and Redis commands, recorded as it ran
+    and replayed alone, in order, on a fresh database copy and a fresh Redis.
+    """
     sandbox = Sandbox(settings)
     sandbox.network.sql_log = []
+    sandbox.redis.log = []
     gc.collect()
     start = time.perf_counter()
     run_scenario("spike", settings, requests=requests, sandbox=sandbox)
     pipeline = time.perf_counter() - start
     statements = sandbox.network.sql_log
+    commands = sandbox.redis.log
     sandbox.close()
 
     def replay() -> float:
         fresh = Database.open_seeded(DATA_SEED, settings.db.indexes)
         conn = fresh.conn
         conn.set_progress_handler(None, 0)  # the pipeline's instrumentation is not primitive
+        store = RedisStore(settings.redis.url)
+        client = store.client
         gc.collect()
         begin = time.perf_counter()
         for sql, params in statements:
             conn.execute(sql, params).fetchall()
+        for command in commands:
+            client.execute_command(*command)
         elapsed = time.perf_counter() - begin
         fresh.close()
+        store.close()
         return elapsed
 
-    return pipeline, best_of(2, replay)
+    return pipeline, best_of(2, replay), len(statements), len(commands)
 
 
 def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:
@@ -121,13 +141,15 @@ def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:
                      hello_rps, engine_rps / hello_rps, ">= 1.0x", engine_rps >= hello_rps,
                      "baseline: Starlette hello-world via httpx ASGITransport, req/s"))
 
-    say("measuring the layer tax ...")
-    pipeline_s, primitive_s = layer_tax(defaults, spike_n)
-    tax = pipeline_s / primitive_s
-    rows.append(_row("layer tax, default switches (pipeline / its SQL alone)",
-                     pipeline_s / spike_n * 1e6, "us/req", primitive_s / spike_n * 1e6, tax,
-                     "<= 2.0x", tax <= 2.0,
-                     "baseline: the run's SQL statements replayed alone, us/req"))
+    for label, settings in (("default switches", defaults), ("mechanisms on", MECHANISMS_ON)):
+        say(f"measuring the layer tax ({label}) ...")
+        pipeline_s, primitive_s, n_sql, n_redis = layer_tax(settings, spike_n)
+        tax = pipeline_s / primitive_s
+        rows.append(_row(f"layer tax, {label} (pipeline / its SQL and Redis alone)",
+                         pipeline_s / spike_n * 1e6, "us/req", primitive_s / spike_n * 1e6, tax,
+                         "<= 2.0x", tax <= 2.0,
+                         f"baseline: the run's {n_sql:,} SQL statements and {n_redis:,} Redis "
+                         "commands replayed alone, us/req"))
 
     hello_10k = hello_s / hello_n * 10_000
     spike_10k = spike_s / spike_n * 10_000

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from sandbox import __version__
 from sandbox.errors import SandboxError, SeedError, SettingsError
@@ -35,6 +36,7 @@ examples:
   sandbox scenario list
   sandbox scenario spike --set topology.instances=4
   sandbox scenario steady --set db.indexes=none --requests 500 --json
+  sandbox scenario spike --set ratelimit.algorithm=token_bucket --redis-url redis://127.0.0.1:6379/0
   sandbox settings
   sandbox bench"""
 
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "`sandbox settings` lists them")
         p.add_argument("--seed", type=int, default=7,
                        help="seed for traffic and jitter; same seed, same numbers (default 7)")
+        p.add_argument("--redis-url", metavar="URL",
+                       help="use a real Redis server, e.g. redis://127.0.0.1:6379/0 "
+                            "(the same as --set redis.url=URL; default: in-process fakeredis)")
 
     request = sub.add_parser(
         "request", help="send one request through the sandbox; print response and trace",
@@ -123,13 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             return cmd_bench(args, out, err)
     except SettingsError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(err, exc)
         return EXIT_USAGE
-    except SeedError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        return EXIT_FAILED
-    except SandboxError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except (SeedError, SandboxError) as exc:
+        _error(err, exc)
         return EXIT_FAILED
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -138,8 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover - parser.error exits
 
 
+def _error(err: Console, exc: Exception) -> None:
+    # escape(): messages quote user input, and text like "[/DB]" must not be read as markup.
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
-    return apply_assignments(Settings(), args.assignments)
+    assignments = list(args.assignments)
+    if getattr(args, "redis_url", None):
+        assignments.append(f"redis.url={args.redis_url}")
+    return apply_assignments(Settings(), assignments)
 
 
 def _announce_seed_build(err: Console) -> None:
@@ -187,8 +197,8 @@ def cmd_request(args: argparse.Namespace, out: Console, err: Console) -> int:
                     "/auth/login", json={"email": args.user, "password": DEMO_PASSWORD}
                 )
                 if login.status_code != 200:
-                    err.print(f"[yellow]could not log in as {args.user}: "
-                              f"{login.json()['error']['message']}[/]")
+                    message = escape(f"{args.user}: {login.json()['error']['message']}")
+                    err.print(f"[yellow]could not log in as {message}[/]")
                 else:
                     headers.setdefault("Authorization",
                                        "Bearer " + login.json()["access_token"])

@@ -100,7 +100,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
                                             metrics["instances"].items())),
     ]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(Text(name), Text(value))
     return table
 
 
@@ -109,14 +109,14 @@ def endpoints_table(metrics: dict[str, Any]) -> Table:
     for column in ("action", "requests", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "action" else "right")
     for action, stats in metrics["endpoints"].items():
-        table.add_row(action, f"{stats['requests']:,}", f"{stats['p50']:.2f}",
+        table.add_row(Text(action), f"{stats['requests']:,}", f"{stats['p50']:.2f}",
                       f"{stats['p95']:.2f}", f"{stats['p99']:.2f}")
     return table
 
 
 def settings_table(specs: list[KeySpec], values: dict[str, Any]) -> Table:
     table = Table(title="settings (use --set key=value)", title_justify="left")
-    table.add_column("key", style="cyan", no_wrap=True)
+    table.add_column("key", style="cyan", no_wrap=True)  # cells are Text: no markup parsing
     table.add_column("value")
     table.add_column("accepts")
     table.add_column("what it does")
@@ -124,7 +124,7 @@ def settings_table(specs: list[KeySpec], values: dict[str, Any]) -> Table:
         value = format_value(values[spec.key])
         default = format_value(spec.default)
         shown = Text(value, style="bold" if value != default else "")
-        table.add_row(spec.key, shown, spec.describe(), spec.help)
+        table.add_row(Text(spec.key), shown, Text(spec.describe()), Text(spec.help))
     return table
 
 
@@ -136,11 +136,11 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         met = row["met"]
         table.add_row(
-            row["name"],
+            Text(row["name"]),
             f"{row['value']:,.2f} {row['unit']}",
             f"{row['baseline']:,.2f}" if row["baseline"] is not None else "-",
             f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-",
-            row["target"] or "-",
+            Text(row["target"] or "-"),
             Text("yes", style="green") if met else (Text("no", style="red") if met is False
                                                     else Text("-")),
         )

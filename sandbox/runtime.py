@@ -21,6 +21,9 @@ from sandbox.backend.database import Database
 from sandbox.backend.repositories import Repositories
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
+from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
+from sandbox.mechanisms.ratelimit import make_limiter
+from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.network import Network, SandboxTransport, SimRequest, SimResponse
 from sandbox.settings import Settings
 
@@ -42,6 +45,10 @@ class Sandbox:
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
+        self.redis = RedisStore(self.settings.redis.url)
+        if self.settings.redis.url:
+            self.redis.check()
+        self.cache = Cache(self.redis, self.clock, self.settings.cache)
         secret = hashlib.sha256(f"sandbox-signing-key-{seed}".encode()).digest()
         self.ctx = AppContext(
             settings=self.settings,
@@ -49,19 +56,47 @@ class Sandbox:
             repos=Repositories(self.db),
             tokens=TokenIssuer(secret),
             rng=self.rng,
+            cache=make_strategy(self.cache),
         )
         self.network = Network(
             self.clock, lambda: self.settings, lambda: create_app(self.ctx), self.rng,
-            self.ctx.log_event,
+            self.ctx.log_event, background=self.background,
         )
+        self._configure_mechanisms(self.settings, None)
 
     def apply(self, settings: Settings) -> None:
         """Switch to new settings live: indexes are created or dropped, instances resized."""
+        if settings.redis.url != self.settings.redis.url:
+            from sandbox.errors import SettingsError
+
+            raise SettingsError("redis.url is fixed when a sandbox starts; start a new one")
+        previous = self.settings
         self.settings = settings
         self.ctx.settings = settings
         if settings.db.indexes != self.db.indexes:
             self.db.set_indexes(settings.db.indexes)
         self.network.configure(settings)
+        self._configure_mechanisms(settings, previous)
+
+    def _configure_mechanisms(self, settings: Settings, previous: Settings | None) -> None:
+        self.cache.settings = settings.cache
+        if previous is None or previous.cache.strategy != settings.cache.strategy:
+            old = self.ctx.cache
+            if isinstance(old, WriteBehind):
+                old.flush_due()  # nothing deferred is dropped when the strategy changes
+                for _, _, write_db in old.pending:
+                    write_db()
+            self.ctx.cache = make_strategy(self.cache)
+        if previous is None or previous.ratelimit != settings.ratelimit:
+            self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
+        self.redis.available = not settings.faults.cache_down
+        self.db.available = not settings.faults.db_down
+
+    def background(self) -> None:
+        """Work that happens as simulated time passes, outside any request."""
+        cache = self.ctx.cache
+        if isinstance(cache, WriteBehind) and cache.pending:
+            cache.flush_due()
 
     def client(self, client: str = "client-1") -> httpx.AsyncClient:
         """An ordinary httpx client whose requests travel through the simulated network."""
@@ -75,3 +110,4 @@ class Sandbox:
 
     def close(self) -> None:
         self.db.close()
+        self.redis.close()

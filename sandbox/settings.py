@@ -58,7 +58,11 @@ class CacheSettings:
         default="lru", metadata=_spec("Which entry leaves when the cache is full.")
     )
     invalidate_on_write: bool = field(
-        default=True, metadata=_spec("Delete a cached entry when its row changes.")
+        default=True, metadata=_spec("Update or drop a cached entry when its row changes.")
+    )
+    write_behind_delay_s: float = field(
+        default=1.0,
+        metadata=_spec("With write_behind: seconds before a write reaches the database.", lo=0, hi=3600),
     )
 
 
@@ -156,6 +160,18 @@ class FaultsSettings:
     worker_crash_rate: float = field(
         default=0.0, metadata=_spec("Chance a queue worker dies mid-job.", lo=0, hi=1)
     )
+    cache_down: bool = field(
+        default=False, metadata=_spec("The cache server is unreachable.")
+    )
+    db_down: bool = field(default=False, metadata=_spec("The database is unreachable."))
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = field(
+        default="",
+        metadata=_spec("A real Redis server (redis://HOST:PORT/DB); empty: in-process fakeredis."),
+    )
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,7 @@ class Settings:
     dns: DnsSettings = field(default_factory=DnsSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     def get(self, key: str) -> Any:
         """The value of a dotted key."""
@@ -203,7 +220,7 @@ class KeySpec:
     key: str
     section: str
     name: str
-    kind: Literal["bool", "int", "float", "choice", "indexes"]
+    kind: Literal["bool", "int", "float", "choice", "indexes", "text"]
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -218,6 +235,8 @@ class KeySpec:
             return "on | off"
         if self.kind == "indexes":
             return "comma list of " + ", ".join(INDEX_CANDIDATES) + "; or none"
+        if self.kind == "text":
+            return "redis://HOST:PORT[/DB], or empty"
         bounds = f" from {_num(self.lo)} to {_num(self.hi)}" if self.lo is not None else ""
         return ("a whole number" if self.kind == "int" else "a number") + bounds
 
@@ -239,13 +258,15 @@ def _build_specs() -> dict[str, KeySpec]:
             meta = f.metadata
             default = getattr(getattr(defaults, section.name), f.name)
             choices: tuple[str, ...] = ()
-            kind: Literal["bool", "int", "float", "choice", "indexes"]
+            kind: Literal["bool", "int", "float", "choice", "indexes", "text"]
             if hint is bool:
                 kind = "bool"
             elif hint is int:
                 kind = "int"
             elif hint is float:
                 kind = "float"
+            elif hint is str:
+                kind = "text"
             elif getattr(hint, "__origin__", None) is Literal:
                 kind, choices = "choice", tuple(get_args(hint))
             else:
@@ -295,6 +316,8 @@ def parse_value(spec: KeySpec, text: str) -> Any:
         raise SettingsError(bad + (f" (did you mean '{close[0]}'?)" if close else ""))
     if spec.kind == "indexes":
         return _parse_indexes(spec, raw)
+    if spec.kind == "text":
+        return _parse_redis_url(spec, raw)
     try:
         number: float = int(raw) if spec.kind == "int" else float(raw)
     except ValueError:
@@ -324,6 +347,18 @@ def _parse_indexes(spec: KeySpec, raw: str) -> tuple[str, ...]:
     return tuple(sorted(chosen, key=INDEX_CANDIDATES.index))
 
 
+def _parse_redis_url(spec: KeySpec, raw: str) -> str:
+    if raw == "":
+        return ""
+    scheme, sep, rest = raw.partition("://")
+    if scheme not in ("redis", "rediss", "unix") or not sep or not rest:
+        raise SettingsError(
+            f"bad value '{raw}' for {spec.key}: expected {spec.describe()}, "
+            "for example redis://127.0.0.1:6379/0"
+        )
+    return raw
+
+
 def format_value(value: Any) -> str:
     """The text form of a value, the inverse of `parse_value`."""
     if isinstance(value, bool):
@@ -331,7 +366,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(value) if value else "none"
     if isinstance(value, float):
-        return f"{value:g}"
+        # repr round-trips exactly; whole numbers print without a trailing ".0".
+        return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
 
 

@@ -18,11 +18,38 @@ os.environ.setdefault(
 from sandbox.runtime import Sandbox
 from sandbox.settings import Settings
 
+# A real Redis server for the Redis-backed tests; `python3 dev.py test` starts one when
+# redis-server is installed, and CI always does.
+REAL_REDIS_URL = os.environ.get("SANDBOX_TEST_REDIS_URL", "")
+REDIS_BACKENDS = ["fakeredis", "redis"]
+
+
+def redis_url_for(backend: str) -> str:
+    """The `redis.url` for a backend name; skips the real one where no server was started."""
+    if backend == "fakeredis":
+        return ""
+    if not REAL_REDIS_URL:
+        pytest.skip("no real Redis server here (set SANDBOX_TEST_REDIS_URL; CI starts one)")
+    return REAL_REDIS_URL
+
+
+@pytest.fixture(params=REDIS_BACKENDS)
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """Each Redis backend in turn: fakeredis, then the real server when there is one."""
+    return redis_url_for(request.param)
+
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A fresh sandbox with default settings and seed 7."""
-    sb = Sandbox(Settings(), seed=7)
+def redis_url() -> str:
+    """Empty (fakeredis). Modules that test Redis-backed mechanisms override this fixture
+    with one parametrized over both backends."""
+    return ""
+
+
+@pytest.fixture
+def sandbox(redis_url: str) -> Iterator[Sandbox]:
+    """A fresh sandbox with default settings (and `redis_url`) and seed 7."""
+    sb = Sandbox(Settings().replace({"redis.url": redis_url}), seed=7)
     yield sb
     sb.close()
 

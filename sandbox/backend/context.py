@@ -9,6 +9,7 @@ from sandbox.backend.repositories import Repositories
 from sandbox.backend.seed import SEED_EPOCH_S
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
+from sandbox.mechanisms.cache import NoCache
 from sandbox.settings import Settings
 
 
@@ -25,6 +26,7 @@ class AppContext:
     repos: Repositories
     tokens: TokenIssuer
     rng: random.Random
+    cache: NoCache  # the cache strategy in force (NoCache when `cache.strategy=off`)
     log: list[dict[str, object]] = field(default_factory=list)
 
     def now_s(self) -> float:

@@ -25,8 +25,8 @@ from sandbox.settings import DEFAULT_INDEXES, INDEX_CANDIDATES
 # The progress handler fires once every STEP_GRAIN VM steps; counts are in these units.
 STEP_GRAIN = 100
 # Simulated cost: a round trip to the database, and a price per VM step (a 200,000-row scan
-# takes about 600,000 steps, so about 12 ms; an index search about 0.2 ms all in).
-ROUND_TRIP_MS = 0.2
+# takes about 600,000 steps, so about 12 ms; an index search about 0.6 ms all in).
+ROUND_TRIP_MS = 0.6
 MS_PER_STEP = 0.00002
 # Rows examined are estimated from the measured steps: a scan loop costs about three VM steps
 # per row (read the column, compare, move to the next row).

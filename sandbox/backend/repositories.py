@@ -116,14 +116,23 @@ class ProductRepository(Repository):
             )
             return cur.rowcount > 0
 
-    def take_stock(self, product_id: int, quantity: int) -> bool:
-        """Decrement stock only if enough is left; False when it is not."""
+    def take_stock(self, product_id: int, quantity: int) -> int | None:
+        """Decrement stock only if enough is left, in one statement (no read-then-write race).
+
+        Returns the unit price when the stock was taken, None when too little was left.
+        """
         with tracing.span("repository.products.take_stock", "repository"):
-            cur = self.db.write(
-                "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+            row = self.db.query_one(
+                "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ? "
+                "RETURNING price_cents",
                 (quantity, product_id, quantity),
             )
-            return cur.rowcount > 0
+            return int(row[0]) if row else None
+
+    def stock(self, product_id: int) -> int | None:
+        with tracing.span("repository.products.stock", "repository"):
+            row = self.db.query_one("SELECT stock FROM products WHERE id = ?", (product_id,))
+            return int(row[0]) if row else None
 
 
 class OrderRepository(Repository):

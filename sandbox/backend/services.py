@@ -8,6 +8,7 @@ here knows about requests, the rules can be tested without a web server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import tracing
@@ -20,6 +21,7 @@ from sandbox.mechanisms.auth import (
     hash_password,
     verify_password,
 )
+from sandbox.mechanisms.cache import WriteBehind
 
 SERVICE_CPU_MS = 0.02
 EMAIL_MS = 30.0  # a call to an outside e-mail provider
@@ -39,6 +41,17 @@ def require_self_or_admin(identity: Identity | None, user_id: int) -> Identity:
     if who.user_id != user_id and who.role != "admin":
         raise Forbidden("You may only see your own orders.")
     return who
+
+
+REVIEW_PAGE = 20  # reviews kept per cached page
+
+
+def product_key(product_id: int) -> str:
+    return f"product:{product_id}"
+
+
+def reviews_key(product_id: int) -> str:
+    return f"reviews:{product_id}"
 
 
 def present_product(row: dict[str, Any]) -> dict[str, Any]:
@@ -135,11 +148,17 @@ class CatalogService:
     def product(self, product_id: int) -> dict[str, Any]:
         with tracing.span("service.catalog.product", "service"):
             tracing.work(SERVICE_CPU_MS)
-            repos = self.ctx.repos
-            product = repos.products.by_id(product_id)
+            product = self.ctx.cache.read(product_key(product_id), self._loader(product_id))
             if product is None:
                 raise NotFound(f"There is no product {product_id}.")
-            return present_product(product)
+            return product
+
+    def _loader(self, product_id: int) -> Callable[[], dict[str, Any] | None]:
+        def load() -> dict[str, Any] | None:
+            row = self.ctx.repos.products.by_id(product_id)
+            return present_product(row) if row is not None else None
+
+        return load
 
     def products(self, category: str | None, limit: int, offset: int | None,
                  after: int | None) -> dict[str, Any]:
@@ -156,11 +175,20 @@ class CatalogService:
             return {"items": [present_product(p) for p in items], "next_after": next_after}
 
     def reviews(self, product_id: int, limit: int) -> dict[str, Any]:
+        """The newest reviews; the newest REVIEW_PAGE are cached as one entry per product."""
         with tracing.span("service.catalog.reviews", "service"):
             tracing.work(SERVICE_CPU_MS)
-            if self.ctx.repos.products.by_id(product_id) is None:
-                raise NotFound(f"There is no product {product_id}.")
-            return {"items": self.ctx.repos.reviews.for_product(product_id, limit)}
+            if limit > REVIEW_PAGE:
+                self.product(product_id)  # 404 for a missing product
+                return {"items": self.ctx.repos.reviews.for_product(product_id, limit)}
+
+            def load() -> dict[str, Any]:
+                self.product(product_id)  # only on a miss: a cached page proves it exists
+                return {"items": self.ctx.repos.reviews.for_product(product_id, REVIEW_PAGE)}
+
+            page = self.ctx.cache.read(reviews_key(product_id), load)
+            assert page is not None
+            return {"items": page["items"][:limit]}
 
     def add_review(self, identity: Identity | None, product_id: int, rating: int,
                    body: str) -> dict[str, Any]:
@@ -174,6 +202,11 @@ class CatalogService:
             with repos.transaction():
                 review_id = repos.reviews.add(product_id, who.user_id, rating, body, now)
                 repos.products.add_rating(product_id, rating)
+            self.ctx.cache.written(product_key(product_id), self._loader(product_id))
+            self.ctx.cache.written(
+                reviews_key(product_id),
+                lambda: {"items": repos.reviews.for_product(product_id, REVIEW_PAGE)},
+            )
             return {"id": review_id, "product_id": product_id, "user_id": who.user_id,
                     "rating": rating, "body": body, "created_at": now}
 
@@ -184,8 +217,20 @@ class CatalogService:
             who = require_user(identity)
             if who.role != "admin":
                 raise Forbidden("Only an admin may change products.")
-            if not self.ctx.repos.products.update(product_id, fields, int(self.ctx.now_s())):
+            cache, repo, now = self.ctx.cache, self.ctx.repos.products, int(self.ctx.now_s())
+            key = product_key(product_id)
+            if isinstance(cache, WriteBehind):
+                current = self.product(product_id)
+                changed = {**current, **fields, "updated_at": now}
+
+                def write_db() -> None:
+                    repo.update(product_id, fields, now)
+
+                cache.defer(key, changed, write_db)
+                return changed
+            if not repo.update(product_id, fields, now):
                 raise NotFound(f"There is no product {product_id}.")
+            cache.written(key, self._loader(product_id))
             return self.product(product_id)
 
 
@@ -203,20 +248,25 @@ class OrderService:
             for item in items:
                 wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
             lines: list[tuple[int, int, int]] = []
+            now = int(self.ctx.now_s())
             with repos.transaction():
                 for product_id, quantity in sorted(wanted.items()):
-                    product = repos.products.by_id(product_id)
-                    if product is None:
-                        raise NotFound(f"There is no product {product_id}.")
-                    if not repos.products.take_stock(product_id, quantity):
-                        raise Conflict(
-                            f"Only {product['stock']} of product {product_id} left in stock."
-                        )
-                    lines.append((product_id, quantity, product["price_cents"]))
-                order_id = repos.orders.add(who.user_id, lines, int(self.ctx.now_s()))
+                    price = repos.products.take_stock(product_id, quantity)
+                    if price is None:  # rare: only now find out why, for the message
+                        left = repos.products.stock(product_id)
+                        if left is None:
+                            raise NotFound(f"There is no product {product_id}.")
+                        raise Conflict(f"Only {left} of product {product_id} left in stock.")
+                    lines.append((product_id, quantity, price))
+                order_id = repos.orders.add(who.user_id, lines, now)
+            catalog = CatalogService(self.ctx)
+            for product_id, _, _ in lines:  # their stock changed
+                self.ctx.cache.written(product_key(product_id), catalog._loader(product_id))
             self._send_confirmation(order_id)
-            order = repos.orders.by_id(order_id)
-            assert order is not None
+            order: dict[str, Any] = {
+                "id": order_id, "customer_id": who.user_id, "status": "paid",
+                "total_cents": sum(q * p for _, q, p in lines), "created_at": now,
+            }
             order["items"] = [
                 {"order_id": order_id, "product_id": p, "quantity": q, "price_cents": c}
                 for p, q, c in lines

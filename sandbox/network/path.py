@@ -18,13 +18,13 @@ from sandbox.clock import SimClock
 from sandbox.errors import ApiError, InternalError, ServiceUnavailable
 from sandbox.network.balancer import Balancer, make_balancer
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
+from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
 from sandbox.network.instance import AppInstance
 from sandbox.network.latency import LatencyModel
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
 
 LB_CPU_MS = 0.02
-GATEWAY_CPU_MS = 0.05
 APP_SERVER_MS = 1.0  # the app server's own work per request: parse, route, serialize
 
 
@@ -71,6 +71,8 @@ class Network:
         make_app: builds one ASGI app instance.
         rng: the seeded random source for jitter.
         log_event: where unexpected failures are logged.
+        background: called before each request with nothing traced, for work that happens
+            as simulated time passes (deferred cache writes, queue workers).
     """
 
     def __init__(
@@ -80,11 +82,14 @@ class Network:
         make_app: Callable[[], Any],
         rng: random.Random,
         log_event: Callable[..., None],
+        background: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self._settings = settings
         self._make_app = make_app
         self._log_event = log_event
+        self._background = background
+        self.gateway = Gateway()
         current = settings()
         self.latency = LatencyModel(rng, current.network)
         self.dns = DnsResolver(current.dns)
@@ -119,6 +124,8 @@ class Network:
         """Carry one request along the whole path and back; returns response and trace."""
         clock = self.clock
         latency = self.latency
+        if self._background is not None:
+            self._background()
         trace = Trace(clock, self.next_request_id(), request.method, request.path)
         trace.client = request.client
         trace.sql_log = self.sql_log
@@ -154,8 +161,12 @@ class Network:
                 )
             instance = self.instances[chosen]
             span.attrs["lb.instance"] = instance.name
-        with trace.span("gateway", "gateway"):
+        with trace.span("gateway", "gateway") as span:
             clock.now_ms += latency.hop() + GATEWAY_CPU_MS
+            decision, refusal = self.gateway.admit(request.headers, request.client,
+                                                   clock.now_ms, span)
+            if refusal is not None:
+                return _envelope_response(refusal, trace.request_id)
         trace.instance = instance.name
         with trace.span(instance.name, "instance") as span:
             clock.now_ms += latency.hop()
@@ -166,10 +177,13 @@ class Network:
                 clock.now_ms = started
             clock.now_ms += APP_SERVER_MS
             try:
-                result = await self._call_app(instance.app, request)
+                status, headers, body = await self._call_app(instance.app, request)
             finally:
                 instance.finish(clock.now_ms)
-            return result
+        if decision is not None:
+            headers = headers + [(k.lower().encode(), v.encode())
+                                 for k, v in decision.headers().items()]
+        return status, headers, body
 
     async def _call_app(
         self, app: Any, request: SimRequest

@@ -19,13 +19,13 @@ CLIENTS = 1000  # simulated shoppers; shopper n is seeded user n + 2 (user 1 is 
 
 # (action, weight): weights add up to 100.
 MIX: tuple[tuple[str, int], ...] = (
-    ("view_product", 60),
+    ("view_product", 72),
     ("list_products", 8),
     ("product_reviews", 8),
-    ("order_history", 10),
-    ("place_order", 6),
-    ("post_review", 4),
-    ("login", 4),
+    ("order_history", 6),
+    ("login", 3),
+    ("place_order", 2),
+    ("post_review", 1),
 )
 NEEDS_LOGIN = {"order_history", "place_order", "post_review"}
 CATEGORIES = ("books", "games", "garden", "kitchen", "music", "office", "outdoor", "toys")

@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.metrics import MetricsRecorder
-from sandbox.scenarios.mix import NEEDS_LOGIN, Shoppers
+from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
@@ -67,11 +67,15 @@ def run_scenario(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     sandbox: Sandbox | None = None,
+    keep_traces: int = KEEP_TRACES,
 ) -> ScenarioResult:
-    """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics."""
+    """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics.
+
+    The newest `keep_traces` traces are returned for a closer look; metrics use every request.
+    """
     return asyncio.run(
         arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
-                      cancelled=cancelled, sandbox=sandbox)
+                      cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces)
     )
 
 
@@ -84,6 +88,7 @@ async def arun_scenario(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     sandbox: Sandbox | None = None,
+    keep_traces: int = KEEP_TRACES,
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
@@ -95,11 +100,13 @@ async def arun_scenario(
     total = requests or pattern.requests
     shoppers = Shoppers(random.Random(seed * 1_000_003 + 1))
     recorder = MetricsRecorder()
-    kept: deque[tuple[str, Trace]] = deque(maxlen=KEEP_TRACES)
-    tokens: dict[int, tuple[bytes, float]] = {}  # user id -> (Authorization value, expiry ms)
+    kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
     clock = sb.clock
     start_ms = clock.now_ms
+    # The shop is already running: shoppers logged in earlier and hold tokens, which expire
+    # during long runs (then the shopper logs in again, through the pipeline).
+    tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
     try:
         for i, arrival in enumerate(pattern.arrivals(random.Random(seed), total)):
             if cancelled is not None and cancelled():
@@ -142,6 +149,19 @@ async def arun_scenario(
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary()}
     return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+def _warm_sessions(sb: Sandbox, shoppers_count: int) -> dict[int, tuple[bytes, float]]:
+    """user id -> (Authorization header value, expiry in simulated ms), issued before the run."""
+    ttl = sb.settings.auth.token_ttl_s
+    rng = random.Random(sb.seed * 31 + 5)
+    sessions: dict[int, tuple[bytes, float]] = {}
+    for user_id in range(2, shoppers_count + 2):
+        age_s = rng.uniform(0, ttl)  # logged in some time within the last token lifetime
+        issued_s = sb.ctx.now_s() - age_s
+        token = sb.ctx.tokens.issue(user_id, "customer", issued_s, ttl)
+        sessions[user_id] = (b"Bearer " + token.encode(), sb.clock.now_ms + (ttl - age_s) * 1000)
+    return sessions
 
 
 def _changed(settings: Settings) -> dict[str, tuple[Any, Any]]:

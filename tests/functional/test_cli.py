@@ -117,3 +117,32 @@ def test_every_command_has_help() -> None:
     for name, command in sub.choices.items():  # type: ignore[attr-defined]
         assert command.description, name
         assert command.format_help()
+
+
+def test_unreachable_redis_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, err = run(capsys, "request", "GET", "/health", "--redis-url",
+                       f"redis://127.0.0.1:{port}/0")
+    assert code == 1
+    assert f"cannot reach Redis at redis://127.0.0.1:{port}/0" in " ".join(err.split())
+    assert "Traceback" not in err
+
+
+def test_bad_redis_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "request", "GET", "/health", "--redis-url", "http://x")
+    assert code == EXIT_USAGE and "redis://" in err
+
+
+def test_settings_table_prints_every_key(capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no cell wraps
+    code, out, _ = run(capsys, "settings")
+    assert code == EXIT_OK
+    text = " ".join(out.split())
+    for key in ("cache.strategy", "redis.url", "faults.cache_down", "lb.algorithm"):
+        assert key in text
+    assert "redis://HOST:PORT[/DB]" in text  # printed as text, not taken for markup

@@ -1,0 +1,318 @@
+"""Caching: keep hot data in Redis so most reads never reach the database.
+
+Two parts, as in real systems:
+
+- `Cache` is the store: entries with a TTL on the simulated clock, a size bound, and an
+  eviction policy (`lru`, `lfu`, `fifo`) that the sandbox implements itself on a Redis sorted
+  set (fakeredis has no memory-based eviction, and the policy is the lesson).
+- A *strategy* decides how the service uses the store:
+
+  ============  ==================================  ======================================
+  strategy      on a read                           on a write
+  ============  ==================================  ======================================
+  off           database                            database
+  cache_aside   service checks cache, loads the     service writes the database, then
+                database on a miss, fills cache     drops the cached entry
+  read_through  the cache loads on a miss (the      as cache_aside
+                service only ever asks the cache)
+  write_through as read_through                     database, then the fresh row into the
+                                                    cache in the same request
+  write_behind  as read_through                     the cache now, the database later
+                                                    (`cache.write_behind_delay_s`)
+  ============  ==================================  ======================================
+
+With `cache.invalidate_on_write=off` writes leave old entries in place, and readers get stale
+data until the TTL ends. The sandbox counts those stale reads with a version oracle: it knows
+the truth because it sees every write, which a real cache cannot.
+
+If Redis is down, every strategy falls back to the database: slower, never failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from sandbox import tracing
+from sandbox.clock import SimClock
+from sandbox.mechanisms.redis_store import CacheUnavailable, RedisStore, scored
+from sandbox.settings import CacheSettings
+
+Value = dict[str, Any]
+Loader = Callable[[], Value | None]
+
+TOUCH_BUFFER = 512  # access records kept in-process before they are flushed to Redis
+
+
+class FreshnessOracle:
+    """Not part of any real cache: the sandbox's record of each key's newest version."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+
+    def version(self, key: str) -> int:
+        return self._versions.get(key, 0)
+
+    def bump(self, key: str) -> None:
+        self._versions[key] = self._versions.get(key, 0) + 1
+
+
+@dataclass
+class Entry:
+    value: Value
+    version: int
+
+
+class Cache:
+    """Entries in Redis with a TTL on the simulated clock and a bounded size.
+
+    Redis layout (all under the store's prefix):
+        `cache:v:<key>`  a string: the JSON value, its expiry time and its version
+        `cache:idx`      a sorted set of keys, scored by the eviction policy: last use (lru),
+                         use count (lfu) or insertion time (fifo); the lowest score leaves first
+    """
+
+    def __init__(self, store: RedisStore, clock: SimClock, settings: CacheSettings) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.oracle = FreshnessOracle()
+        self._index = store.key("cache:idx")
+        # A hit is one GET. Recording the use in Redis too would double the cost of every hit,
+        # so uses are buffered here and flushed in one command before any eviction decision:
+        # the decision still sees every use.
+        self._touches: dict[str, float] = {}
+        # Entries in the index, kept from ZADD's own replies rather than asked for with ZCARD
+        # on every fill (this Cache is the only writer of its index).
+        self._size = 0
+
+    def _data_key(self, key: str) -> str:
+        return self.store.key("cache:v:" + key)
+
+    def get(self, key: str) -> Entry | None:
+        """The live entry for `key`, or None (missing or expired)."""
+        raw = self.store.run("GET", ("GET", self._data_key(key)))[0]
+        if raw is None:
+            return None
+        stored = orjson.loads(raw)
+        if self.clock.now_ms >= stored["exp"]:
+            return None  # expired: the next set overwrites it
+        policy = self.settings.eviction
+        if policy == "lru":
+            self._touches[key] = self.clock.now_ms
+        elif policy == "lfu":
+            self._touches[key] = self._touches.get(key, 0) + 1
+        if len(self._touches) >= TOUCH_BUFFER:
+            self._flush_touches()
+        return Entry(stored["v"], stored["ver"])
+
+    def set(self, key: str, value: Value, version: int) -> None:
+        """Store `value`, then evict the lowest-scored entries while over `max_entries`."""
+        now = self.clock.now_ms
+        payload = orjson.dumps({"v": value, "exp": now + self.settings.ttl_s * 1000.0,
+                                "ver": version})
+        policy = self.settings.eviction
+        if policy == "lru":  # replies 1 when the key is new to the index
+            score: tuple[Any, ...] = ("ZADD", self._index, now, key)
+        elif policy == "lfu":  # replies the new use count: 1 when the key is new
+            score = ("ZADD", self._index, "INCR", 1, key)
+        else:  # fifo: only the first insertion time counts; replies 1 when new
+            score = ("ZADD", self._index, "NX", now, key)
+        reply = self.store.run("SET", ("SET", self._data_key(key), payload), score)[1]
+        self._touches.pop(key, None)
+        if (float(reply) == 1.0) if policy == "lfu" else int(reply) == 1:
+            self._size += 1
+        over = self._size - self.settings.max_entries
+        if over > 0:
+            self._evict(over)
+
+    def delete(self, key: str) -> None:
+        self._touches.pop(key, None)
+        removed = self.store.run("DEL", ("DEL", self._data_key(key)),
+                                 ("ZREM", self._index, key))[1]
+        self._size -= int(removed)
+
+    def _flush_touches(self) -> None:
+        if not self._touches:
+            return
+        touches, self._touches = self._touches, {}
+        if self.settings.eviction == "lru":
+            args: list[Any] = []
+            for key, when in touches.items():
+                args += [when, key]
+            # XX: only keys still cached; a deleted key must not come back into the index.
+            self.store.run("touch", ("ZADD", self._index, "XX", *args))
+        elif self.settings.eviction == "lfu":
+            self.store.run("touch", *(("ZADD", self._index, "XX", "INCR", n, key)
+                                      for key, n in touches.items()))
+
+    def _evict(self, count: int) -> None:
+        """Remove the `count` entries the policy ranks lowest."""
+        with tracing.span("cache.evict", "cache") as span:
+            self._flush_touches()
+            popped = self.store.run("ZPOPMIN", ("ZPOPMIN", self._index, count))[0]
+            keys = [member for member, _score in scored(popped)]
+            if keys:
+                self.store.run("DEL", ("DEL", *(self._data_key(k) for k in keys)))
+            self._size -= len(keys)
+            span.attrs["cache.evicted"] = len(keys)
+            tracing.count("cache.evictions", len(keys))
+
+
+class CacheStrategy(Protocol):
+    """How a service reads and writes through the cache.
+
+    `read` returns the value for `key`, from the cache or from `load` (the database).
+    `written` is called after the service changed the row behind `key` in the database;
+    `load` then returns the fresh row.
+    """
+
+    name: str
+
+    def read(self, key: str, load: Loader) -> Value | None: ...
+
+    def written(self, key: str, load: Loader) -> None: ...
+
+
+class NoCache:
+    """Every read goes to the database."""
+
+    name = "off"
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def read(self, key: str, load: Loader) -> Value | None:
+        return load()
+
+    def written(self, key: str, load: Loader) -> None:
+        self.cache.oracle.bump(key)
+
+
+class CacheAside(NoCache):
+    """The service looks in the cache first; on a miss it loads and fills the cache itself."""
+
+    name = "cache_aside"
+
+    def read(self, key: str, load: Loader) -> Value | None:
+        entry = self._lookup(key)
+        if entry is not None:
+            return entry.value
+        version = self.cache.oracle.version(key)
+        value = load()  # the service goes to the database itself
+        if value is not None:
+            self._fill(key, value, version)
+        return value
+
+    def written(self, key: str, load: Loader) -> None:
+        self.cache.oracle.bump(key)
+        if self.cache.settings.invalidate_on_write:
+            # Drop, don't update: the next reader loads the fresh row. Two writers racing to
+            # *update* a cache can leave the older value in it; deleting cannot.
+            with tracing.span("cache.invalidate", "cache") as span:
+                span.attrs["cache.key"] = key
+                _degrade(lambda: self.cache.delete(key))
+
+    def _lookup(self, key: str) -> Entry | None:
+        with tracing.span("cache.get", "cache") as span:
+            span.attrs["cache.key"] = key
+            try:
+                entry = self.cache.get(key)
+            except CacheUnavailable:
+                span.attrs["cache.hit"] = False
+                tracing.count("cache.errors")
+                return None
+            span.attrs["cache.hit"] = entry is not None
+            if entry is None:
+                tracing.count("cache.misses")
+                return None
+            tracing.count("cache.hits")
+            if entry.version < self.cache.oracle.version(key):
+                span.attrs["cache.stale"] = True
+                tracing.count("cache.stale_reads")
+            return entry
+
+    def _fill(self, key: str, value: Value, version: int) -> None:
+        with tracing.span("cache.set", "cache") as span:
+            span.attrs["cache.key"] = key
+            _degrade(lambda: self.cache.set(key, value, version))
+
+
+class ReadThrough(CacheAside):
+    """The service only asks the cache; the cache itself loads from the database on a miss."""
+
+    name = "read_through"
+
+    def read(self, key: str, load: Loader) -> Value | None:
+        with tracing.span("cache.read_through", "cache"):
+            return super().read(key, load)
+
+
+class WriteThrough(ReadThrough):
+    """A write updates the database and then the cache, in the same request."""
+
+    name = "write_through"
+
+    def written(self, key: str, load: Loader) -> None:
+        self.cache.oracle.bump(key)
+        if not self.cache.settings.invalidate_on_write:
+            return
+        value = load()
+        if value is not None:
+            self._fill(key, value, self.cache.oracle.version(key))
+
+
+class WriteBehind(WriteThrough):
+    """A write lands in the cache at once and reaches the database later, in the background.
+
+    Fast writes, at a price: until the flush, the database is behind the cache, and a cache
+    crash loses the pending writes. The service uses it only where losing a write is survivable
+    (product edits), never for stock or money.
+    """
+
+    name = "write_behind"
+
+    def __init__(self, cache: Cache) -> None:
+        super().__init__(cache)
+        self.pending: list[tuple[float, str, Callable[[], None]]] = []
+
+    def defer(self, key: str, value: Value, write_db: Callable[[], None]) -> None:
+        """Put `value` in the cache now; run `write_db` after the configured delay."""
+        self.cache.oracle.bump(key)
+        self._fill(key, value, self.cache.oracle.version(key))
+        due = self.cache.clock.now_ms + self.cache.settings.write_behind_delay_s * 1000.0
+        self.pending.append((due, key, write_db))
+        tracing.count("cache.deferred_writes")
+
+    def flush_due(self) -> int:
+        """Apply every deferred write whose time has come; how many were applied."""
+        now = self.cache.clock.now_ms
+        due = [p for p in self.pending if p[0] <= now]
+        if not due:
+            return 0
+        self.pending = [p for p in self.pending if p[0] > now]
+        with tracing.span("cache.flush_behind", "cache") as span:
+            for _, _, write_db in due:
+                write_db()
+            span.attrs["cache.flushed"] = len(due)
+        return len(due)
+
+
+def _degrade(action: Callable[[], None]) -> None:
+    """Run a cache write; if Redis is down, count it and carry on without the cache."""
+    try:
+        action()
+    except CacheUnavailable:
+        tracing.count("cache.errors")
+
+
+STRATEGIES: dict[str, type[NoCache]] = {
+    s.name: s for s in (NoCache, CacheAside, ReadThrough, WriteThrough, WriteBehind)
+}
+
+
+def make_strategy(cache: Cache) -> NoCache:
+    return STRATEGIES[cache.settings.strategy](cache)

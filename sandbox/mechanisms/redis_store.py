@@ -1,0 +1,113 @@
+"""The sandbox's Redis: in-process fakeredis by default, a real server with `redis.url`.
+
+This is the only module that imports a Redis client. Mechanisms send real Redis commands
+through `RedisStore.run`, which makes each round trip one span, charges its simulated cost,
+and turns any Redis failure into CacheUnavailable so callers can degrade instead of failing.
+Expiry is never left to Redis (it runs on the wall clock): mechanisms store their own
+deadlines in simulated time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import fakeredis
+import redis
+
+from sandbox import tracing
+from sandbox.errors import SandboxError
+
+ROUND_TRIP_MS = 0.15  # app -> Redis -> app on a local network: cheaper than a SQL query
+PER_COMMAND_MS = 0.005
+
+
+class CacheUnavailable(SandboxError):
+    """Redis could not be reached or answered with an error."""
+
+
+def scored(reply: Any) -> list[tuple[str, float]]:
+    """(member, score) pairs from a ZPOPMIN or ZRANGE ... WITHSCORES reply.
+
+    redis-py versions answer either with pairs or with one flat list; both mean the same.
+    """
+    if not reply:
+        return []
+    if isinstance(reply[0], (list, tuple)):
+        return [(str(m), float(s)) for m, s in reply]
+    return [(str(reply[i]), float(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+
+class RedisStore:
+    """Real Redis commands against fakeredis or a real server.
+
+    Args:
+        url: `redis://HOST:PORT/DB` for a real server; empty for an in-process fakeredis
+            with its own FakeServer (so sandboxes never share state by accident).
+    """
+
+    def __init__(self, url: str = "") -> None:
+        self.url = url
+        if url:
+            self.client: Any = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0
+            )
+            # Keys carry a per-sandbox prefix: several sandboxes may share one server.
+            self.prefix = f"sandbox:{uuid.uuid4().hex[:10]}:"
+        else:
+            self.client = fakeredis.FakeRedis(server=fakeredis.FakeServer(),
+                                              decode_responses=True)
+            self.prefix = "sandbox:"
+        self.available = True  # the `faults.cache_down` switch
+        # When a list, every command is appended (the bench replays them to time them alone).
+        self.log: list[tuple[Any, ...]] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "redis" if self.url else "fakeredis"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def check(self) -> None:
+        """Raise CacheUnavailable with a clear message if the server cannot be reached."""
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise CacheUnavailable(
+                f"cannot reach Redis at {self.url}: {exc}. Start it, or leave redis.url empty "
+                "to use the built-in fakeredis."
+            ) from None
+
+    def run(self, label: str, *commands: tuple[Any, ...], kind: str = "cache") -> list[Any]:
+        """Send `commands` in one round trip (a pipeline when more than one); their replies."""
+        with tracing.span(f"redis.{label}", kind) as span:
+            span.attrs["redis.commands"] = " | ".join(str(c[0]) for c in commands)
+            tracing.work(ROUND_TRIP_MS + PER_COMMAND_MS * len(commands))
+            tracing.count("redis.commands", len(commands))
+            if not self.available:
+                span.attrs["error"] = "cache down"
+                raise CacheUnavailable("the cache server is unreachable")
+            if self.log is not None:
+                self.log.extend(commands)
+            try:
+                if len(commands) == 1:
+                    return [self.client.execute_command(*commands[0])]
+                pipe = self.client.pipeline(transaction=False)
+                for command in commands:
+                    pipe.execute_command(*command)
+                return list(pipe.execute())
+            except redis.RedisError as exc:
+                span.attrs["error"] = type(exc).__name__
+                raise CacheUnavailable(f"Redis failed: {type(exc).__name__}") from None
+
+    def close(self) -> None:
+        """Forget this sandbox's keys on a shared server, then disconnect."""
+        if self.url:
+            try:
+                keys = list(self.client.scan_iter(match=self.prefix + "*", count=1000))
+                for start in range(0, len(keys), 500):
+                    self.client.delete(*keys[start:start + 500])
+            except redis.RedisError:
+                pass  # the server went away; nothing of ours is left to tidy
+        self.client.close()
