@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from sandbox.backend.database import Database
-from sandbox.mechanisms.redis_store import RedisStore
+from sandbox.mechanisms.redis_store import RedisStore, send
 from sandbox.runtime import DATA_SEED, Sandbox
 from sandbox.scenarios import run_scenario
 from sandbox.settings import Settings
@@ -86,8 +86,9 @@ def scenario_seconds(name: str, settings: Settings, requests: int) -> float:
 def layer_tax(settings: Settings, requests: int) -> tuple[float, float, int, int]:
     """(pipeline s, primitives s, SQL statements, Redis commands) for one spike run.
 
-    The primitives are the run's own SQL statements and Redis commands, recorded as it ran
-    and replayed alone, in order, on a fresh database copy and a fresh Redis.
+    The primitives are the run's own SQL statements and Redis round trips (pipelined as the
+    run sent them), recorded as it ran and replayed alone, in order, on a fresh database copy
+    and a fresh Redis.
     """
     sandbox = Sandbox(settings)
     sandbox.network.sql_log = []
@@ -97,7 +98,7 @@ def layer_tax(settings: Settings, requests: int) -> tuple[float, float, int, int
     run_scenario("spike", settings, requests=requests, sandbox=sandbox)
     pipeline = time.perf_counter() - start
     statements = sandbox.network.sql_log
-    commands = sandbox.redis.log
+    round_trips = sandbox.redis.log
     sandbox.close()
 
     def replay() -> float:
@@ -110,14 +111,14 @@ def layer_tax(settings: Settings, requests: int) -> tuple[float, float, int, int
         begin = time.perf_counter()
         for sql, params in statements:
             conn.execute(sql, params).fetchall()
-        for command in commands:
-            client.execute_command(*command)
+        for commands in round_trips:
+            send(client, commands)
         elapsed = time.perf_counter() - begin
         fresh.close()
         store.close()
         return elapsed
 
-    return pipeline, best_of(2, replay), len(statements), len(commands)
+    return pipeline, best_of(2, replay), len(statements), sum(len(c) for c in round_trips)
 
 
 def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:

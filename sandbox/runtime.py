@@ -19,9 +19,11 @@ from sandbox.backend.app import create_app
 from sandbox.backend.context import AppContext
 from sandbox.backend.database import Database
 from sandbox.backend.repositories import Repositories
+from sandbox.backend.services import Services
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
+from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.network import Network, SandboxTransport, SimRequest, SimResponse
@@ -58,6 +60,9 @@ class Sandbox:
             rng=self.rng,
             cache=make_strategy(self.cache),
         )
+        self.ctx.jobs = JobQueue(self.redis, self.clock, lambda: self.settings,
+                                 random.Random(seed * 7 + 3), Services(self.ctx).orders.confirm)
+        self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"))
         self.network = Network(
             self.clock, lambda: self.settings, lambda: create_app(self.ctx), self.rng,
             self.ctx.log_event, background=self.background,
@@ -91,12 +96,42 @@ class Sandbox:
             self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
         self.redis.available = not settings.faults.cache_down
         self.db.available = not settings.faults.db_down
+        if self.ctx.jobs is not None:
+            self.ctx.jobs.resize(settings.queue.workers)
 
     def background(self) -> None:
         """Work that happens as simulated time passes, outside any request."""
         cache = self.ctx.cache
         if isinstance(cache, WriteBehind) and cache.pending:
             cache.flush_due()
+        jobs = self.ctx.jobs
+        if jobs is not None and jobs.pending:
+            jobs.run_until(self.clock.now_ms)
+
+    def drain(self, limit_ms: float = 3_600_000.0) -> None:
+        """Let simulated time run on until the workers have nothing left (or `limit_ms`)."""
+        jobs = self.ctx.jobs
+        deadline = self.clock.now_ms + limit_ms
+        while jobs is not None and jobs.pending:
+            when = jobs.next_event_ms()
+            if when is None or when > deadline:
+                break
+            self.clock.jump_to(max(self.clock.now_ms, when))
+            before = (jobs.pending, jobs.stats.processed, jobs.stats.dead_lettered)
+            jobs.run_until(self.clock.now_ms)
+            if (jobs.pending, jobs.stats.processed, jobs.stats.dead_lettered) == before:
+                self.clock.advance(1.0)  # nothing moved at this instant; let time pass
+        if isinstance(self.ctx.cache, WriteBehind):
+            self.ctx.cache.flush_due()
+        if self.ctx.events is not None:
+            self.ctx.events.deliver(wait_s=0.05 if self.redis.url else 0.0)
+
+    def queue_metrics(self) -> dict[str, object]:
+        jobs, events = self.ctx.jobs, self.ctx.events
+        out: dict[str, object] = dict(jobs.stats.as_dict(jobs.pending)) if jobs else {}
+        if events is not None:
+            out["pubsub"] = {"published": events.published, "received": dict(events.received)}
+        return out
 
     def client(self, client: str = "client-1") -> httpx.AsyncClient:
         """An ordinary httpx client whose requests travel through the simulated network."""
@@ -109,5 +144,7 @@ class Sandbox:
         return await self.network.deliver(request)
 
     def close(self) -> None:
+        if self.ctx.events is not None:
+            self.ctx.events.close()
         self.db.close()
         self.redis.close()

@@ -120,6 +120,15 @@ class QueueSettings:
     max_attempts: int = field(
         default=5, metadata=_spec("Attempts before a job goes to the dead-letter stream.", lo=1, hi=100)
     )
+    backoff_ms: float = field(
+        default=200.0,
+        metadata=_spec("First retry delay; each further retry waits twice as long.", lo=0, hi=600_000),
+    )
+    visibility_timeout_s: float = field(
+        default=5.0,
+        metadata=_spec("Seconds before another worker may claim a job its worker never acked.",
+                       lo=0.001, hi=3600),
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,9 @@ class NetworkSettings:
 class FaultsSettings:
     worker_crash_rate: float = field(
         default=0.0, metadata=_spec("Chance a queue worker dies mid-job.", lo=0, hi=1)
+    )
+    poison_rate: float = field(
+        default=0.0, metadata=_spec("Share of queued jobs that can never succeed.", lo=0, hi=1)
     )
     cache_down: bool = field(
         default=False, metadata=_spec("The cache server is unreachable.")

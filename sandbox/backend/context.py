@@ -10,6 +10,7 @@ from sandbox.backend.seed import SEED_EPOCH_S
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
+from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.settings import Settings
 
 
@@ -27,6 +28,8 @@ class AppContext:
     tokens: TokenIssuer
     rng: random.Random
     cache: NoCache  # the cache strategy in force (NoCache when `cache.strategy=off`)
+    jobs: JobQueue | None = None  # set once the sandbox has built it
+    events: EventBus | None = None
     log: list[dict[str, object]] = field(default_factory=list)
 
     def now_s(self) -> float:

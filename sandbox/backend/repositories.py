@@ -211,6 +211,26 @@ class OrderRepository(Repository):
             return order_id
 
 
+class ConfirmationRepository(Repository):
+    def confirm(self, order_id: int, job_id: str, now_s: int) -> bool:
+        """Record the order as confirmed; False if it already was (the idempotency check)."""
+        with tracing.span("repository.order_confirmations.confirm", "repository"):
+            cur = self.db.write(
+                "INSERT OR IGNORE INTO order_confirmations (order_id, job_id, confirmed_at) "
+                "VALUES (?, ?, ?)",
+                (order_id, job_id, now_s),
+            )
+            return cur.rowcount == 1
+
+    def count_sale(self, product_id: int, quantity: int) -> None:
+        with tracing.span("repository.product_sales.add", "repository"):
+            self.db.write(
+                "INSERT INTO product_sales (product_id, sold) VALUES (?, ?) "
+                "ON CONFLICT (product_id) DO UPDATE SET sold = sold + excluded.sold",
+                (product_id, quantity),
+            )
+
+
 class ReviewRepository(Repository):
     def for_product(self, product_id: int, limit: int) -> list[dict[str, Any]]:
         with tracing.span("repository.reviews.for_product", "repository"):
@@ -242,6 +262,7 @@ class Repositories:
         self.products = ProductRepository(db)
         self.orders = OrderRepository(db)
         self.reviews = ReviewRepository(db)
+        self.confirmations = ConfirmationRepository(db)
 
     def transaction(self) -> Any:
         return self.db.transaction()

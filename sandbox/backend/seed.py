@@ -23,7 +23,7 @@ from sandbox.errors import SeedError
 from sandbox.mechanisms.auth import hash_password
 from sandbox.settings import DEFAULT_INDEXES
 
-SEED_FORMAT = 5  # bump when the schema or generator changes, so old cache files are rebuilt
+SEED_FORMAT = 6  # bump when the schema or generator changes, so old cache files are rebuilt
 
 USERS = 20_000
 PRODUCTS = 5_000
@@ -127,6 +127,12 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("product_id", "products", "id"), ("user_id", "users", "id")],
     )
+    # Written by the order-confirmation job: one row per order, so a job delivered twice
+    # (at-least-once) cannot confirm twice or count a sale twice.
+    db.table("order_confirmations").create(
+        {"order_id": int, "job_id": str, "confirmed_at": int}, pk="order_id"
+    )
+    db.table("product_sales").create({"product_id": int, "sold": int}, pk="product_id")
     db.table("idempotency_keys").create(
         {"key": str, "user_id": int, "status": int, "body": str, "created_at": int}, pk="key"
     )

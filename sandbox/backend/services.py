@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from sandbox import tracing
 from sandbox.backend.context import AppContext
 from sandbox.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -22,6 +24,7 @@ from sandbox.mechanisms.auth import (
     verify_password,
 )
 from sandbox.mechanisms.cache import WriteBehind
+from sandbox.mechanisms.queue import JobFailed
 
 SERVICE_CPU_MS = 0.02
 EMAIL_MS = 30.0  # a call to an outside e-mail provider
@@ -262,7 +265,9 @@ class OrderService:
             catalog = CatalogService(self.ctx)
             for product_id, _, _ in lines:  # their stock changed
                 self.ctx.cache.written(product_key(product_id), catalog._loader(product_id))
-            self._send_confirmation(order_id)
+            job = {"order_id": str(order_id),
+                   "lines": orjson.dumps([[p, q] for p, q, _ in lines]).decode()}
+            self._follow_up(order_id, job)
             order: dict[str, Any] = {
                 "id": order_id, "customer_id": who.user_id, "status": "paid",
                 "total_cents": sum(q * p for _, q, p in lines), "created_at": now,
@@ -273,11 +278,41 @@ class OrderService:
             ]
             return order
 
-    def _send_confirmation(self, order_id: int) -> None:
-        """The e-mail goes out inside the request: the customer waits for the provider."""
+    def _follow_up(self, order_id: int, job: dict[str, str]) -> None:
+        """Confirmation, e-mail and sales count: now (sync) or by a worker later (async)."""
+        ctx = self.ctx
+        if ctx.events is not None:
+            ctx.events.publish(f"order_placed:{order_id}")
+        if ctx.settings.queue.mode == "async" and ctx.jobs is not None:
+            with tracing.span("queue.publish", "queue") as span:
+                if ctx.rng.random() < ctx.settings.faults.poison_rate:
+                    job["poison"] = "1"
+                span.set("queue.job_id", ctx.jobs.publish(job))
+            return
         with tracing.span("email.send", "service") as span:
+            # Inside the request: the customer waits for the e-mail provider.
             span.set("order_id", order_id)
-            tracing.work(EMAIL_MS * (0.8 + 0.4 * self.ctx.rng.random()))
+            tracing.work(EMAIL_MS * (0.8 + 0.4 * ctx.rng.random()))
+        self.confirm(f"sync-{order_id}", job)
+
+    def confirm(self, job_id: str, job: dict[str, str]) -> bool:
+        """The order-confirmation job. Idempotent: a second delivery changes nothing.
+
+        Returns True when it did the work, False when the order was already confirmed.
+        Raises JobFailed for a job that cannot succeed (a poison message).
+        """
+        if job.get("poison") == "1":
+            raise JobFailed("the e-mail provider permanently rejects this address")
+        order_id = int(job["order_id"])
+        repos = self.ctx.repos
+        with repos.transaction():
+            # The check and the effect commit together: a crash between them cannot leave
+            # one without the other.
+            if not repos.confirmations.confirm(order_id, job_id, int(self.ctx.now_s())):
+                return False
+            for product_id, quantity in orjson.loads(job["lines"]):
+                repos.confirmations.count_sale(product_id, quantity)
+        return True
 
     def order(self, identity: Identity | None, order_id: int) -> dict[str, Any]:
         with tracing.span("service.orders.order", "service"):

@@ -26,6 +26,16 @@ class CacheUnavailable(SandboxError):
     """Redis could not be reached or answered with an error."""
 
 
+def send(client: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """One round trip: a single command, or a pipeline (no MULTI) for several."""
+    if len(commands) == 1:
+        return [client.execute_command(*commands[0])]
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return list(pipe.execute())
+
+
 def scored(reply: Any) -> list[tuple[str, float]]:
     """(member, score) pairs from a ZPOPMIN or ZRANGE ... WITHSCORES reply.
 
@@ -59,8 +69,8 @@ class RedisStore:
                                               decode_responses=True)
             self.prefix = "sandbox:"
         self.available = True  # the `faults.cache_down` switch
-        # When a list, every command is appended (the bench replays them to time them alone).
-        self.log: list[tuple[Any, ...]] | None = None
+        # When a list, every round trip (its commands) is appended; the bench replays them.
+        self.log: list[tuple[tuple[Any, ...], ...]] | None = None
 
     @property
     def kind(self) -> str:
@@ -89,14 +99,9 @@ class RedisStore:
                 span.attrs["error"] = "cache down"
                 raise CacheUnavailable("the cache server is unreachable")
             if self.log is not None:
-                self.log.extend(commands)
+                self.log.append(commands)
             try:
-                if len(commands) == 1:
-                    return [self.client.execute_command(*commands[0])]
-                pipe = self.client.pipeline(transaction=False)
-                for command in commands:
-                    pipe.execute_command(*command)
-                return list(pipe.execute())
+                return send(self.client, commands)
             except redis.RedisError as exc:
                 span.attrs["error"] = type(exc).__name__
                 raise CacheUnavailable(f"Redis failed: {type(exc).__name__}") from None

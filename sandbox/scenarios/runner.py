@@ -142,12 +142,14 @@ async def arun_scenario(
                 progress(i + 1, total)
         if progress is not None:
             progress(total, total)
+        sb.drain()  # let the workers finish, so queue figures count every job
+        queue = sb.queue_metrics()
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary()}
+    metrics = {**extra, **recorder.summary({"queue": queue})}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
