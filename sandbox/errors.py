@@ -12,6 +12,7 @@
         ├── PayloadTooLarge      413: the body is bigger than the server accepts
         ├── ValidationFailed     422: the request is readable but its fields are wrong
         ├── TooManyRequests      429: over the rate limit
+        ├── BadGateway           502: the instance behind the balancer did not answer
         └── ServiceUnavailable   503: a dependency is down; try again later
 
 An ApiError carries only what is safe to show a client: a status, a short machine code, a
@@ -127,6 +128,12 @@ class TooManyRequests(ApiError):
     """The client is over its rate limit."""
 
     status, code = 429, "too_many_requests"
+
+
+class BadGateway(ApiError):
+    """The load balancer sent the request to an instance that did not answer."""
+
+    status, code = 502, "bad_gateway"
 
 
 class ServiceUnavailable(ApiError):

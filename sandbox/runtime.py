@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
+from collections import deque
 
 import httpx
 
@@ -19,13 +21,14 @@ from sandbox.backend.app import create_app
 from sandbox.backend.context import AppContext
 from sandbox.backend.database import Database
 from sandbox.backend.repositories import Repositories
-from sandbox.backend.services import Services
+from sandbox.backend.services import EMAIL_MS, Services
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
 from sandbox.mechanisms.redis_store import RedisStore
+from sandbox.mechanisms.resilience import Dependency
 from sandbox.network import Network, SandboxTransport, SimRequest, SimResponse
 from sandbox.settings import Settings
 
@@ -47,6 +50,7 @@ class Sandbox:
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
+        self.replica: Database | None = None
         self.redis = RedisStore(self.settings.redis.url)
         if self.settings.redis.url:
             self.redis.check()
@@ -63,6 +67,10 @@ class Sandbox:
         self.ctx.jobs = JobQueue(self.redis, self.clock, lambda: self.settings,
                                  random.Random(seed * 7 + 3), Services(self.ctx).orders.confirm)
         self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"))
+        self.ctx.email = Dependency("email", EMAIL_MS, self.clock, lambda: self.settings,
+                                    random.Random(seed * 11 + 7))
+        self._db_guard = Dependency("db", 0.0, self.clock, lambda: self.settings,
+                                    random.Random(seed * 13 + 1))
         self.network = Network(
             self.clock, lambda: self.settings, lambda: create_app(self.ctx), self.rng,
             self.ctx.log_event, background=self.background,
@@ -96,11 +104,38 @@ class Sandbox:
             self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
         self.redis.available = not settings.faults.cache_down
         self.db.available = not settings.faults.db_down
+        guarded = settings.faults.hop == "db" or settings.resilience.breaker
+        self.db.guard = self._db_guard if guarded else None
+        self._configure_replica(settings)
         if self.ctx.jobs is not None:
             self.ctx.jobs.resize(settings.queue.workers)
 
+    def _configure_replica(self, settings: Settings) -> None:
+        """Start a read replica as a copy of the primary now, or stop it."""
+        if settings.db.read_replica and self.replica is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self.db.conn.backup(conn)
+            self.replica = Database(conn)
+            self.replica.truth = self.db
+            self.db.replication_log = deque()
+            self.db.clock = self.clock
+            self.ctx.replica_repos = Repositories(self.replica)
+        elif not settings.db.read_replica and self.replica is not None:
+            self.ctx.replica_repos = None
+            self.db.replication_log = None
+            self.replica.close()
+            self.replica = None
+        if self.replica is not None and self.replica.indexes != settings.db.indexes:
+            self.replica.set_indexes(settings.db.indexes)
+        if self.replica is not None:
+            self.replica.lag_ms = settings.db.replica_lag_ms
+            self.replica.guard = self.db.guard
+            self.replica.available = self.db.available
+
     def background(self) -> None:
         """Work that happens as simulated time passes, outside any request."""
+        if self.replica is not None:
+            self.replica.replicate_until(self.db, self.clock.now_ms - self.settings.db.replica_lag_ms)
         cache = self.ctx.cache
         if isinstance(cache, WriteBehind) and cache.pending:
             cache.flush_due()
@@ -146,5 +181,7 @@ class Sandbox:
     def close(self) -> None:
         if self.ctx.events is not None:
             self.ctx.events.close()
+        if self.replica is not None:
+            self.replica.close()
         self.db.close()
         self.redis.close()

@@ -78,6 +78,13 @@ class DbSettings:
     pool_size: int = field(
         default=8, metadata=_spec("Database connections each instance may use at once.", lo=1, hi=256)
     )
+    read_replica: bool = field(
+        default=False, metadata=_spec("Send reads that tolerate lag to a read replica.")
+    )
+    replica_lag_ms: float = field(
+        default=200.0,
+        metadata=_spec("How far behind the primary the replica runs.", lo=0, hi=600_000),
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,11 @@ class LbSettings:
     algorithm: Literal["round_robin", "least_connections", "hash"] = field(
         default="round_robin", metadata=_spec("How the load balancer picks an instance.")
     )
+    health_check_s: float = field(
+        default=2.0,
+        metadata=_spec("Seconds between the balancer's health checks of each instance.",
+                       lo=0.01, hi=3600),
+    )
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,44 @@ class FaultsSettings:
         default=False, metadata=_spec("The cache server is unreachable.")
     )
     db_down: bool = field(default=False, metadata=_spec("The database is unreachable."))
+    instance_down: int = field(
+        default=0, metadata=_spec("This app instance (1, 2, ...) is dead; 0: none.", lo=0, hi=32)
+    )
+    hop: Literal["none", "dns", "lb", "gateway", "app", "db", "email"] = field(
+        default="none", metadata=_spec("Where hop_latency_ms and hop_error_rate strike.")
+    )
+    hop_latency_ms: float = field(
+        default=0.0, metadata=_spec("Extra latency at faults.hop.", lo=0, hi=600_000)
+    )
+    hop_error_rate: float = field(
+        default=0.0, metadata=_spec("Share of calls that fail at faults.hop.", lo=0, hi=1)
+    )
+
+
+@dataclass(frozen=True)
+class ResilienceSettings:
+    timeout_ms: float = field(
+        default=1000.0,
+        metadata=_spec("How long one call to the database or e-mail provider may take.",
+                       lo=1, hi=600_000),
+    )
+    retries: int = field(
+        default=0, metadata=_spec("Extra attempts after a failed or timed-out call.", lo=0, hi=10)
+    )
+    retry_backoff_ms: float = field(
+        default=50.0, metadata=_spec("Wait before the first retry; doubles each time.", lo=0,
+                                     hi=60_000)
+    )
+    breaker: bool = field(
+        default=False, metadata=_spec("A circuit breaker around each dependency.")
+    )
+    breaker_threshold: int = field(
+        default=5, metadata=_spec("Failures in a row that open the breaker.", lo=1, hi=1000)
+    )
+    breaker_reset_s: float = field(
+        default=5.0, metadata=_spec("Seconds an open breaker waits before a trial call.",
+                                    lo=0.001, hi=3600)
+    )
 
 
 @dataclass(frozen=True)
@@ -200,6 +250,7 @@ class Settings:
     dns: DnsSettings = field(default_factory=DnsSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
+    resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
 
     def get(self, key: str) -> Any:

@@ -89,10 +89,12 @@ class Trace:
         "_stack",
         "client",
         "clock",
+        "connection",
         "counts",
         "instance",
         "method",
         "path",
+        "pool",
         "request_id",
         "root",
         "sql_log",
@@ -113,6 +115,9 @@ class Trace:
         self.counts: dict[str, int] = {}
         # When a list, each SQL statement and its parameters are appended (for the bench).
         self.sql_log: list[tuple[str, tuple[Any, ...]]] | None = None
+        # The serving instance's connection pool, and whether this request holds one.
+        self.pool: Any = None
+        self.connection = False
 
     def span(self, name: str, kind: str) -> Span:
         """Open a child of the innermost open span; close it with `with`."""

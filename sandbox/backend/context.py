@@ -11,6 +11,7 @@ from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
 from sandbox.mechanisms.queue import EventBus, JobQueue
+from sandbox.mechanisms.resilience import Dependency
 from sandbox.settings import Settings
 
 
@@ -30,6 +31,13 @@ class AppContext:
     cache: NoCache  # the cache strategy in force (NoCache when `cache.strategy=off`)
     jobs: JobQueue | None = None  # set once the sandbox has built it
     events: EventBus | None = None
+    email: Dependency | None = None  # the outside e-mail provider
+    replica_repos: Repositories | None = None  # set while `db.read_replica` is on
+
+    @property
+    def reads(self) -> Repositories:
+        """Where reads that can tolerate a little lag go: the replica if there is one."""
+        return self.replica_repos if self.replica_repos is not None else self.repos
     log: list[dict[str, object]] = field(default_factory=list)
 
     def now_s(self) -> float:

@@ -11,6 +11,7 @@ real query plan (`EXPLAIN QUERY PLAN`: SCAN or SEARCH) and an estimate of the ro
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,9 @@ import sqlite_utils
 
 from sandbox import tracing
 from sandbox.backend.seed import ensure_seed_file, index_name
+from sandbox.clock import SimClock
 from sandbox.errors import ServiceUnavailable
+from sandbox.mechanisms.resilience import Dependency, DependencyFailed
 from sandbox.settings import DEFAULT_INDEXES, INDEX_CANDIDATES
 
 # The progress handler fires once every STEP_GRAIN VM steps; counts are in these units.
@@ -49,6 +52,18 @@ class Database:
         self._schema_generation = 0
         self.indexes: tuple[str, ...] = self._existing_indexes()
         self.available = True  # faults can take the database down
+        # When set, every statement is a call to a dependency that can be slow or fail,
+        # guarded by a timeout, retries and a circuit breaker (see mechanisms/resilience.py).
+        self.guard: Dependency | None = None
+        # Replication: a primary with a replica records each committed write here, with the
+        # simulated time of its commit; `clock` gives that time.
+        self.replication_log: deque[tuple[float, str, tuple[Any, ...]]] | None = None
+        self.clock: SimClock | None = None
+        self._txn: list[tuple[str, tuple[Any, ...]]] | None = None
+        # A replica compares each answer with the primary's (not traced, not charged) to
+        # count stale reads: the sandbox's oracle, which a real replica does not have.
+        self.truth: Database | None = None
+        self.lag_ms = 0.0
 
     @classmethod
     def open_seeded(cls, seed: int, indexes: Sequence[str] = DEFAULT_INDEXES) -> Database:
@@ -111,10 +126,22 @@ class Database:
     def _run(self, sql: str, params: Sequence[Any], write: bool) -> tuple[sqlite3.Cursor, list[Any]]:
         if not self.available:
             raise ServiceUnavailable("The database is unavailable. Try again shortly.")
+        if self.guard is not None:
+            try:
+                self.guard.call(lambda: None)
+            except DependencyFailed as exc:
+                raise ServiceUnavailable(
+                    "The database is not answering. Try again shortly.",
+                    headers={"Retry-After": "1"} if "circuit open" in exc.reason else None,
+                ) from None
         trace = tracing.current_trace.get()
         if trace is None:
             cur = self.conn.execute(sql, params)
             return cur, ([] if write else cur.fetchall())
+        if trace.pool is not None and not trace.connection:
+            self._check_out(trace)
+        if self.truth is not None:  # a replica applies writes continuously, `lag_ms` behind
+            self.replicate_until(self.truth, trace.clock.now_ms - self.lag_ms)
         with trace.span("db.write" if write else "db.query", "db") as span:
             self._ticks = 0
             cur = self.conn.execute(sql, params)
@@ -130,6 +157,17 @@ class Database:
             attrs["db.rows_scanned"] = scanned
             attrs["db.rows"] = returned
             counts = trace.counts
+            truth = self.truth
+            if truth is not None:
+                attrs["db.replica"] = True
+                counts["db.replica_queries"] = counts.get("db.replica_queries", 0) + 1
+                # Stale: the replica still lacks writes committed before this moment, and its
+                # answer differs from the primary's because of it.
+                log = truth.replication_log
+                behind = bool(log) and log[0][0] <= trace.clock.now_ms  # type: ignore[index]
+                if behind and not write and truth.conn.execute(sql, params).fetchall() != rows:
+                    attrs["db.stale"] = True
+                    counts["db.stale_reads"] = counts.get("db.stale_reads", 0) + 1
             counts["db.queries"] = counts.get("db.queries", 0) + 1
             counts["db.rows_scanned"] = counts.get("db.rows_scanned", 0) + scanned
             if trace.sql_log is not None:
@@ -145,20 +183,55 @@ class Database:
         rows = self._run(sql, params, write=False)[1]
         return rows[0] if rows else None
 
+    def _check_out(self, trace: tracing.Trace) -> None:
+        """Take a connection from the instance's pool for the rest of the request."""
+        with trace.span("db.pool", "db") as span:
+            ready = trace.pool.acquire(trace.clock.now_ms)
+            if ready > trace.clock.now_ms:
+                span.attrs["db.pool_wait_ms"] = round(ready - trace.clock.now_ms, 3)
+                trace.counts["db.pool_waits"] = trace.counts.get("db.pool_waits", 0) + 1
+                trace.clock.now_ms = ready
+        trace.connection = True
+
     def write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run an INSERT, UPDATE or DELETE; the cursor has `lastrowid` and `rowcount`."""
-        return self._run(sql, params, write=True)[0]
+        cursor = self._run(sql, params, write=True)[0]
+        if self.replication_log is not None:
+            if self._txn is not None:
+                self._txn.append((sql, tuple(params)))
+            else:
+                self.replication_log.append((self._now(), sql, tuple(params)))
+        return cursor
+
+    def _now(self) -> float:
+        return self.clock.now_ms if self.clock is not None else 0.0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together, or none do."""
         self.conn.execute("BEGIN")
+        self._txn = [] if self.replication_log is not None else None
         try:
             yield
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._txn = None  # nothing of it happened, so nothing of it replicates
             raise
         self.conn.execute("COMMIT")
+        if self._txn is not None and self.replication_log is not None:
+            now = self._now()
+            self.replication_log.extend((now, sql, params) for sql, params in self._txn)
+        self._txn = None
+
+    def replicate_until(self, primary: Database, until_ms: float) -> int:
+        """Apply the primary's writes committed up to `until_ms` to this replica."""
+        log = primary.replication_log
+        applied = 0
+        while log and log[0][0] <= until_ms:
+            _, sql, params = log.popleft()
+            self.conn.execute(sql, params)
+            applied += 1
+        return applied
 
     def close(self) -> None:
         self.conn.close()

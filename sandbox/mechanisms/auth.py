@@ -50,6 +50,20 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), parts[3])
 
 
+MAX_USER_ID = 2**62
+
+
+def parse_user_id(text: str) -> int | None:
+    """A user id from untrusted text: plain digits, 1 to 2**62; None for anything else.
+
+    int() alone is too lenient here: it takes "1_0", " 7", "-3" and numbers SQLite cannot hold.
+    """
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_USER_ID else None
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who is calling: known after authentication, checked by services for authorization."""
@@ -97,9 +111,12 @@ class TokenIssuer:
         except jwt.PyJWTError:
             raise Unauthorized("The access token is not valid.") from None
         try:
-            exp, nbf, sub = int(claims["exp"]), int(claims["nbf"]), int(claims["sub"])
-        except (TypeError, ValueError):
+            exp, nbf = int(claims["exp"]), int(claims["nbf"])  # 1e400 is inf: OverflowError
+        except (TypeError, ValueError, OverflowError):
             raise Unauthorized("The access token is not valid.") from None
+        sub = parse_user_id(claims["sub"]) if isinstance(claims["sub"], str) else None
+        if sub is None:
+            raise Unauthorized("The access token is not valid.")
         if now_s >= exp:
             raise Unauthorized("The access token has expired. Log in again.")
         if now_s < nbf:

@@ -11,6 +11,26 @@ import heapq
 from typing import Any
 
 
+class ConnectionPool:
+    """An instance's database connections: a request checks one out at its first statement
+    and gives it back when it finishes; when all are out, the next request waits."""
+
+    def __init__(self, size: int) -> None:
+        self._free_at: list[float] = [0.0] * size
+
+    def resize(self, size: int) -> None:
+        kept = sorted(self._free_at)[:size]
+        self._free_at = kept + [0.0] * (size - len(kept))
+        heapq.heapify(self._free_at)
+
+    def acquire(self, now_ms: float) -> float:
+        """When a connection is ours (it is taken until `release`)."""
+        return max(now_ms, heapq.heappop(self._free_at))
+
+    def release(self, end_ms: float) -> None:
+        heapq.heappush(self._free_at, end_ms)
+
+
 class AppInstance:
     """One instance behind the balancer.
 
@@ -20,11 +40,13 @@ class AppInstance:
         concurrency: requests it works on at once; more wait.
     """
 
-    def __init__(self, name: str, app: Any, concurrency: int) -> None:
+    def __init__(self, name: str, app: Any, concurrency: int, pool_size: int = 8) -> None:
         self.name = name
         self.app = app
-        self.alive = True
+        self.up = True  # the truth: is the process running?
+        self.alive = True  # what the balancer believes, as of its last health check
         self.served = 0
+        self.pool = ConnectionPool(pool_size)
         self._free_at: list[float] = [0.0] * concurrency  # a heap: when each worker is free
         self._finishing: list[float] = []  # a heap: when each accepted request finishes
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox import tracing
 from sandbox.clock import SimClock
-from sandbox.errors import ApiError, InternalError, ServiceUnavailable
+from sandbox.errors import ApiError, BadGateway, InternalError, ServiceUnavailable
 from sandbox.network.balancer import Balancer, make_balancer
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
 from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
@@ -96,6 +96,8 @@ class Network:
         self.balancer: Balancer = make_balancer(current.lb.algorithm)
         self.instances: list[AppInstance] = []
         self._requests = 0
+        self._next_health_check = 0.0
+        self.rng = rng
         # When a list, every trace logs its SQL here (the bench replays it to time it alone).
         self.sql_log: list[tuple[str, tuple[Any, ...]]] | None = None
         self.configure(current)
@@ -110,11 +112,35 @@ class Network:
         while len(self.instances) < wanted:
             name = f"app-{len(self.instances) + 1}"
             self.instances.append(
-                AppInstance(name, self._make_app(), settings.topology.concurrency)
+                AppInstance(name, self._make_app(), settings.topology.concurrency,
+                            settings.db.pool_size)
             )
         del self.instances[wanted:]
-        for instance in self.instances:
+        for number, instance in enumerate(self.instances, start=1):
             instance.set_concurrency(settings.topology.concurrency)
+            instance.pool.resize(settings.db.pool_size)
+            # A dead instance is dead at once; the balancer only learns it at its next check.
+            instance.up = settings.faults.instance_down != number
+        self._settings_now = settings
+
+    def health_check(self, now_ms: float) -> None:
+        """Every `lb.health_check_s` the balancer asks each instance whether it is alive."""
+        if now_ms < self._next_health_check:
+            return
+        for instance in self.instances:
+            instance.alive = instance.up
+        self._next_health_check = now_ms + self._settings_now.lb.health_check_s * 1000.0
+
+    def _hop_fault(self, hop: str, span: Any) -> bool:
+        """Apply `faults.hop` here: extra latency, and whether this hop fails."""
+        faults = self._settings_now.faults
+        if faults.hop != hop:
+            return False
+        self.clock.now_ms += faults.hop_latency_ms
+        if faults.hop_error_rate and self.rng.random() < faults.hop_error_rate:
+            span.attrs["fault"] = f"{hop} failed"
+            return True
+        return False
 
     def next_request_id(self) -> str:
         self._requests += 1
@@ -135,6 +161,8 @@ class Network:
                 with trace.span("dns.lookup", "dns") as span:
                     span.attrs["dns.host"] = request.host
                     clock.now_ms += latency.hop(LOOKUP_HOPS)
+                    if self._settings_now.faults.hop == "dns":
+                        clock.now_ms += self._settings_now.faults.hop_latency_ms
                     self.dns.resolve(request.host, clock.now_ms)
             status, headers, body = await self._through_balancer(request, trace)
             with trace.span("network.response", "client"):
@@ -151,6 +179,10 @@ class Network:
         latency = self.latency
         with trace.span("lb", "lb") as span:
             clock.now_ms += latency.hop() + LB_CPU_MS
+            if self._hop_fault("lb", span):
+                return _envelope_response(BadGateway("The load balancer failed."),
+                                          trace.request_id)
+            self.health_check(clock.now_ms)
             chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
             span.attrs["lb.algorithm"] = self.balancer.name
             if chosen is None:
@@ -163,6 +195,8 @@ class Network:
             span.attrs["lb.instance"] = instance.name
         with trace.span("gateway", "gateway") as span:
             clock.now_ms += latency.hop() + GATEWAY_CPU_MS
+            if self._hop_fault("gateway", span):
+                return _envelope_response(BadGateway("The gateway failed."), trace.request_id)
             decision, refusal = self.gateway.admit(request.headers, request.client,
                                                    clock.now_ms, span)
             if refusal is not None:
@@ -170,16 +204,31 @@ class Network:
         trace.instance = instance.name
         with trace.span(instance.name, "instance") as span:
             clock.now_ms += latency.hop()
+            if not instance.up:
+                # Nothing listens there any more: the connection is refused, and the
+                # balancer, which has not noticed yet, answers 502.
+                span.attrs["instance.down"] = True
+                return _envelope_response(
+                    BadGateway(f"{instance.name} did not answer; it may be down."),
+                    trace.request_id,
+                )
+            if self._hop_fault("app", span):
+                return _envelope_response(BadGateway(f"{instance.name} failed mid-request."),
+                                          trace.request_id)
             arrived = clock.now_ms
             started = instance.start(arrived)
             if started > arrived:
                 span.attrs["instance.queue_wait_ms"] = round(started - arrived, 3)
                 clock.now_ms = started
             clock.now_ms += APP_SERVER_MS
+            trace.pool = instance.pool
             try:
                 status, headers, body = await self._call_app(instance.app, request)
             finally:
                 instance.finish(clock.now_ms)
+                if trace.connection:
+                    instance.pool.release(clock.now_ms)
+                    trace.connection = False
         if decision is not None:
             headers = headers + [(k.lower().encode(), v.encode())
                                  for k, v in decision.headers().items()]

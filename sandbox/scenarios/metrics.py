@@ -90,6 +90,9 @@ class MetricsRecorder:
             "db": {
                 "queries": self.counts["db.queries"],
                 "rows_scanned": self.counts["db.rows_scanned"],
+                "replica_queries": self.counts["db.replica_queries"],
+                "stale_reads": self.counts["db.stale_reads"],
+                "pool_waits": self.counts["db.pool_waits"],
             },
             "ratelimit": {"rejected": self.status[429]},
             "queue": {"published": 0, "processed": 0, "dead_lettered": 0, "lost": 0},

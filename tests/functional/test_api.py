@@ -241,3 +241,12 @@ async def test_unknown_host_fails_like_dns(sandbox: Sandbox) -> None:
     async with sandbox.client() as c:
         with pytest.raises(httpx.ConnectError, match="no such host"):
             await c.get("http://elsewhere.example/products/1")
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "two@@shop.test", "sp ace@shop.test",
+                                   "@shop.test"])
+async def test_register_checks_the_email_shape(client: httpx.AsyncClient, email: str) -> None:
+    response = await client.post("/auth/register",
+                                 json={"email": email, "name": "X", "password": "long-enough-1"})
+    error = assert_envelope(response, 422, "validation_failed")
+    assert error["details"] == [{"field": "email", "message": "must be an e-mail address"}]

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from sandbox.clock import SimClock
-from sandbox.mechanisms.queue import EventBus, JobFailed, JobQueue
+from sandbox.mechanisms.queue import JOB_MS, EventBus, JobFailed, JobQueue
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.runtime import Sandbox
 from sandbox.scenarios import run_scenario
@@ -106,9 +106,10 @@ def test_failures_retry_with_doubling_backoff_then_dead_letter(store: RedisStore
         queue.run_until(clock.now_ms)
     assert len(attempts) == 4
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
-    # each gap: the job's own duration (24-36 ms) plus 100, 200, then 400 ms of backoff
+    # each gap: the job's own duration (JOB_MS, give or take 20%) plus 100, 200, then 400 ms
+    # of backoff
     for gap, backoff in zip(gaps, (100, 200, 400), strict=True):
-        assert backoff + 24 <= gap <= backoff + 36 + 50  # + at most one polling step
+        assert backoff + 0.8 * JOB_MS <= gap <= backoff + 1.2 * JOB_MS + 50  # + one poll step
     assert queue.stats.dead_lettered == 1 and queue.pending == 0
     assert queue.dead_letters()[0]["attempts"] == "4"
 

@@ -48,7 +48,7 @@ async def test_spans_nest_and_fit_inside_their_parent(client: httpx.AsyncClient)
 
 async def test_db_span_has_plan_steps_and_rows(client: httpx.AsyncClient) -> None:
     trace = trace_of(await client.get("/products/1"))
-    (db,) = trace.find("db")
+    (db,) = [s for s in trace.find("db") if s.name == "db.query"]
     assert db.attrs["db.plan"].startswith("SEARCH products USING INTEGER PRIMARY KEY")
     assert db.attrs["db.rows"] == 1
     assert db.attrs["db.rows_scanned"] >= 1
@@ -94,13 +94,26 @@ async def test_hash_balancer_keeps_a_client_on_one_instance(sandbox: Sandbox) ->
         assert len(seen) == 1
 
 
-async def test_dead_instances_get_no_traffic_and_all_dead_is_503(
+async def test_a_dead_instance_fails_until_the_balancer_notices(
     sandbox: Sandbox, client: httpx.AsyncClient
 ) -> None:
-    sandbox.apply(sandbox.settings.replace({"topology.instances": 2}))
-    sandbox.network.instances[0].alive = False
-    assert {trace_of(await client.get("/health")).instance for _ in range(4)} == {"app-2"}
-    sandbox.network.instances[1].alive = False
+    sandbox.apply(sandbox.settings.replace({"topology.instances": 2, "lb.health_check_s": 2}))
+    assert (await client.get("/health")).status_code == 200  # the balancer checks: all alive
+    sandbox.apply(sandbox.settings.replace({"faults.instance_down": 1}))
+    before = [await client.get("/health") for _ in range(4)]
+    failed = [r for r in before if r.status_code == 502]
+    assert len(failed) == 2  # round robin still sends every other request to app-1
+    assert all(r.json()["error"]["code"] == "bad_gateway" for r in failed)
+    assert {trace_of(r).instance for r in failed} == {"app-1"}
+    sandbox.clock.advance(2_100)  # the next health check finds app-1 dead
+    after = [await client.get("/health") for _ in range(4)]
+    assert [r.status_code for r in after] == [200] * 4
+    assert {trace_of(r).instance for r in after} == {"app-2"}
+
+
+async def test_no_live_instance_is_503(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    sandbox.apply(sandbox.settings.replace({"topology.instances": 1,
+                                            "faults.instance_down": 1}))
     response = await client.get("/health")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
@@ -111,7 +124,7 @@ async def test_index_change_changes_the_plan_live(sandbox: Sandbox, client: http
     indexed = trace_of(await client.get("/users/me/orders", headers=grace))
     sandbox.apply(sandbox.settings.replace({"db.indexes": "none"}))
     scanned = trace_of(await client.get("/users/me/orders", headers=grace))
-    (a,), (b,) = indexed.find("db"), scanned.find("db")
+    (a,), (b,) = ([s for s in t.find("db") if s.name == "db.query"] for t in (indexed, scanned))
     assert "SEARCH orders USING INDEX idx_orders_customer_id" in a.attrs["db.plan"]
     assert "SCAN orders" in b.attrs["db.plan"]
     assert b.attrs["db.rows_scanned"] >= 100 * a.attrs["db.rows_scanned"]

@@ -222,3 +222,14 @@ def test_error_messages_leak_nothing(issuer: TokenIssuer) -> None:
 @pytest.mark.parametrize("stored", ["pbkdf2_sha256$100$zz$abcd", "pbkdf2_sha256$0$00$abcd"])
 def test_corrupt_stored_hash_never_matches_and_never_raises(stored: str) -> None:
     assert verify_password("anything", stored) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("7", 7), ("1", 1), (str(2**62), 2**62), ("0", None), ("-1", None), ("1_0", None),
+     (" 7", None), ("7 ", None), ("٣", None), ("", None), ("9" * 30, None), (str(2**62 + 1), None)],
+)
+def test_parse_user_id_takes_plain_digits_in_range(text: str, expected: int | None) -> None:
+    from sandbox.mechanisms.auth import parse_user_id
+
+    assert parse_user_id(text) == expected

@@ -1,0 +1,135 @@
+"""Designing for failure: timeouts, retries with backoff, and a circuit breaker.
+
+Every call to a dependency (the database, the e-mail provider) can be slow or fail. Three
+defences, each a few lines:
+
+- a **timeout** bounds how long one attempt may take: a hung dependency costs at most
+  `resilience.timeout_ms`, not forever;
+- **retries** with a doubling backoff ride out brief failures, and make a struggling
+  dependency's load worse, which is why they are few and spaced out;
+- a **circuit breaker** stops calling a dependency that keeps failing. After
+  `resilience.breaker_threshold` failures in a row it *opens*: calls fail at once, without
+  waiting for a timeout, and the dependency gets room to recover. After
+  `resilience.breaker_reset_s` it lets one trial call through (*half-open*): success closes it,
+  failure opens it again.
+
+Dependencies here are simulated: `Dependency.attempt` draws the outcome of one call (its
+latency and whether it fails) from the faults the learner set, on the simulated clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sandbox import tracing
+from sandbox.clock import SimClock
+from sandbox.errors import SandboxError
+from sandbox.settings import Settings
+
+T = TypeVar("T")
+
+
+class DependencyFailed(SandboxError):
+    """A dependency call failed, timed out, or was refused by an open breaker."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.dependency = name
+        self.reason = reason
+
+
+class CircuitBreaker:
+    """Closed (calls go through), open (calls fail at once), half-open (one trial call)."""
+
+    def __init__(self, clock: SimClock, threshold: int, reset_ms: float) -> None:
+        self.clock = clock
+        self.threshold = threshold
+        self.reset_ms = reset_ms
+        self.state = "closed"
+        self.failures = 0  # in a row
+        self.opened_at = 0.0
+        self.opened = 0  # how many times it has opened (for metrics)
+
+    def allow(self) -> bool:
+        if self.state == "open" and self.clock.now_ms - self.opened_at >= self.reset_ms:
+            self.state = "half_open"  # time to find out whether the dependency is back
+        return self.state != "open"
+
+    def succeeded(self) -> None:
+        self.state, self.failures = "closed", 0
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.state == "half_open" or self.failures >= self.threshold:
+            if self.state != "open":
+                self.opened += 1
+            self.state, self.opened_at = "open", self.clock.now_ms
+
+
+@dataclass
+class Dependency:
+    """Something the app calls across the network, with its normal latency.
+
+    Args:
+        name: "db", "email", ... (matches `faults.hop`).
+        latency_ms: a normal call's duration.
+    """
+
+    name: str
+    latency_ms: float
+    clock: SimClock
+    settings: Callable[[], Settings]
+    rng: random.Random
+    breaker: CircuitBreaker | None = None
+
+    def _breaker(self) -> CircuitBreaker | None:
+        config = self.settings().resilience
+        if not config.breaker:
+            return None
+        if (self.breaker is None or self.breaker.threshold != config.breaker_threshold
+                or self.breaker.reset_ms != config.breaker_reset_s * 1000.0):
+            self.breaker = CircuitBreaker(self.clock, config.breaker_threshold,
+                                          config.breaker_reset_s * 1000.0)
+        return self.breaker
+
+    def attempt(self) -> tuple[float, bool]:
+        """One call's simulated (latency in ms, failed?) under the current faults."""
+        faults = self.settings().faults
+        latency = self.latency_ms * (0.8 + 0.4 * self.rng.random())
+        failed = False
+        if faults.hop == self.name:
+            latency += faults.hop_latency_ms
+            failed = self.rng.random() < faults.hop_error_rate
+        return latency, failed
+
+    def call(self, action: Callable[[], T]) -> T:
+        """Run `action` as a call to this dependency, with timeout, retries and breaker."""
+        config = self.settings().resilience
+        breaker = self._breaker()
+        attempts = 1 + config.retries
+        with tracing.span(f"{self.name}.call", "service") as span:
+            for attempt in range(1, attempts + 1):
+                if breaker is not None and not breaker.allow():
+                    span.attrs["breaker"] = "open"
+                    tracing.count(f"{self.name}.breaker_rejected")
+                    raise DependencyFailed(self.name, "circuit open: failing fast")
+                latency, failed = self.attempt()
+                timed_out = latency > config.timeout_ms
+                tracing.work(min(latency, config.timeout_ms))  # the caller waits this long
+                if not failed and not timed_out:
+                    if breaker is not None:
+                        breaker.succeeded()
+                    span.attrs["attempts"] = attempt
+                    return action()
+                if breaker is not None:
+                    breaker.failed()
+                tracing.count(f"{self.name}.failures")
+                reason = "timed out" if timed_out else "failed"
+                span.attrs["last_error"] = reason
+                if attempt < attempts:
+                    tracing.work(config.retry_backoff_ms * 2 ** (attempt - 1))
+            span.attrs["attempts"] = attempts
+            raise DependencyFailed(self.name, f"{reason} after {attempts} attempt(s)")
