@@ -38,6 +38,8 @@ examples:
   sandbox scenario steady --set db.indexes=none --requests 500 --json
   sandbox scenario spike --set ratelimit.algorithm=token_bucket --redis-url redis://127.0.0.1:6379/0
   sandbox settings
+  sandbox serve --port 8000
+  sandbox request GET /users/me/orders --user grace@shop.test --curl
   sandbox bench"""
 
 
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "send the access token")
     request.add_argument("--output", choices=("pretty", "json"), default="pretty",
                          help="pretty (default) or one JSON object with response and trace")
+    request.add_argument("--curl", action="store_true",
+                         help="print the equivalent curl command for `sandbox serve` instead "
+                              "of sending the request")
     with_settings(request)
 
     scenario = sub.add_parser(
@@ -105,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true",
                        help="smaller samples (noisier); for a fast look")
 
+    serve = sub.add_parser(
+        "serve", help="serve the sandbox over real HTTP for curl, browsers and API tools",
+        description="Serve the same backend (same settings and mechanisms) on a real socket. "
+                    "Requests are traced like in-process ones; one log line each. Stop with "
+                    "Ctrl-C. Admin API on loopback: GET/POST /_sandbox/settings, "
+                    "GET /_sandbox/traces.",
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; anything else is reachable "
+                            "from other machines)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    with_settings(serve)
+
     sub.add_parser("demo", help="a two-minute tour: one traced request, one before/after",
                    description="Send one traced request, then run the spike scenario with one "
                                "and with four app instances and compare.")
@@ -127,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_settings(args, out)
         if args.command == "bench":
             return cmd_bench(args, out, err)
+        if args.command == "serve":
+            return cmd_serve(args, out, err)
     except SettingsError as exc:
         _error(err, exc)
         return EXIT_USAGE
@@ -187,6 +207,18 @@ def cmd_request(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.body is not None:
         content = args.body.encode()
         headers.setdefault("Content-Type", "application/json")
+    if args.curl:
+        from sandbox.serving import curl_command
+
+        if args.user:
+            login = json.dumps({"email": args.user, "password": DEMO_PASSWORD})
+            out.print(escape(curl_command("POST", "/auth/login",
+                                          {"Content-Type": "application/json"}, login)
+                             + "   # copy access_token into TOKEN"), soft_wrap=True)
+            headers.setdefault("Authorization", "Bearer $TOKEN")
+        out.print(escape(curl_command(method, args.path, headers, args.body)).replace(
+            "'Authorization: Bearer $TOKEN'", '"Authorization: Bearer $TOKEN"'), soft_wrap=True)
+        return EXIT_OK
     _announce_seed_build(err)
     sandbox = Sandbox(settings, seed=args.seed)
 
@@ -298,6 +330,43 @@ def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(json.dumps(rows, indent=2), highlight=False, soft_wrap=True)
     else:
         out.print(render.bench_table(rows))
+    return EXIT_OK
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox.runtime import Sandbox
+    from sandbox.serving import is_loopback, port_free, serve
+
+    if not 1 <= args.port <= 65535:
+        raise SettingsError(f"bad port {args.port}: choose one from 1 to 65535")
+    settings = _settings_from(args)
+    if not is_loopback(args.host):
+        err.print(f"[bold yellow]warning:[/] binding {escape(args.host)} makes the sandbox "
+                  "reachable from other machines; its admin API still answers loopback only.")
+    if not port_free(args.host, args.port):
+        raise SettingsError(f"port {args.port} on {args.host} is in use: stop what uses it, "
+                            "or choose another with --port")
+    _announce_seed_build(err)
+    sandbox = Sandbox(settings, seed=args.seed)
+    base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
+    out.print(f"[bold]Serving the sandbox shop at {base}[/]  (Ctrl-C stops it)", highlight=False)
+    out.print("Try:", style="dim")
+    for line in (
+        f"curl -i {base}/products/1",
+        f"curl -s {base}/openapi.json | head -c 300",
+        f"curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' "
+        "-d '{\"email\": \"grace@shop.test\", \"password\": \"sandbox123\"}'",
+        "TOKEN=<the access_token from that answer>",
+        f'curl -i {base}/users/me/orders -H "Authorization: Bearer $TOKEN"',
+        f"curl -s -X POST {base}/_sandbox/settings -d '{{\"cache.strategy\": \"cache_aside\"}}'",
+    ):
+        out.print("  " + escape(line), highlight=False, soft_wrap=True)
+    serve(sandbox, args.host, args.port,
+          lambda line: out.print(escape(line), highlight=False, soft_wrap=True))
+    out.print("stopped", style="dim")
     return EXIT_OK
 
 

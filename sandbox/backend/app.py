@@ -25,6 +25,8 @@ ROUTES: dict[str, dict[str, str]] = {
     "/users/{user_id:int}/orders": {"GET": "user_orders"},
     "/auth/register": {"POST": "register"},
     "/health": {"GET": "health"},
+    "/ready": {"GET": "ready"},
+    "/openapi.json": {"GET": "openapi"},
 }
 
 

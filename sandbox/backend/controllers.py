@@ -28,6 +28,7 @@ from sandbox.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from sandbox.mechanisms.auth import Identity
@@ -165,7 +166,21 @@ class ShopController:
     # -- handlers ---------------------------------------------------------------------------
 
     async def health(self, request: Request) -> tuple[int, Any]:
+        """Liveness: the process answers. It checks nothing else on purpose: a liveness
+        probe that fails when the database is down would get healthy processes restarted."""
         return 200, {"status": "ok"}
+
+    async def ready(self, request: Request) -> tuple[int, Any]:
+        """Readiness: can this instance serve traffic now? Not while its database is down."""
+        database = self.ctx.repos.db
+        if not database.available:
+            raise ServiceUnavailable("Not ready: the database is unavailable.")
+        return 200, {"status": "ready"}
+
+    async def openapi(self, request: Request) -> tuple[int, Any]:
+        from sandbox.backend.openapi import openapi_document  # it imports this module
+
+        return 200, openapi_document()
 
     async def register(self, request: Request) -> tuple[int, Any]:
         body = validate(await read_json(request), REGISTER)

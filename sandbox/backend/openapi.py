@@ -1,0 +1,241 @@
+"""The shop's OpenAPI 3.1 document, built from the same route table and validation schemas
+the app uses, so the document cannot drift from the code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import __version__
+from sandbox.backend.controllers import (
+    LOGIN,
+    MAX_BODY_BYTES,
+    MAX_ID,
+    ORDER_ITEM,
+    PRODUCT_PATCH,
+    REGISTER,
+    REVIEW,
+)
+from sandbox.backend.validation import Field
+
+
+def _field(spec: Field) -> dict[str, Any]:
+    if spec.kind == "int":
+        out: dict[str, Any] = {"type": "integer"}
+        if spec.lo is not None:
+            out["minimum"] = spec.lo
+        if spec.hi is not None:
+            out["maximum"] = spec.hi
+        return out
+    if spec.kind == "str":
+        out = {"type": "string"}
+        if spec.lo is not None:
+            out["minLength"] = spec.lo
+        if spec.hi is not None:
+            out["maxLength"] = spec.hi
+        return out
+    out = {"type": "array"}
+    if spec.lo is not None:
+        out["minItems"] = spec.lo
+    if spec.hi is not None:
+        out["maxItems"] = spec.hi
+    return out
+
+
+def _object(fields: dict[str, Field]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {name: _field(spec) for name, spec in fields.items()},
+        "required": [name for name, spec in fields.items() if spec.required],
+        "additionalProperties": False,  # unknown fields are reported, not ignored
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": STR, "message": STR, "request_id": STR,
+                "details": {"type": "array", "items": {
+                    "type": "object", "required": ["field", "message"],
+                    "properties": {"field": STR, "message": STR}}},
+            },
+        }},
+    },
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": STR}},
+    "User": {"type": "object", "required": ["id", "email", "name", "role"],
+             "properties": {"id": INT, "email": STR, "name": STR, "role": STR}},
+    "Token": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
+              "properties": {"access_token": STR, "token_type": STR, "expires_in": INT,
+                             "user_id": INT}},
+    "Product": {
+        "type": "object",
+        "required": ["id", "sku", "name", "category", "price_cents", "stock", "rating"],
+        "properties": {
+            "id": INT, "sku": STR, "name": STR, "category": STR, "price_cents": INT,
+            "stock": INT, "description": {"type": ["string", "null"]},
+            "updated_at": {"type": ["integer", "null"]},
+            "rating": {"type": "object", "required": ["count", "average"],
+                       "properties": {"count": INT, "average": {"type": ["number", "null"]}}},
+        },
+    },
+    "ProductPage": {"type": "object", "required": ["items", "next_after"],
+                    "properties": {"items": {"type": "array", "items": _ref("Product")},
+                                   "next_after": {"type": ["integer", "null"]}}},
+    "Review": {"type": "object",
+               "required": ["id", "product_id", "user_id", "rating", "body", "created_at"],
+               "properties": {"id": INT, "product_id": INT, "user_id": INT, "rating": INT,
+                              "body": STR, "created_at": INT}},
+    "ReviewPage": {"type": "object", "required": ["items"],
+                   "properties": {"items": {"type": "array", "items": _ref("Review")}}},
+    "OrderItem": {"type": "object",
+                  "required": ["order_id", "product_id", "quantity", "price_cents"],
+                  "properties": {"order_id": INT, "product_id": INT, "quantity": INT,
+                                 "price_cents": INT}},
+    "Order": {
+        "type": "object",
+        "required": ["id", "customer_id", "status", "total_cents", "created_at", "items"],
+        "properties": {
+            "id": INT, "customer_id": INT, "status": STR, "total_cents": INT,
+            "created_at": INT, "items": {"type": "array", "items": _ref("OrderItem")},
+            "confirmation": {"type": "string", "enum": ["sent", "queued"]},
+        },
+    },
+    "OrderHistory": {"type": "object", "required": ["user_id", "orders"],
+                     "properties": {"user_id": INT,
+                                    "orders": {"type": "array", "items": _ref("Order")}}},
+    "Register": _object(REGISTER),
+    "Login": _object(LOGIN),
+    "Review.create": _object(REVIEW),
+    "Product.patch": {**_object(PRODUCT_PATCH), "minProperties": 1},
+    "Order.create": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 20,
+                                 "items": _object(ORDER_ITEM)}},
+    },
+}
+
+ERRORS = {
+    "400": "The body cannot be read (not JSON).",
+    "401": "Who are you? Missing, invalid or expired credentials.",
+    "403": "Known caller, not allowed.",
+    "404": "No such resource.",
+    "409": "Conflicts with the current state (taken e-mail, out of stock).",
+    "413": f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    "422": "Readable, but some fields are invalid; `details` names each.",
+    "429": "Over the rate limit; see Retry-After.",
+    "502": "The instance behind the balancer did not answer.",
+    "503": "A dependency (database, instance) is unavailable.",
+}
+
+
+def _id_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
+               body: str | None = None, params: list[dict[str, Any]] | None = None,
+               secured: bool = False) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        ok: {"description": "Success.",
+             "content": {"application/json": {"schema": _ref(schema)}}},
+    }
+    for code in (*errors, "429", "502", "503"):
+        responses[code] = {"description": ERRORS[code],
+                           "content": {"application/json": {"schema": _ref("Error")}}}
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _ref(body)}}}
+    if secured:
+        op["security"] = [{"bearer": []}, {"apiKey": []}]
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    body_errors = ("400", "413", "422")
+    paging = [
+        _query("category", {"type": "string", "maxLength": 50}, "Only this category."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size."),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+               "Skip this many (offset paging)."),
+        _query("after", {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+               "Start after this product id (keyset paging)."),
+    ]
+    history = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 50}, "Orders.")]
+    paths: dict[str, Any] = {
+        "/health": {"get": _operation("Liveness: the process answers.", "200", "Health", ())},
+        "/ready": {"get": _operation("Readiness: the instance can serve traffic.", "200",
+                                     "Health", ())},
+        "/auth/register": {"post": _operation("Create a customer account.", "201", "User",
+                                              (*body_errors, "409"), body="Register")},
+        "/auth/login": {"post": _operation("Exchange e-mail and password for a token.",
+                                           "200", "Token", (*body_errors, "401"),
+                                           body="Login")},
+        "/products": {"get": _operation("A page of products.", "200", "ProductPage", ("422",),
+                                        params=paging)},
+        "/products/{product_id}": {
+            "get": _operation("One product.", "200", "Product", ("404",),
+                              params=[_id_param("product_id")]),
+            "patch": _operation("Change a product (admins).", "200", "Product",
+                                (*body_errors, "401", "403", "404"), body="Product.patch",
+                                params=[_id_param("product_id")], secured=True),
+        },
+        "/products/{product_id}/reviews": {
+            "get": _operation("A product's newest reviews.", "200", "ReviewPage",
+                              ("404", "422"), params=[
+                                  _id_param("product_id"),
+                                  _query("limit", {"type": "integer", "minimum": 1,
+                                                   "maximum": 100}, "Reviews.")]),
+            "post": _operation("Review a product.", "201", "Review",
+                               (*body_errors, "401", "404"), body="Review.create",
+                               params=[_id_param("product_id")], secured=True),
+        },
+        "/orders": {"post": _operation("Place an order.", "201", "Order",
+                                       (*body_errors, "401", "404", "409"),
+                                       body="Order.create", secured=True)},
+        "/orders/{order_id}": {"get": _operation("One order with its lines.", "200", "Order",
+                                                 ("401", "403", "404"),
+                                                 params=[_id_param("order_id")],
+                                                 secured=True)},
+        "/users/me/orders": {"get": _operation("Your newest orders.", "200", "OrderHistory",
+                                               ("401", "422"), params=history, secured=True)},
+        "/users/{user_id}/orders": {"get": _operation(
+            "A user's newest orders (the user or an admin).", "200", "OrderHistory",
+            ("401", "403", "404", "422"), params=[_id_param("user_id"), *history],
+            secured=True)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "The backend sandbox shop", "version": __version__,
+                 "description": "A small online shop served by the backend sandbox. Every "
+                                "error has the one envelope in `Error`."},
+        "servers": [{"url": "http://127.0.0.1:8000"}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+    }
