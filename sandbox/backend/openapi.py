@@ -114,7 +114,9 @@ SCHEMAS: dict[str, Any] = {
     "OrderHistory": {"type": "object", "required": ["user_id", "orders"],
                      "properties": {"user_id": INT,
                                     "orders": {"type": "array", "items": _ref("Order")}}},
-    "Register": _object(REGISTER),
+    "Register": {**_object(REGISTER), "properties": {
+        **_object(REGISTER)["properties"],
+        "email": {**_field(REGISTER["email"]), "format": "email"}}},
     "Login": _object(LOGIN),
     "Review.create": _object(REVIEW),
     "Product.patch": {**_object(PRODUCT_PATCH), "minProperties": 1},
