@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -123,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     with_settings(serve)
 
+    lessons = sub.add_parser(
+        "lessons", help="list, check and read the lessons",
+        description="The lessons are Markdown files in lessons/ (see lessons/README.md).",
+    )
+    lesson_sub = lessons.add_subparsers(dest="lessons_command", metavar="ACTION", required=True)
+    lesson_sub.add_parser("list", help="every lesson, by topic",
+                          description="List every lesson, by curriculum topic.")
+    check = lesson_sub.add_parser("check", help="validate lesson files (file:line errors)",
+                                  description="Validate one lesson file or a folder of them; "
+                                              "exit code 1 when any has errors.")
+    check.add_argument("path", nargs="?", metavar="PATH",
+                       help="a lesson file or folder (default: the lessons folder)")
+    show = lesson_sub.add_parser("show", help="print a lesson in the terminal",
+                                 description="Print a lesson, its steps and checkpoints.")
+    show.add_argument("lesson_id", metavar="ID", help="a lesson id, from `sandbox lessons list`")
+
     sub.add_parser("demo", help="a two-minute tour: one traced request, one before/after",
                    description="Send one traced request, then run the spike scenario with one "
                                "and with four app instances and compare.")
@@ -147,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_bench(args, out, err)
         if args.command == "serve":
             return cmd_serve(args, out, err)
+        if args.command == "lessons":
+            return cmd_lessons(args, out, err)
     except SettingsError as exc:
         _error(err, exc)
         return EXIT_USAGE
@@ -330,6 +350,60 @@ def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(json.dumps(rows, indent=2), highlight=False, soft_wrap=True)
     else:
         out.print(render.bench_table(rows))
+    return EXIT_OK
+
+
+# -- lessons --------------------------------------------------------------------------------
+
+
+def lessons_dir() -> Path:
+    """The lessons folder: $SANDBOX_LESSONS_DIR, else lessons/ beside the package."""
+    override = os.environ.get("SANDBOX_LESSONS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "lessons"
+
+
+def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox.course.lessons import check_file, load_lessons
+
+    if args.lessons_command == "check":
+        target = Path(args.path) if args.path else lessons_dir()
+        if not target.exists():
+            raise SettingsError(f"no such file or folder: {target}")
+        if target.is_dir():
+            lessons, errors = load_lessons(target)
+            count = len(lessons) + len({e.path for e in errors})
+        else:
+            errors, count = check_file(target), 1
+        for error in errors:
+            err.print(escape(str(error)), highlight=False, soft_wrap=True)
+        if errors:
+            err.print(f"[red]{len(errors)} problem(s)[/] in {count} lesson file(s)")
+            return EXIT_FAILED
+        out.print(f"[green]ok[/]: {count} lesson file(s), no problems")
+        return EXIT_OK
+    lessons, errors = load_lessons(lessons_dir())
+    if args.lessons_command == "list":
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title="lessons", title_justify="left")
+        for column in ("topic", "id", "title", "steps"):
+            table.add_column(column)
+        for lesson in lessons:
+            table.add_row(Text(f"{lesson.topic:>2} {lesson.topic_name}"), Text(lesson.id),
+                          Text(lesson.title), str(len(lesson.steps)))
+        out.print(table)
+        for error in errors:
+            err.print(f"[yellow]broken:[/] {escape(str(error))}", highlight=False,
+                      soft_wrap=True)
+        return EXIT_OK
+    found = next((lesson for lesson in lessons if lesson.id == args.lesson_id), None)
+    if found is None:
+        ids = ", ".join(lesson.id for lesson in lessons) or "(none)"
+        raise SettingsError(f"no lesson '{args.lesson_id}'. Lessons: {ids}")
+    from sandbox import render
+
+    out.print(render.lesson_view(found))
     return EXIT_OK
 
 

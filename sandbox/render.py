@@ -11,6 +11,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from sandbox.course.lessons import Lesson
 from sandbox.settings import KeySpec, format_value
 from sandbox.tracing import Trace
 
@@ -126,6 +127,44 @@ def settings_table(specs: list[KeySpec], values: dict[str, Any]) -> Table:
         shown = Text(value, style="bold" if value != default else "")
         table.add_row(Text(spec.key), shown, Text(spec.describe()), Text(spec.help))
     return table
+
+
+def lesson_view(lesson: Lesson) -> RenderableType:
+    """A lesson for reading in the terminal: intro, steps, what each step does, checkpoints."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.rule import Rule
+
+    parts: list[RenderableType] = [
+        Rule(Text(f"{lesson.title}  ·  topic {lesson.topic}: {lesson.topic_name}", style="bold")),
+        Markdown(lesson.intro) if lesson.intro else Text(""),
+    ]
+    for number, step in enumerate(lesson.steps, start=1):
+        parts.append(Text(f"\n{number}. {step.title}", style="bold cyan"))
+        if step.text.strip():
+            parts.append(Markdown(step.text))
+        doing = []
+        if step.reset:
+            doing.append("reset every switch")
+        doing += [f"set {k} = {format_value(v)}" for k, v in step.settings.items()]
+        if step.run:
+            doing.append(f"run {step.run.scenario}"
+                         + (f" ({step.run.requests:,} requests)" if step.run.requests else ""))
+        if step.request:
+            doing.append(f"send {step.request.method} {step.request.path}")
+        if doing:
+            parts.append(Text("  in the sandbox: " + "; ".join(doing), style="dim"))
+        for point in step.checkpoints:
+            body = Text(point.question + "\n", style="bold")
+            for letter, choice in zip("abcdefgh", point.choices, strict=False):
+                body.append(f"  {letter}) {choice.text}\n")
+            if point.kind == "challenge":
+                target = (f"below {point.below:g}" if point.below is not None
+                          else f"above {point.above:g}")
+                body.append(f"  goal: {point.metric} {target}\n", style="yellow")
+            parts.append(Panel(body, title=f"checkpoint · {point.kind}", title_align="left",
+                               border_style="yellow"))
+    return Group(*parts)
 
 
 def bench_table(rows: list[dict[str, Any]]) -> Table:

@@ -1,0 +1,160 @@
+"""Lessons: the validator (each error kind with its line), shipped lessons, their claims."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, lessons_dir, main
+from sandbox.course.claims import verify_claim
+from sandbox.course.lessons import LessonError, check_lesson_text, load_lessons, parse_lesson
+
+SHIPPED, SHIPPED_ERRORS = load_lessons(lessons_dir())
+
+GOOD = '''+++
+id = "good"
+title = "A good lesson"
+topic = 5
+order = 1
++++
+
+Intro.
+
+## First step
+Text.
+
+```sandbox
+set = { "cache.strategy" = "cache_aside" }
+run = { scenario = "steady", requests = 100 }
+highlight = ["cache"]
+```
+
+```checkpoint
+kind = "choice"
+question = "Why?"
+choices = [
+  { text = "A", correct = true, explain = "Because." },
+  { text = "B", explain = "No." },
+]
+```
+'''
+
+
+def test_shipped_lessons_are_valid() -> None:
+    assert SHIPPED and not SHIPPED_ERRORS, [str(e) for e in SHIPPED_ERRORS]
+    assert len({lesson.id for lesson in SHIPPED}) == len(SHIPPED)
+    for lesson in SHIPPED:
+        assert lesson.steps and any(s.checkpoints for s in lesson.steps), lesson.id
+        assert any(s.run or s.request for s in lesson.steps), f"{lesson.id}: no experiment"
+
+
+CLAIMS = [(lesson.id, claim) for lesson in SHIPPED for step in lesson.steps
+          for claim in step.claims]
+
+
+@pytest.mark.parametrize(("lesson_id", "claim"), CLAIMS,
+                         ids=[f"{i}:{c.line}" for i, c in CLAIMS])
+def test_every_number_a_lesson_states_is_true(lesson_id: str, claim: object) -> None:
+    result = verify_claim(claim)  # type: ignore[arg-type]
+    assert result.ok, f"{lesson_id} line {claim.line}: {result.detail}"  # type: ignore[attr-defined]
+
+
+def test_a_good_lesson_parses() -> None:
+    lesson = parse_lesson(GOOD, "good.md")
+    (step,) = lesson.steps
+    assert lesson.id == "good" and lesson.topic_name == "Caching" and lesson.intro == "Intro."
+    assert step.settings == {"cache.strategy": "cache_aside"} and step.highlight == ["cache"]
+    assert step.run is not None and step.run.requests == 100
+    assert step.checkpoints[0].choices[0].correct
+
+
+def _broken(replace: str, with_: str) -> str:
+    assert replace in GOOD
+    return GOOD.replace(replace, with_)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("no header\n## Step\n", 1, "starts with a TOML header"),
+        ("+++\nid = \"x\"\n", 1, "closing +++ line is missing"),
+        (_broken('title = "A good lesson"', 'title = "unclosed'), 3, "not valid TOML"),
+        (_broken("order = 1", "order = 1\ncolour = 2"), 2, "unknown header key 'colour'"),
+        (_broken('id = "good"\n', ""), 2, "needs 'id'"),
+        (_broken('id = "good"', 'id = "Good Lesson"'), 2, "lowercase letters"),
+        (_broken("topic = 5", "topic = 17"), 2, "use 1 to 16"),
+        (_broken("## First step", "First step"), 13, "must be inside a step"),
+        (_broken('"cache.strategy" = "cache_aside"', '"cach.strategy" = "cache_aside"'), 14,
+         "Did you mean 'cache.strategy'"),
+        (_broken('"cache.strategy" = "cache_aside"', '"cache.strategy" = "fast"'), 14,
+         "cache_aside"),
+        (_broken('scenario = "steady"', 'scenario = "storm"'), 15, "steady, spike, ramp"),
+        (_broken('highlight = ["cache"]', 'highlight = ["moon"]'), 16, "highlight is a list"),
+        (_broken("highlight", "glow"), 16, "unknown action glow"),
+        (_broken('kind = "choice"', 'kind = "essay"'), 20, 'kind must be "choice"'),
+        (_broken(", correct = true", ""), 22, "exactly one choice"),
+        (_broken('```\n\n```checkpoint', '\n```checkpoint'), 13, "never closed"),
+    ],
+)
+def test_each_error_names_its_line_and_what_to_write(text: str, line: int, says: str) -> None:
+    errors = check_lesson_text(text, "broken.md")
+    assert errors, "expected an error"
+    assert errors[0].line == line, [str(e) for e in errors]
+    assert says in errors[0].message
+    assert str(errors[0]).startswith(f"broken.md:{line}: ")
+
+
+def test_no_steps_is_an_error() -> None:
+    text = GOOD.split("## First step")[0]
+    assert "at least one step" in check_lesson_text(text, "x.md")[0].message
+
+
+def test_challenge_and_claim_need_targets() -> None:
+    challenge = GOOD.replace('kind = "choice"', 'kind = "challenge"\nrun = { scenario = '
+                             '"steady" }\nmetric = "latency_ms.p95"')
+    assert "needs a target" in check_lesson_text(challenge, "x.md")[0].message
+    claim = GOOD + '\n```claim\nrun = { scenario = "steady" }\nmetric = "cache.hit_rate"\n```\n'
+    assert "a claim needs below" in check_lesson_text(claim, "x.md")[0].message
+    bad_metric = claim.replace('"cache.hit_rate"', '"happiness"')
+    assert "metric must be a dotted path" in check_lesson_text(bad_metric, "x.md")[0].message
+
+
+def test_folder_checks_ids_and_prerequisites_and_keeps_good_lessons(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(GOOD)
+    (tmp_path / "b.md").write_text(GOOD)  # same id
+    (tmp_path / "c.md").write_text(GOOD.replace('id = "good"', 'id = "other"').replace(
+        "order = 1", 'order = 1\nprerequisites = ["missing"]'))
+    (tmp_path / "d.md").write_text("broken")
+    lessons, errors = load_lessons(tmp_path)
+    messages = " | ".join(str(e) for e in errors)
+    assert "already used" in messages and "prerequisite 'missing'" in messages
+    assert "d.md:1:" in messages
+    assert {lesson.id for lesson in lessons} == {"good", "other"}  # broken ones do not block
+
+
+def test_cli_check_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["lessons", "check"]) == EXIT_OK
+    (tmp_path / "bad.md").write_text(_broken("topic = 5", "topic = 99"))
+    assert main(["lessons", "check", str(tmp_path)]) == EXIT_FAILED
+    assert "bad.md:2: topic 99" in capsys.readouterr().err.replace("\n", "")
+    monkeypatch.setenv("SANDBOX_LESSONS_DIR", str(tmp_path))
+    assert main(["lessons", "list"]) == EXIT_OK
+    assert "broken" in capsys.readouterr().err
+    monkeypatch.delenv("SANDBOX_LESSONS_DIR")
+    assert main(["lessons", "show", "caching"]) == EXIT_OK
+    assert "Cache-aside" in capsys.readouterr().out
+    assert main(["lessons", "show", "nope"]) == EXIT_USAGE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_the_parser_only_ever_raises_its_own_error(text: str) -> None:
+    for candidate in (text, "+++\n" + text, GOOD[: len(text) % len(GOOD)] + text):
+        check_lesson_text(candidate)  # never raises
+        with contextlib.suppress(LessonError):
+            parse_lesson(candidate)
