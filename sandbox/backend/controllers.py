@@ -233,7 +233,14 @@ class ShopController:
         if errors:
             raise ValidationFailed("Some fields are not valid.", details=errors)
         identity = self.identity(request)
-        return 201, self.services.orders.place(identity, body["items"])
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 1 <= len(key) <= 100:
+            raise ValidationFailed("Some headers are not valid.", details=[
+                FieldError("Idempotency-Key", "must be 1 to 100 characters")])
+        order, replayed = self.services.orders.place(identity, body["items"], key)
+        if replayed:
+            order = {**order, "replayed": True}
+        return 201, order
 
     async def get_order(self, request: Request) -> tuple[int, Any]:
         order_id = path_id(request, "order_id")

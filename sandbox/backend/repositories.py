@@ -231,6 +231,21 @@ class ConfirmationRepository(Repository):
             )
 
 
+class IdempotencyRepository(Repository):
+    """Responses remembered by idempotency key, so a retried request is answered, not redone."""
+
+    def get(self, key: str) -> tuple[int, str] | None:
+        with tracing.span("repository.idempotency_keys.get", "repository"):
+            row = self.db.query_one("SELECT status, body FROM idempotency_keys WHERE key = ?",
+                                    (key,))
+            return (int(row[0]), str(row[1])) if row else None
+
+    def put(self, key: str, user_id: int, status: int, body: str, now_s: int) -> None:
+        with tracing.span("repository.idempotency_keys.put", "repository"):
+            self.db.write("INSERT INTO idempotency_keys (key, user_id, status, body, created_at) "
+                          "VALUES (?, ?, ?, ?, ?)", (key, user_id, status, body, now_s))
+
+
 class ReviewRepository(Repository):
     def for_product(self, product_id: int, limit: int) -> list[dict[str, Any]]:
         with tracing.span("repository.reviews.for_product", "repository"):
@@ -263,6 +278,7 @@ class Repositories:
         self.orders = OrderRepository(db)
         self.reviews = ReviewRepository(db)
         self.confirmations = ConfirmationRepository(db)
+        self.idempotency = IdempotencyRepository(db)
 
     def transaction(self) -> Any:
         return self.db.transaction()

@@ -260,11 +260,43 @@ class OrderService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def place(self, identity: Identity | None, items: list[dict[str, int]]) -> dict[str, Any]:
-        """Check stock, take it, record the order, then do the follow-up work."""
-        with tracing.span("service.orders.place", "service"):
+    def place(self, identity: Identity | None, items: list[dict[str, int]],
+              idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Place an order once, however often the same request is retried.
+
+        With an idempotency key, the first request places the order and its response is
+        remembered under (user, key); a retry with the same key and body gets that response
+        back (the second value is True: replayed) instead of a second order. Reusing a key for
+        a different order is refused: the client has a bug.
+        """
+        with tracing.span("service.orders.place", "service") as span:
             tracing.work(SERVICE_CPU_MS)
             who = require_user(identity)
+            if idempotency_key is None:
+                return self._place(who, items), False
+            key = f"{who.user_id}:{idempotency_key}"
+            fingerprint = orjson.dumps(sorted((i["product_id"], i["quantity"]) for i in items))
+            remembered = self.ctx.repos.idempotency.get(key)
+            if remembered is not None:
+                stored = orjson.loads(remembered[1])
+                if stored["request"] != fingerprint.decode():
+                    raise ValidationFailed(
+                        "This Idempotency-Key was already used for a different order.",
+                        details=[FieldError("Idempotency-Key", "use a new key for a new order")],
+                    )
+                span.set("idempotency", "replayed")
+                return stored["response"], True
+            order = self._place(who, items)
+            self.ctx.repos.idempotency.put(
+                key, who.user_id, 201,
+                orjson.dumps({"request": fingerprint.decode(), "response": order}).decode(),
+                int(self.ctx.now_s()),
+            )
+            return order, False
+
+    def _place(self, who: Identity, items: list[dict[str, int]]) -> dict[str, Any]:
+        """Check stock, take it, record the order, then do the follow-up work."""
+        with tracing.span("service.orders.take", "service"):
             repos = self.ctx.repos
             wanted: dict[int, int] = {}
             for item in items:

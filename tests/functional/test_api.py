@@ -250,3 +250,39 @@ async def test_register_checks_the_email_shape(client: httpx.AsyncClient, email:
                                  json={"email": email, "name": "X", "password": "long-enough-1"})
     error = assert_envelope(response, 422, "validation_failed")
     assert error["details"] == [{"field": "email", "message": "must be an e-mail address"}]
+
+
+async def test_an_idempotency_key_makes_a_retried_order_happen_once(
+    sandbox: Sandbox, client: httpx.AsyncClient, grace: dict[str, str]
+) -> None:
+    stock = (await client.get("/products/6")).json()["stock"]
+    body = {"items": [{"product_id": 6, "quantity": 1}]}
+    keyed = {**grace, "Idempotency-Key": "order-abc-1"}
+    first = await client.post("/orders", headers=keyed, json=body)
+    retry = await client.post("/orders", headers=keyed, json=body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"] and retry.json()["replayed"] is True
+    assert "replayed" not in first.json()
+    assert (await client.get("/products/6")).json()["stock"] == stock - 1  # taken once
+    other = await client.post("/orders", headers=keyed,
+                              json={"items": [{"product_id": 7, "quantity": 1}]})
+    error = assert_envelope(other, 422, "validation_failed")
+    assert error["details"][0]["field"] == "Idempotency-Key"
+
+
+async def test_without_a_key_a_retry_is_a_second_order(
+    client: httpx.AsyncClient, grace: dict[str, str]
+) -> None:
+    body = {"items": [{"product_id": 6, "quantity": 1}]}
+    first = await client.post("/orders", headers=grace, json=body)
+    retry = await client.post("/orders", headers=grace, json=body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] != first.json()["id"]  # the duplicate a flaky network causes
+
+
+async def test_keys_belong_to_their_user(client: httpx.AsyncClient, grace: dict[str, str],
+                                         ada: dict[str, str]) -> None:
+    body = {"items": [{"product_id": 8, "quantity": 1}]}
+    a = await client.post("/orders", headers={**grace, "Idempotency-Key": "k"}, json=body)
+    b = await client.post("/orders", headers={**ada, "Idempotency-Key": "k"}, json=body)
+    assert a.json()["id"] != b.json()["id"] and "replayed" not in b.json()
