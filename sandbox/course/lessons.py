@@ -90,6 +90,7 @@ class Request:
     path: str
     body: str | None = None
     user: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -365,8 +366,17 @@ def _apply_actions(step: Step, data: dict[str, Any], path: str, line: int) -> No
                 or not isinstance(raw.get("path"), str) or not raw["path"].startswith("/")):
             raise LessonError(path, line, 'request needs method and path, e.g. request = { '
                                           'method = "GET", path = "/products/1" }', "request")
+        headers = raw.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise LessonError(path, line, 'headers must be a table of strings, e.g. headers = '
+                                          '{ "Idempotency-Key" = "order-1" }', "headers")
+        unknown = set(raw) - {"method", "path", "body", "user", "headers"}
+        if unknown:
+            raise LessonError(path, line, f"request takes method, path, body, user and headers, "
+                                          f"not {', '.join(sorted(unknown))}", "request")
         step.request = Request(raw["method"].upper(), raw["path"], raw.get("body"),
-                               raw.get("user"))
+                               raw.get("user"), dict(headers))
 
 
 def _metric(name: Any, path: str, line: int) -> str:
