@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = lesson_sub.add_parser("show", help="print a lesson in the terminal",
                                  description="Print a lesson, its steps and checkpoints.")
     show.add_argument("lesson_id", metavar="ID", help="a lesson id, from `sandbox lessons list`")
+    reset = lesson_sub.add_parser("reset", help="forget progress (one lesson, or all)",
+                                  description="Forget saved progress for one lesson, or for "
+                                              "every lesson when no ID is given.")
+    reset.add_argument("lesson_id", nargs="?", metavar="ID", help="a lesson id (default: all)")
 
     sub.add_parser("demo", help="a two-minute tour: one traced request, one before/after",
                    description="Send one traced request, then run the spike scenario with one "
@@ -382,16 +386,34 @@ def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"[green]ok[/]: {count} lesson file(s), no problems")
         return EXIT_OK
     lessons, errors = load_lessons(lessons_dir())
+    if args.lessons_command == "reset":
+        from sandbox.course.progress import ProgressStore
+
+        if args.lesson_id and args.lesson_id not in {lesson.id for lesson in lessons}:
+            raise SettingsError(f"no lesson '{args.lesson_id}'. Lessons: "
+                                + ", ".join(lesson.id for lesson in lessons))
+        store = ProgressStore()
+        removed = store.reset(args.lesson_id)
+        store.close()
+        out.print(f"reset {args.lesson_id or 'every lesson'}: {removed} saved record(s) removed")
+        return EXIT_OK
     if args.lessons_command == "list":
         from rich.table import Table
         from rich.text import Text
 
+        from sandbox.course.progress import ProgressStore
+
+        store = ProgressStore()
         table = Table(title="lessons", title_justify="left")
-        for column in ("topic", "id", "title", "steps"):
+        for column in ("topic", "id", "title", "progress"):
             table.add_column(column)
         for lesson in lessons:
+            done = len(store.lesson(lesson.id).steps_done)
+            total = len(lesson.steps)
+            mark = Text(f"{done}/{total}", style="green" if done == total else "")
             table.add_row(Text(f"{lesson.topic:>2} {lesson.topic_name}"), Text(lesson.id),
-                          Text(lesson.title), str(len(lesson.steps)))
+                          Text(lesson.title), mark)
+        store.close()
         out.print(table)
         for error in errors:
             err.print(f"[yellow]broken:[/] {escape(str(error))}", highlight=False,

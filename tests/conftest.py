@@ -15,8 +15,17 @@ os.environ.setdefault(
     "SANDBOX_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".sandbox-cache")
 )
 
+# Imported after the cache folder is chosen.
 from sandbox.runtime import Sandbox
 from sandbox.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _private_progress(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learner progress goes to a fresh folder per test, never the user's own."""
+    monkeypatch.setenv("SANDBOX_DATA_DIR", str(tmp_path_factory.mktemp("progress")))
+
 
 # A real Redis server for the Redis-backed tests; `python3 dev.py test` starts one when
 # redis-server is installed, and CI always does.

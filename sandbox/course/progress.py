@@ -1,0 +1,142 @@
+"""A learner's progress: steps done, checkpoint answers, challenges met, where to resume.
+
+Kept in SQLite in the user's data directory ($XDG_DATA_HOME/backend-sandbox/progress.sqlite,
+or $SANDBOX_DATA_DIR). Every record is written in its own transaction, and the database runs
+in WAL mode with full syncs, so a crash or a kill in the middle of a write loses nothing that
+was already saved: the half-written transaction simply never happened.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.errors import SandboxError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS steps (
+    lesson_id TEXT NOT NULL, step INTEGER NOT NULL, done_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, step));
+CREATE TABLE IF NOT EXISTS answers (
+    lesson_id TEXT NOT NULL, step INTEGER NOT NULL, checkpoint INTEGER NOT NULL,
+    answer TEXT NOT NULL, correct INTEGER NOT NULL, answered_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, step, checkpoint));
+CREATE TABLE IF NOT EXISTS challenges (
+    lesson_id TEXT NOT NULL, step INTEGER NOT NULL, checkpoint INTEGER NOT NULL,
+    value REAL NOT NULL, met_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, step, checkpoint));
+CREATE TABLE IF NOT EXISTS position (
+    lesson_id TEXT PRIMARY KEY, step INTEGER NOT NULL, updated_at REAL NOT NULL);
+"""
+
+
+class ProgressError(SandboxError):
+    """The progress file cannot be opened or written."""
+
+
+def data_dir() -> Path:
+    override = os.environ.get("SANDBOX_DATA_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "backend-sandbox"
+
+
+@dataclass
+class LessonProgress:
+    steps_done: set[int] = field(default_factory=set)
+    answers: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)
+    challenges_met: set[tuple[int, int]] = field(default_factory=set)
+    position: int = 0
+
+
+class ProgressStore:
+    """Progress on disk. Safe to open from several processes (SQLite locks for us).
+
+    Args:
+        path: the SQLite file; default `data_dir() / "progress.sqlite"`.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "progress.sqlite"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ProgressError(
+                f"cannot open the progress file {self.path}: {exc}. Set SANDBOX_DATA_DIR to a "
+                "writable folder."
+            ) from None
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            with self.conn:  # one transaction per record: all of it is saved, or none
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise ProgressError(f"cannot save progress to {self.path}: {exc}") from None
+
+    def step_done(self, lesson_id: str, step: int) -> None:
+        self._write("INSERT OR REPLACE INTO steps VALUES (?, ?, ?)", (lesson_id, step, time.time()))
+        self._write("INSERT OR REPLACE INTO position VALUES (?, ?, ?)",
+                    (lesson_id, step + 1, time.time()))
+
+    def answered(self, lesson_id: str, step: int, checkpoint: int, answer: str,
+                 correct: bool) -> None:
+        self._write("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                    (lesson_id, step, checkpoint, answer, int(correct), time.time()))
+
+    def challenge_met(self, lesson_id: str, step: int, checkpoint: int, value: float) -> None:
+        self._write("INSERT OR REPLACE INTO challenges VALUES (?, ?, ?, ?, ?)",
+                    (lesson_id, step, checkpoint, value, time.time()))
+
+    def moved_to(self, lesson_id: str, step: int) -> None:
+        self._write("INSERT OR REPLACE INTO position VALUES (?, ?, ?)",
+                    (lesson_id, step, time.time()))
+
+    def lesson(self, lesson_id: str) -> LessonProgress:
+        found = LessonProgress()
+        rows = self.conn.execute("SELECT step FROM steps WHERE lesson_id = ?", (lesson_id,))
+        found.steps_done = {int(r[0]) for r in rows}
+        for step, point, answer, correct in self.conn.execute(
+                "SELECT step, checkpoint, answer, correct FROM answers WHERE lesson_id = ?",
+                (lesson_id,)):
+            found.answers[(int(step), int(point))] = (str(answer), bool(correct))
+        found.challenges_met = {(int(s), int(c)) for s, c in self.conn.execute(
+            "SELECT step, checkpoint FROM challenges WHERE lesson_id = ?", (lesson_id,))}
+        row = self.conn.execute("SELECT step FROM position WHERE lesson_id = ?",
+                                (lesson_id,)).fetchone()
+        found.position = int(row[0]) if row else 0
+        return found
+
+    def last_lesson(self) -> str | None:
+        """The lesson the learner touched last, to resume it."""
+        row = self.conn.execute(
+            "SELECT lesson_id FROM position ORDER BY updated_at DESC LIMIT 1").fetchone()
+        return str(row[0]) if row else None
+
+    def reset(self, lesson_id: str | None = None) -> int:
+        """Forget one lesson's progress, or everything; how many records were removed."""
+        removed = 0
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                for table in ("steps", "answers", "challenges", "position"):
+                    if lesson_id is None:
+                        cur = self.conn.execute(f"DELETE FROM {table}")
+                    else:
+                        cur = self.conn.execute(f"DELETE FROM {table} WHERE lesson_id = ?",
+                                                (lesson_id,))
+                    removed += cur.rowcount
+        except sqlite3.Error as exc:
+            raise ProgressError(f"cannot reset progress in {self.path}: {exc}") from None
+        return removed
+
+    def close(self) -> None:
+        self.conn.close()
