@@ -191,6 +191,11 @@ class FaultsSettings:
     instance_down: int = field(
         default=0, metadata=_spec("This app instance (1, 2, ...) is dead; 0: none.", lo=0, hi=32)
     )
+    instance_down_at_s: float = field(
+        default=0.0,
+        metadata=_spec("When (simulated seconds into a run) faults.instance_down dies.", lo=0,
+                       hi=86_400),
+    )
     hop: Literal["none", "dns", "lb", "gateway", "app", "db", "email"] = field(
         default="none", metadata=_spec("Where hop_latency_ms and hop_error_rate strike.")
     )

@@ -116,12 +116,18 @@ class Network:
                             settings.db.pool_size)
             )
         del self.instances[wanted:]
-        for number, instance in enumerate(self.instances, start=1):
+        for instance in self.instances:
             instance.set_concurrency(settings.topology.concurrency)
             instance.pool.resize(settings.db.pool_size)
-            # A dead instance is dead at once; the balancer only learns it at its next check.
-            instance.up = settings.faults.instance_down != number
         self._settings_now = settings
+        # The instance dies at this simulated time; the balancer learns it at its next check.
+        self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
+        self._apply_deaths(self.clock.now_ms)
+
+    def _apply_deaths(self, now_ms: float) -> None:
+        down = self._settings_now.faults.instance_down
+        for number, instance in enumerate(self.instances, start=1):
+            instance.up = not (number == down and now_ms >= self._dies_at)
 
     def health_check(self, now_ms: float) -> None:
         """Every `lb.health_check_s` the balancer asks each instance whether it is alive."""
@@ -182,6 +188,8 @@ class Network:
             if self._hop_fault("lb", span):
                 return _envelope_response(BadGateway("The load balancer failed."),
                                           trace.request_id)
+            if self._settings_now.faults.instance_down:
+                self._apply_deaths(clock.now_ms)
             self.health_check(clock.now_ms)
             chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
             span.attrs["lb.algorithm"] = self.balancer.name

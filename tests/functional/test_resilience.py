@@ -145,3 +145,22 @@ def test_a_failing_hop_answers_502_in_the_envelope() -> None:
                           requests=1000)
     bad = result.metrics["status"].get("502", 0)
     assert 150 < bad < 250
+
+
+def test_the_longer_between_health_checks_the_more_requests_fail() -> None:
+    def failed(interval_s: float) -> int:
+        settings = Settings().replace({"faults.instance_down": 1,
+                                       "faults.instance_down_at_s": 3,
+                                       "lb.health_check_s": interval_s})
+        metrics = run_scenario("steady", settings, requests=3000).metrics
+        assert set(metrics["status"]) <= {"200", "201", "502"}
+        return int(metrics["status"].get("502", 0))
+
+    rarely, often = failed(5), failed(0.5)
+    assert rarely > 10 * often > 0
+
+
+def test_dead_from_the_start_nothing_fails() -> None:
+    settings = Settings().replace({"faults.instance_down": 1})
+    metrics = run_scenario("steady", settings, requests=500).metrics
+    assert "502" not in metrics["status"] and metrics["instances"] == {"app-2": 500}
