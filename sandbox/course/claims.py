@@ -6,7 +6,9 @@ every claim, so a change to the sandbox that makes a lesson wrong fails the buil
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.course.lessons import Claim, metric_value
 from sandbox.scenarios import run_scenario
@@ -19,10 +21,15 @@ class ClaimResult:
     detail: str
 
 
+@functools.lru_cache(maxsize=256)
+def _metrics(scenario: str, requests: int | None, seed: int, settings: Settings) -> dict[str, Any]:
+    """One run's metrics. Runs are deterministic, so claims that share a run share its result."""
+    return run_scenario(scenario, settings, seed=seed, requests=requests).metrics
+
+
 def _measure(claim: Claim, changes: dict[str, object]) -> float:
     settings = Settings().replace(changes)
-    metrics = run_scenario(claim.run.scenario, settings, seed=claim.run.seed,
-                           requests=claim.run.requests).metrics
+    metrics = _metrics(claim.run.scenario, claim.run.requests, claim.run.seed, settings)
     return metric_value(metrics, claim.metric)
 
 
