@@ -27,7 +27,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DESCRIPTION = """\
 The backend sandbox: run a small online-shop backend (DNS, load balancer, gateway, app
 instances, layers, SQLite) and watch what every switch does to it. Time inside the sandbox is
-simulated, so the same seed and settings always give the same numbers."""
+simulated, so the same seed and settings always give the same numbers. With no command,
+`sandbox` opens the terminal app: switches, runs, metrics, the flow of requests, a composer."""
 
 EPILOG = """\
 examples:
@@ -157,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console()
     err = Console(stderr=True)
     try:
-        if args.command is None or args.command == "demo":
+        if args.command is None:
+            return cmd_app(out, err)
+        if args.command == "demo":
             return cmd_demo(out, err)
         if args.command == "request":
             return cmd_request(args, out, err)
@@ -463,6 +466,21 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     serve(sandbox, args.host, args.port,
           lambda line: out.print(escape(line), highlight=False, soft_wrap=True))
     out.print("stopped", style="dim")
+    return EXIT_OK
+
+
+# -- the terminal app ---------------------------------------------------------------------
+
+
+def cmd_app(out: Console, err: Console) -> int:
+    """Open the terminal app; without a terminal (piped, CI), run the text demo instead."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        err.print("[dim]No terminal here, so no app: running the text demo instead.[/]")
+        return cmd_demo(out, err)
+    _announce_seed_build(err)
+    from sandbox.tui import run_app
+
+    run_app()
     return EXIT_OK
 
 

@@ -1,0 +1,95 @@
+"""Serving from the terminal app: `sandbox serve` in a background thread, traces handed back.
+
+Nothing here imports Textual. The server runs uvicorn on its own event loop in a daemon
+thread; every outside request's trace goes to `on_trace` (called in that thread, so the app
+hands it to its own thread). Settings changes are applied inside the server's loop, between
+requests, never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from sandbox.errors import SettingsError
+from sandbox.runtime import Sandbox
+from sandbox.serving import ServedSandbox, port_free
+from sandbox.settings import Settings
+from sandbox.tracing import Trace
+
+
+class LiveServer:
+    """One served sandbox on 127.0.0.1, started and stopped by the app."""
+
+    def __init__(self, on_trace: Callable[[Trace], None]) -> None:
+        self.on_trace = on_trace
+        self.port = 0
+        self.sandbox: Sandbox | None = None
+        self._server: object | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, settings: Settings, port: int = 8000, timeout_s: float = 15.0) -> None:
+        """Serve on 127.0.0.1:`port`; SettingsError if the port is taken or it cannot start."""
+        import uvicorn
+
+        if self.running:
+            return
+        if not port_free("127.0.0.1", port):
+            raise SettingsError(f"port {port} is in use: stop what uses it first")
+        self.sandbox = Sandbox(settings)
+        app = ServedSandbox(self.sandbox)
+        app.listeners.append(self.on_trace)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                access_log=False, lifespan="on")
+        server = uvicorn.Server(config)
+        self._server = server
+        self.port = port
+        started = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            loop.call_soon(started.set)
+            try:
+                loop.run_until_complete(server.serve())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name="sandbox-serve", daemon=True)
+        self._thread.start()
+        started.wait(timeout_s)
+        for _ in range(int(timeout_s * 50)):
+            if server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.02)
+        if not server.started:
+            self.stop()
+            raise SettingsError(f"the server could not start on port {port}")
+
+    def apply(self, settings: Settings) -> None:
+        """Use new settings from the next request on."""
+        if self.running and self._loop is not None and self.sandbox is not None:
+            self._loop.call_soon_threadsafe(self.sandbox.apply, settings)
+
+    def stop(self) -> None:
+        """Finish in-flight requests, stop, and close the sandbox."""
+        server = self._server
+        if server is not None:
+            server.should_exit = True  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.sandbox is not None:
+            self.sandbox.close()
+        self._server = self._thread = self._loop = None
+        self.sandbox = None

@@ -1,0 +1,160 @@
+"""Scenario runs as the playground keeps them, and the before/after comparison of two runs.
+
+Nothing here imports Textual: these are plain data and functions the widgets display and the
+tests check directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sandbox.settings import Settings, format_value
+from sandbox.tracing import Trace
+
+Verdict = Literal["better", "worse", "same"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished scenario run: what was asked, what it measured, the newest traces."""
+
+    scenario: str
+    seed: int
+    requests: int
+    settings: Settings
+    metrics: dict[str, Any]
+    traces: tuple[tuple[str, Trace], ...]
+    wall_s: float = 0.0
+
+
+def status_counts(metrics: dict[str, Any]) -> dict[int, int]:
+    """Status code -> how many responses had it, in code order."""
+    return {int(code): n for code, n in sorted(metrics.get("status", {}).items())}
+
+
+def server_errors(metrics: dict[str, Any]) -> int:
+    return sum(n for code, n in status_counts(metrics).items() if code >= 500)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A number worth comparing between runs, and which direction is better."""
+
+    label: str
+    unit: str
+    better: Literal["lower", "higher"]
+    read: Callable[[dict[str, Any]], float]
+    percent: bool = False  # a 0..1 ratio shown as a percentage, compared in points
+
+    def text(self, value: float) -> str:
+        if self.percent:
+            return f"{value:.1%}"
+        if self.unit == "ms":
+            return f"{value:,.2f}" if value < 100 else f"{value:,.1f}" if value < 10_000 else f"{value:,.0f}"
+        if self.unit == "req/s":
+            return f"{value:,.0f}"
+        if value >= 10_000_000:
+            return f"{value / 1e6:,.1f}M"
+        if value >= 100_000:
+            return f"{value / 1e3:,.1f}k"
+        return f"{int(value):,}"
+
+
+HEADLINES: tuple[Headline, ...] = (
+    Headline("p50 ms", "ms", "lower", lambda m: m["latency_ms"]["p50"]),
+    Headline("p95 ms", "ms", "lower", lambda m: m["latency_ms"]["p95"]),
+    Headline("p99 ms", "ms", "lower", lambda m: m["latency_ms"]["p99"]),
+    Headline("req/s", "req/s", "higher", lambda m: m["throughput_rps"]),
+    Headline("5xx", "", "lower", lambda m: float(server_errors(m))),
+    Headline("429s", "", "lower", lambda m: float(m["ratelimit"]["rejected"])),
+    Headline("cache hit", "", "higher", lambda m: m["cache"]["hit_rate"], percent=True),
+    Headline("db queries", "", "lower", lambda m: float(m["db"]["queries"])),
+    Headline("rows read", "", "lower", lambda m: float(m["db"]["rows_scanned"])),
+    Headline("dead jobs", "", "lower", lambda m: float(m["queue"]["dead_lettered"])),
+)
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One headline metric before and after, with its change and whether that is good."""
+
+    label: str
+    unit: str
+    before: str
+    after: str
+    change: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One thing that differed between two runs: a settings key, or the scenario, seed, size."""
+
+    key: str
+    before: str
+    after: str
+
+    def describe(self) -> str:
+        return f"{self.key}: {self.before} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The last two runs side by side."""
+
+    before: RunRecord
+    after: RunRecord
+    rows: tuple[CompareRow, ...]
+    changes: tuple[SettingChange, ...]
+
+    def changed_keys(self) -> list[str]:
+        return [c.key for c in self.changes]
+
+    def describe_changes(self) -> list[str]:
+        return [c.describe() for c in self.changes]
+
+
+def _row(headline: Headline, before_m: dict[str, Any], after_m: dict[str, Any]) -> CompareRow:
+    before, after = headline.read(before_m), headline.read(after_m)
+    delta = after - before
+    if headline.percent:
+        points = delta * 100
+        change = f"{points:+.1f}pp" if abs(points) < 10 else f"{points:+.0f}pp"
+        same = abs(delta) < 0.005
+    elif before:
+        rel = delta / abs(before)
+        change = f"{rel:+.0%}" if abs(rel) >= 0.1 else f"{rel:+.1%}"
+        same = abs(rel) < 0.01
+    else:
+        change = "new" if after else "="
+        same = not after
+    if same:
+        verdict: Verdict = "same"
+        change = "=" if delta == 0 else "≈"
+    elif (delta < 0) == (headline.better == "lower"):
+        verdict = "better"
+    else:
+        verdict = "worse"
+    return CompareRow(headline.label, headline.unit, headline.text(before), headline.text(after),
+                      change, verdict)
+
+
+def compare(before: RunRecord, after: RunRecord) -> Comparison:
+    """Every headline metric as before -> after, and every setting that differed."""
+    rows = tuple(_row(h, before.metrics, after.metrics) for h in HEADLINES)
+    changes: list[SettingChange] = []
+    for label, a, b in (("scenario", before.scenario, after.scenario),
+                        ("requests", f"{before.requests:,}", f"{after.requests:,}"),
+                        ("seed", str(before.seed), str(after.seed))):
+        if a != b:
+            changes.append(SettingChange(label, a, b))
+    for key, (a, b) in before.settings.diff(after.settings).items():
+        changes.append(SettingChange(key, format_value(a), format_value(b)))
+    return Comparison(before, after, rows, tuple(changes))
+
+
+def changed_from_defaults(settings: Settings) -> dict[str, str]:
+    """key -> value (as text) for every key that is not at its default."""
+    return {k: format_value(b) for k, (_, b) in Settings().diff(settings).items()}

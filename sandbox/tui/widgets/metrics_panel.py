@@ -1,0 +1,135 @@
+"""The metrics panel: the headline numbers of the last run, and a table by action.
+
+`metrics` holds the run's metrics dict exactly as `run_scenario` returned it (tests read it);
+the panel redraws whenever it is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from sandbox.render import status_style
+from sandbox.tui.runs import status_counts
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+EMPTY_HINT = (
+    "No run yet.\n\n"
+    "Press [b]r[/b] to fire the scenario at the shop. Then flip a switch on the left "
+    "(try [b]topology.instances[/b] or [b]cache.strategy[/b]) and run again: the panel on "
+    "the right compares the two runs."
+)
+
+
+def sparkline(values: list[float], width: int = 30) -> Text:
+    """A one-line bar chart of `values` (resampled to at most `width` points)."""
+    if not values:
+        return Text("")
+    if len(values) > width:
+        step = len(values) / width
+        values = [max(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
+                  for i in range(width)]
+    top = max(values) or 1.0
+    return Text("".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1)))]
+                        for v in values))
+
+
+def status_text(metrics: dict[str, Any]) -> Text:
+    """Each status code and its count, coloured: 2xx green, 4xx yellow, 429 magenta, 5xx red."""
+    text = Text()
+    for code, n in status_counts(metrics).items():
+        if text:
+            text.append("  ")
+        text.append(str(code), style=status_style(code))
+        text.append(f" {n:,}")
+    return text
+
+
+def _pair(*values: str) -> str:
+    return "/".join(values)
+
+
+def headline_table(metrics: dict[str, Any]) -> Table:
+    """Label and value rows, narrow enough for half the main area (about 35 columns)."""
+    lat, cache, db, queue = metrics["latency_ms"], metrics["cache"], metrics["db"], metrics["queue"]
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("p50/95/99 ms", Text(_pair(f"{lat['p50']:.2f}", f"{lat['p95']:.2f}",
+                                               f"{lat['p99']:.2f}"), style="bold"))
+    table.add_row("mean / max ms", _pair(f"{lat['mean']:.2f}", f"{lat['max']:.2f}"))
+    table.add_row("throughput", f"{metrics['throughput_rps']:,.1f} req/s")
+    table.add_row("status", status_text(metrics))
+    rejected = metrics["ratelimit"]["rejected"]
+    table.add_row("429 refused", Text(f"{rejected:,}", style="bold magenta" if rejected else ""))
+    looked = cache["hits"] + cache["misses"]
+    table.add_row("cache hit rate", Text(f"{cache['hit_rate']:.1%} of {looked:,}") if looked
+                  else Text("no lookups", style="dim"))
+    for key, label in (("stale_reads", "stale cache reads"), ("evictions", "cache evictions")):
+        if cache.get(key):
+            table.add_row(label, Text(f"{cache[key]:,}", style="yellow"))
+    table.add_row("db queries", f"{db['queries']:,}")
+    table.add_row("rows examined", f"{db['rows_scanned']:,}")
+    for key, label in (("replica_queries", "replica queries"), ("stale_reads", "stale db reads"),
+                       ("pool_waits", "pool waits")):
+        if db.get(key):
+            table.add_row(label, Text(f"{db[key]:,}", style="yellow"))
+    table.add_row("queue pub/done", _pair(f"{queue.get('published', 0):,}",
+                                          f"{queue.get('processed', 0):,}"))
+    bad = queue.get("dead_lettered", 0) or queue.get("lost", 0)
+    table.add_row("dead / lost", Text(_pair(f"{queue.get('dead_lettered', 0):,}",
+                                            f"{queue.get('lost', 0):,}"), style="bold red" if bad else ""))
+    instances = metrics.get("instances", {})
+    if instances:
+        table.add_row("served by", Text("  ".join(f"{k} {v:,}" for k, v in instances.items())))
+    timeline = metrics.get("timeline", [])
+    if timeline:
+        table.add_row("latency/s", sparkline([b["mean_latency_ms"] for b in timeline], width=20))
+        if any(b["errors"] for b in timeline):
+            line = sparkline([float(b["errors"]) for b in timeline], width=20)
+            line.stylize("red")
+            table.add_row("errors/s", line)
+    return table
+
+
+def by_action_table(metrics: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, expand=False, header_style="dim", padding=(0, 0, 0, 1))
+    table.add_column("action", no_wrap=True)
+    for name in ("n", "p50", "p95"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for action, stats in metrics.get("endpoints", {}).items():
+        table.add_row(action, f"{stats['requests']:,}", f"{stats['p50']:.1f}", f"{stats['p95']:.1f}")
+    return table
+
+
+class MetricsPanel(Static):
+    """Headline metrics of the last run, then latency by action."""
+
+    metrics: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
+
+    def on_mount(self) -> None:
+        self.update(self._render_metrics())
+
+    def watch_metrics(self) -> None:
+        self.update(self._render_metrics())
+
+    def _render_metrics(self) -> RenderableType:
+        metrics = self.metrics
+        if metrics is None:
+            return Text.from_markup(EMPTY_HINT)
+        changed = metrics.get("settings", {})
+        title = Text.assemble(
+            (f"{metrics.get('scenario', '')}", "bold"),
+            f" · {metrics['requests']:,} requests · seed {metrics.get('seed', '')}",
+            (f"\n{metrics['duration_s']:,.1f} s of simulated time", "dim"),
+        )
+        switches = Text("defaults" if not changed else
+                        "  ".join(f"{k}={v}" for k, v in changed.items()), style="cyan")
+        switches.overflow = "fold"
+        return Group(title, switches, Text(""), headline_table(metrics), Text(""),
+                     Text("latency by action (ms)", style="bold"), by_action_table(metrics))

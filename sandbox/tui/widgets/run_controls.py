@@ -1,0 +1,230 @@
+"""Run controls: pick a scenario, a request count and a seed; run it in a thread; cancel it.
+
+The run happens in a thread worker (`run_scenario` is blocking), which reports back only by
+messages: `Progress` while it runs, then exactly one of `Finished`, `Cancelled` or `Failed`.
+Each run has an id so a message from a superseded run is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.validation import Integer
+from textual.widgets import Button, Input, Label, ProgressBar, Select
+from textual.worker import get_current_worker
+
+from sandbox.errors import SandboxError
+from sandbox.scenarios import PATTERNS, ScenarioCancelled, run_scenario
+from sandbox.settings import Settings
+from sandbox.tui.runs import RunRecord
+
+DEFAULT_REQUESTS = 3000
+KEEP_TRACES = 500
+MAX_REQUESTS = 1_000_000
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for the learner; never a traceback."""
+    if isinstance(exc, SandboxError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class RunControls(Vertical):
+    """The run bar. `start(settings)` begins a run; `cancel()` stops it."""
+
+    @dataclass
+    class RunRequested(Message):
+        """The Run button was pressed (the screen supplies the settings)."""
+
+        controls: RunControls
+
+    @dataclass
+    class Progress(Message):
+        run_id: int
+        done: int
+        total: int
+
+    @dataclass
+    class Finished(Message):
+        run_id: int
+        record: RunRecord
+
+    @dataclass
+    class Cancelled(Message):
+        run_id: int
+        message: str
+
+    @dataclass
+    class Failed(Message):
+        run_id: int
+        message: str
+
+    running: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._run_id = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="run-line"):
+            yield Label("scenario", classes="run-label")
+            yield Select([(name, name) for name in PATTERNS], value="steady", allow_blank=False,
+                         compact=True, id="run-scenario")
+            yield Label("requests", classes="run-label")
+            yield Input(str(DEFAULT_REQUESTS), id="run-requests", compact=True, type="integer",
+                        validators=[Integer(1, MAX_REQUESTS)])
+            yield Label("seed", classes="run-label")
+            yield Input("7", id="run-seed", compact=True, type="integer",
+                        validators=[Integer(0, 2**31)])
+        with Horizontal(id="progress-line"):
+            yield Button("▶ run", id="run-start", compact=True, variant="success")
+            yield Button("■ cancel", id="run-cancel", compact=True, variant="error", disabled=True)
+            yield ProgressBar(total=DEFAULT_REQUESTS, show_eta=False, id="run-progress")
+            yield Label("ready: press r to run", id="run-status")
+
+    # -- what the screen calls --------------------------------------------------------------
+
+    def read_inputs(self) -> tuple[str, int, int]:
+        """(scenario, requests, seed) as typed; ValueError with a readable message if not."""
+        scenario = str(self.query_one("#run-scenario", Select).value)
+        requests_text = self.query_one("#run-requests", Input).value.strip()
+        seed_text = self.query_one("#run-seed", Input).value.strip()
+        try:
+            requests = int(requests_text)
+        except ValueError:
+            raise ValueError(f"requests must be a whole number, not '{requests_text}'") from None
+        if not 1 <= requests <= MAX_REQUESTS:
+            raise ValueError(f"requests must be from 1 to {MAX_REQUESTS:,}")
+        try:
+            seed = int(seed_text)
+        except ValueError:
+            raise ValueError(f"seed must be a whole number, not '{seed_text}'") from None
+        return scenario, requests, seed
+
+    def start(self, settings: Settings) -> bool:
+        """Begin a run with `settings`; False (and a notification) if it cannot start."""
+        if self.running:
+            self.notify("A run is already going: press escape to cancel it.", severity="warning")
+            return False
+        try:
+            scenario, requests, seed = self.read_inputs()
+        except ValueError as exc:
+            self.notify(str(exc), title="cannot run", severity="error")
+            return False
+        self._run_id += 1
+        self.running = True
+        self.query_one(ProgressBar).update(total=requests, progress=0)
+        self._status(f"running {scenario}: 0 / {requests:,}" + _seed_note())
+        self._run(self._run_id, scenario, requests, seed, settings)
+        return True
+
+    def cancel(self) -> bool:
+        """Stop the run in progress; False if there is none."""
+        if not self.running:
+            return False
+        self.workers.cancel_group(self, "scenario")
+        self._status("cancelling…")
+        return True
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="scenario", exit_on_error=False)
+    def _run(self, run_id: int, scenario: str, requests: int, seed: int, settings: Settings) -> None:
+        worker = get_current_worker()
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.Progress(run_id, done, total))  # thread-safe
+
+        try:
+            result = run_scenario(scenario, settings, seed=seed, requests=requests,
+                                  keep_traces=KEEP_TRACES, progress=progress,
+                                  cancelled=lambda: worker.is_cancelled)
+        except ScenarioCancelled as exc:
+            self.post_message(self.Cancelled(run_id, str(exc)))
+            return
+        except Exception as exc:  # every failure is shown in the app, never as a traceback
+            self.post_message(self.Failed(run_id, describe_error(exc)))
+            return
+        record = RunRecord(scenario, seed, requests, settings, result.metrics,
+                           tuple(result.traces), time.perf_counter() - started)
+        self.post_message(self.Finished(run_id, record))
+
+    # -- messages back from the worker ----------------------------------------------------
+
+    @on(Progress)
+    def _progress(self, event: Progress) -> None:
+        event.stop()
+        if event.run_id == self._run_id and self.running:
+            self.query_one(ProgressBar).update(total=event.total, progress=event.done)
+            self._status(f"running: {event.done:,} / {event.total:,}")
+
+    @on(Finished)
+    def _finished(self, event: Finished) -> None:
+        if event.run_id != self._run_id:
+            event.stop()
+            return
+        self.running = False
+        record = event.record
+        self.query_one(ProgressBar).update(total=record.requests, progress=record.requests)
+        self._status(f"done: {record.requests:,} requests in {record.wall_s:.1f} s")
+
+    @on(Cancelled)
+    def _cancelled(self, event: Cancelled) -> None:
+        if event.run_id != self._run_id:
+            event.stop()
+            return
+        self.running = False
+        counts = [int(n) for n in re.findall(r"\d+", event.message)]
+        self._status("cancelled after {:,} of {:,}".format(*counts) if len(counts) == 2 else "cancelled")
+
+    @on(Failed)
+    def _failed(self, event: Failed) -> None:
+        if event.run_id != self._run_id:
+            event.stop()
+            return
+        self.running = False
+        self._status("failed (see the message)")
+
+    # -- the bar itself -------------------------------------------------------------------
+
+    def watch_running(self, running: bool) -> None:
+        self.query_one("#run-start", Button).disabled = running
+        self.query_one("#run-cancel", Button).disabled = not running
+        self.set_class(running, "-running")
+        self.screen.refresh_bindings()  # escape means "cancel" only while a run goes
+
+    def _status(self, text: str) -> None:
+        self.query_one("#run-status", Label).update(text)
+
+    @on(Button.Pressed, "#run-start")
+    def _run_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.RunRequested(self))
+
+    @on(Button.Pressed, "#run-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.cancel()
+
+    @on(Input.Submitted, "#run-requests, #run-seed")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.RunRequested(self))
+
+
+def _seed_note() -> str:
+    from sandbox.backend.seed import seed_path
+    from sandbox.runtime import DATA_SEED
+
+    if seed_path(DATA_SEED).exists():
+        return ""
+    return " (building the shop database first: once, about five seconds)"

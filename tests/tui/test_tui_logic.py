@@ -1,0 +1,107 @@
+"""The app's logic without the app: comparisons, flow figures, the composer's parsing and curl."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from sandbox.errors import SettingsError
+from sandbox.scenarios import run_scenario
+from sandbox.settings import Settings
+from sandbox.tui.composing import ComposedRequest, build_curl, parse_headers
+from sandbox.tui.flowstats import build_layout, compute_flow
+from sandbox.tui.runs import RunRecord, compare
+
+
+@pytest.fixture(scope="module")
+def run() -> RunRecord:
+    result = run_scenario("steady", Settings(), seed=7, requests=200, keep_traces=200)
+    return RunRecord("steady", 7, 200, Settings(), result.metrics, tuple(result.traces))
+
+
+def _with(record: RunRecord, settings: Settings, **changes: float) -> RunRecord:
+    metrics = copy.deepcopy(record.metrics)
+    for path, value in changes.items():
+        section, _, key = path.partition("__")
+        if key:
+            metrics[section][key] = value
+        else:
+            metrics[section] = value
+    return RunRecord(record.scenario, record.seed, record.requests, settings, metrics, record.traces)
+
+
+def test_compare_colours_by_direction_and_lists_changed_settings(run: RunRecord) -> None:
+    after = _with(run, Settings().replace({"cache.strategy": "cache_aside", "db.indexes": "none"}),
+                  latency_ms__p95=run.metrics["latency_ms"]["p95"] * 3, cache__hit_rate=0.5)
+    comparison = compare(run, after)
+    verdicts = {row.label: row.verdict for row in comparison.rows}
+    assert verdicts["p95 ms"] == "worse"  # latency: lower is better
+    assert verdicts["cache hit"] == "better"  # hit rate: higher is better
+    assert verdicts["p50 ms"] == "same"
+    assert comparison.describe_changes() == [
+        "cache.strategy: off -> cache_aside",
+        "db.indexes: orders.customer_id,order_items.order_id,reviews.product_id,users.email -> none",
+    ]
+    hit = next(r for r in comparison.rows if r.label == "cache hit")
+    assert (hit.before, hit.after, hit.change) == ("0.0%", "50.0%", "+50pp")
+
+
+def test_compare_names_a_different_scenario_and_seed(run: RunRecord) -> None:
+    other = RunRecord("spike", 8, 200, Settings(), run.metrics, run.traces)
+    assert compare(run, other).changed_keys() == ["scenario", "seed"]
+    assert all(row.verdict == "same" for row in compare(run, other).rows)
+
+
+def test_flow_figures_add_up_and_mark_the_parts(run: RunRecord) -> None:
+    stats = compute_flow((t for _, t in run.traces), run.metrics)
+    assert stats.requests == 200
+    assert stats.served == {"app-1": 100, "app-2": 100}
+    own = sum(box.mean_ms for box in stats.kinds.values())
+    assert own == pytest.approx(stats.mean_ms, rel=1e-6)  # self times add up to the whole
+    assert stats.db_queries > 0 and stats.cache_lookups == 0
+    layout = build_layout(run.settings, stats)
+    states = {box.key: box.state for box in layout.boxes()}
+    assert states["cache"] == "off" and states["queue"] == "off"
+    assert states["db"] == "ok" and states["app-1"] == "ok"
+
+
+def test_flow_marks_errors_and_faults() -> None:
+    settings = Settings().replace({"faults.db_down": True, "topology.instances": 3,
+                                   "faults.instance_down": 2})
+    result = run_scenario("steady", settings, seed=7, requests=100, keep_traces=100)
+    stats = compute_flow((t for _, t in result.traces), result.metrics)
+    layout = build_layout(settings, stats)
+    boxes = {box.key: box for box in layout.boxes()}
+    assert boxes["db"].state == "down" and boxes["app-2"].state == "down"
+    assert boxes["repository"].state == "error" and "5xx" in boxes["repository"].note
+    assert [b.key for b in layout.instances] == ["app-1", "app-2", "app-3"]
+
+
+def test_limited_requests_mark_the_gateway() -> None:
+    settings = Settings().replace({"ratelimit.algorithm": "fixed_window", "ratelimit.limit": 1})
+    result = run_scenario("steady", settings, seed=7, requests=150, keep_traces=150)
+    stats = compute_flow((t for _, t in result.traces), result.metrics)
+    assert stats.kind("gateway").limited == result.metrics["ratelimit"]["rejected"] > 0
+    gateway = build_layout(settings, stats).network[3]
+    assert gateway.state == "limited" and "429" in gateway.note
+
+
+def test_headers_parse_and_bad_lines_say_which() -> None:
+    assert parse_headers("X-A: 1\n\n# note\nAccept:  application/json ") == (
+        ("X-A", "1"), ("Accept", "application/json"))
+    with pytest.raises(SettingsError, match="header line 2"):
+        parse_headers("X-A: 1\nnot a header")
+
+
+def test_curl_for_plain_json_and_logged_in_requests() -> None:
+    assert build_curl(ComposedRequest("GET", "/products/1")) == "curl -i http://127.0.0.1:8000/products/1"
+    post = build_curl(ComposedRequest("POST", "/orders", body='{"items": []}', user="grace@shop.test"))
+    login, command = post.splitlines()
+    assert login.startswith("TOKEN=$(curl -s -X POST http://127.0.0.1:8000/auth/login")
+    assert "grace@shop.test" in login and "sandbox123" in login
+    assert command == ("curl -i -X POST http://127.0.0.1:8000/orders -H \"Authorization: Bearer $TOKEN\""
+                       " -H 'Content-Type: application/json' --data '{\"items\": []}'")
+    keyed = build_curl(ComposedRequest("GET", "/users/me/orders", user="grace@shop.test"),
+                       auth_mode="api_key")
+    assert keyed == "curl -i http://127.0.0.1:8000/users/me/orders -H 'X-API-Key: sk_test_partner'"

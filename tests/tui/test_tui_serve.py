@@ -1,0 +1,74 @@
+"""Serving from the app: outside requests arrive in the Requests and Flow tabs as they come."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import httpx
+from tui_helpers import WIDE, RecordingApp, playground, wait_until
+
+from sandbox.tui.widgets.requests_view import RequestsView
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def outside_get(url: str, results: list[int]) -> threading.Thread:
+    """A client outside the app (curl, in effect), in its own thread."""
+
+    def call() -> None:
+        results.append(httpx.get(url, timeout=10).status_code)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
+async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        screen.serve_port = free_port()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: screen.live.running)
+        assert "serving http://127.0.0.1:" in screen.sub_title
+        statuses: list[int] = []
+        thread = outside_get(f"{screen.live.url}/products/7", statuses)
+        await wait_until(pilot, lambda: not thread.is_alive(), tries=500)
+        assert statuses == [200]
+        view = screen.query_one(RequestsView)
+        await wait_until(pilot, lambda: len(view._traces) == 1)
+        _, trace = next(iter(view._traces.values()))
+        assert trace.path == "/products/7" and trace.status == 200
+        assert trace.find("lb") and trace.find("gateway") and trace.find("db")
+        # A switch flipped in the app applies to the served backend from the next request on.
+        app.settings = app.settings.replace({"ratelimit.algorithm": "fixed_window",
+                                             "ratelimit.limit": 1})
+        await pilot.pause()
+        for _ in range(3):
+            thread = outside_get(f"{screen.live.url}/health", statuses)
+            await wait_until(pilot, lambda t=thread: not t.is_alive(), tries=500)
+        assert 429 in statuses[1:]
+        await wait_until(pilot, lambda: len(view._traces) == 4)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: not screen.live.running)
+        assert screen.sub_title == "playground"
+        assert not app.errors()
+
+
+async def test_a_busy_port_is_shown_as_an_error_not_a_crash() -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            screen.serve_port = taken.getsockname()[1]
+            await pilot.press("v")
+            await pilot.pause()
+        assert not screen.live.running
+        assert any("in use" in error for error in app.errors())
