@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -157,6 +159,59 @@ def index_speedup(sql: str, keys: int, quick: bool) -> tuple[float, float]:
     return indexed, scanned
 
 
+# Programs run in a fresh interpreter, so start-up and memory are what a user gets.
+HELLO_TEXTUAL = """
+import resource
+from textual.app import App
+from textual.widgets import Static
+class Hello(App):
+    def compose(self):
+        yield Static("hello")
+    def on_mount(self):
+        self.call_after_refresh(self.exit)
+Hello().run(headless=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+APP_FIRST_FRAME = """
+from sandbox.tui.app import SandboxApp
+class Measured(SandboxApp):
+    def on_mount(self):
+        super().on_mount()
+        self.call_after_refresh(self.exit)
+Measured().run(headless=True)
+"""
+APP_TEN_THOUSAND = """
+import asyncio, resource
+from textual.widgets import Input
+from sandbox.tui.app import SandboxApp
+from sandbox.tui.widgets.run_controls import RunControls
+async def main():
+    app = SandboxApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.query_one("#run-requests", Input).value = "10000"
+        await pilot.press("r")
+        controls = app.screen.query_one(RunControls)
+        for _ in range(6000):
+            await pilot.pause(0.05)
+            if not controls.running:
+                break
+        assert not controls.running, "the run did not finish"
+asyncio.run(main())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def python_program(code: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of `code` run in a fresh interpreter."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600, check=True)
+    elapsed = time.perf_counter() - start
+    lines = done.stdout.split()
+    peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    return elapsed, peak_kb / 1024.0
+
+
 def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:
     """Measure every row; `quick` uses smaller samples."""
     say = log or (lambda message: None)
@@ -206,6 +261,19 @@ def run_bench(quick: bool = False, log: Log = None) -> list[dict[str, Any]]:
                          (speedup >= 500) if target else None,
                          "value: the lookup as a full scan (no index); baseline: the same "
                          "lookup with the index; ratio: how many times faster the index is"))
+
+    say("timing the terminal app's cold start ...")
+    hello_start = best_of(runs, lambda: python_program(HELLO_TEXTUAL)[0])
+    app_start = best_of(runs, lambda: python_program(APP_FIRST_FRAME)[0])
+    rows.append(_row("terminal app cold start to the first frame", app_start, "s", hello_start,
+                     app_start / hello_start, "<= 1.5x", app_start <= 1.5 * hello_start,
+                     "baseline: a bare Textual hello-world, started the same way, s"))
+    say("measuring the app's memory while it runs 10,000 requests ...")
+    hello_mb = python_program(HELLO_TEXTUAL)[1]
+    app_mb = python_program(APP_TEN_THOUSAND)[1]
+    rows.append(_row("terminal app peak memory during a 10,000-request scenario", app_mb, "MB",
+                     hello_mb, app_mb / hello_mb, "<= 150 MB", app_mb <= 150,
+                     "baseline: a bare Textual hello-world's peak, MB"))
 
     hello_10k = hello_s / hello_n * 10_000
     spike_10k = spike_s / spike_n * 10_000
