@@ -137,7 +137,9 @@ class Database:
         trace = tracing.current_trace.get()
         if trace is None:
             cur = self.conn.execute(sql, params)
-            return cur, ([] if write else cur.fetchall())
+            rows = [] if write else cur.fetchall()
+            self._replicate(sql, params)
+            return cur, rows
         if trace.pool is not None and not trace.connection:
             self._check_out(trace)
         if self.truth is not None:  # a replica applies writes continuously, `lag_ms` behind
@@ -173,6 +175,7 @@ class Database:
             if trace.sql_log is not None:
                 trace.sql_log.append((sql, tuple(params)))
             trace.clock.now_ms += ROUND_TRIP_MS + steps * MS_PER_STEP
+        self._replicate(sql, params)
         return cur, rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -195,13 +198,17 @@ class Database:
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run an INSERT, UPDATE or DELETE; the cursor has `lastrowid` and `rowcount`."""
-        cursor = self._run(sql, params, write=True)[0]
-        if self.replication_log is not None:
-            if self._txn is not None:
-                self._txn.append((sql, tuple(params)))
-            else:
-                self.replication_log.append((self._now(), sql, tuple(params)))
-        return cursor
+        return self._run(sql, params, write=True)[0]
+
+    def _replicate(self, sql: str, params: Sequence[Any]) -> None:
+        """Record a change for the replica (by the statement: UPDATE ... RETURNING is a read
+        call that changes data, too)."""
+        if self.replication_log is None or sql.lstrip()[:6].upper() == "SELECT":
+            return
+        if self._txn is not None:
+            self._txn.append((sql, tuple(params)))
+        else:
+            self.replication_log.append((self._now(), sql, tuple(params)))
 
     def _now(self) -> float:
         return self.clock.now_ms if self.clock is not None else 0.0

@@ -64,3 +64,19 @@ def test_lag_makes_stale_reads_and_no_lag_makes_none() -> None:
     assert lagging["replica_queries"] > 2000 and lagging["stale_reads"] > 0
     assert prompt["replica_queries"] == lagging["replica_queries"]
     assert prompt["stale_reads"] == 0
+
+
+async def test_stock_taken_by_an_order_reaches_the_replica(
+    sandbox: Sandbox, client: httpx.AsyncClient, grace: dict[str, str]
+) -> None:
+    """Regression: UPDATE ... RETURNING runs as a read call but changes data."""
+    sandbox.apply(sandbox.settings.replace({"db.read_replica": True, "db.replica_lag_ms": 0}))
+    placed = await client.post("/orders", headers=grace,
+                               json={"items": [{"product_id": 9, "quantity": 2}]})
+    assert placed.status_code == 201
+    sandbox.clock.advance(10)
+    await client.get("/health")
+    assert sandbox.replica is not None
+    query = "SELECT stock FROM products WHERE id = 9"
+    assert sandbox.replica.conn.execute(query).fetchall() == sandbox.db.conn.execute(
+        query).fetchall()
