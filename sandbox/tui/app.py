@@ -18,6 +18,7 @@ from textual.screen import Screen
 from sandbox.settings import Settings
 from sandbox.tui.screens.composer import ComposerScreen
 from sandbox.tui.screens.help import HelpScreen
+from sandbox.tui.screens.lessons import LessonScreen, LessonsScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -28,7 +29,7 @@ class SandboxApp(App[None]):
 
     TITLE = "the backend sandbox"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere work
-    MODES: ClassVar = {"playground": PlaygroundScreen, "composer": ComposerScreen}
+    MODES: ClassVar = {"playground": PlaygroundScreen, "composer": ComposerScreen, "lessons": LessonsScreen}
     DEFAULT_MODE = "playground"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,6 +37,7 @@ class SandboxApp(App[None]):
         Binding("question_mark,f1", "help", "Help"),
         Binding("n", "switch_mode('composer')", "Composer"),
         Binding("p", "switch_mode('playground')", "Playground", show=False),
+        Binding("l", "switch_mode('lessons')", "Lessons"),
         Binding("ctrl+t", "toggle_theme", "Light / dark"),
     ]
 
@@ -59,6 +61,7 @@ class SandboxApp(App[None]):
                           Binding("escape", "", "Back to the list / clear the filter")]),
             ("requests tab", [Binding("o", "", "Slowest first / arrival order")]),
             ("composer", list(ComposerScreen.BINDINGS)),
+            ("lessons", [Binding("enter", "", "Open the lesson"), *LessonScreen.BINDINGS]),
             ("everywhere", [Binding("ctrl+p", "", "Command palette"),
                             Binding("tab,shift+tab", "", "Next / previous field"),
                             Binding("ctrl+q", "", "Quit, even while typing")]),

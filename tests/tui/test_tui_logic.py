@@ -105,3 +105,37 @@ def test_curl_for_plain_json_and_logged_in_requests() -> None:
     keyed = build_curl(ComposedRequest("GET", "/users/me/orders", user="grace@shop.test"),
                        auth_mode="api_key")
     assert keyed == "curl -i http://127.0.0.1:8000/users/me/orders -H 'X-API-Key: sk_test_partner'"
+
+
+def test_going_back_to_a_step_gives_that_steps_switches() -> None:
+    from sandbox.course.lessons import parse_lesson
+    from sandbox.settings import Settings
+    from sandbox.tui.learning import settings_at
+
+    text = """+++
+id = "back-and-forth"
+title = "Back and forth"
+topic = 5
+order = 1
++++
+
+## one
+```sandbox
+reset = true
+set = { "cache.strategy" = "cache_aside" }
+```
+## two
+```sandbox
+set = { "cache.ttl_s" = 2 }
+```
+## three
+```sandbox
+set = { "cache.invalidate_on_write" = false }
+```
+"""
+    lesson = parse_lesson(text)
+    base = Settings().replace({"topology.instances": 4})
+    assert settings_at(lesson, 0, base) == Settings().replace({"cache.strategy": "cache_aside"})
+    assert settings_at(lesson, 2, base).cache.invalidate_on_write is False
+    back = settings_at(lesson, 1, base)  # after visiting step three, back to two
+    assert back.cache.ttl_s == 2 and back.cache.invalidate_on_write is True

@@ -1,0 +1,226 @@
+"""The lessons mode: the list by topic, the player's steps, checkpoints and saved progress.
+
+Small runs come from a tiny lesson written into a temporary SANDBOX_LESSONS_DIR, so every run
+here is 200 requests; progress goes to the fresh SANDBOX_DATA_DIR tests/conftest.py sets.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Markdown, OptionList, Static
+from tui_helpers import WIDE, RecordingApp, wait_until
+
+from sandbox.course.lessons import load_lessons
+from sandbox.course.progress import ProgressStore
+from sandbox.settings import Settings
+from sandbox.tui.screens.lessons import CheckpointView, LessonScreen, LessonsScreen
+from sandbox.tui.widgets.waterfall import WaterfallView
+
+SMALL_LESSON = '''+++
+id = "tiny"
+title = "A tiny lesson"
+topic = 5
+order = 1
+summary = "Small runs for the tests"
++++
+
+An introduction.
+
+## Read me
+
+Nothing happens here.
+
+```checkpoint
+kind = "choice"
+question = "Which is right?"
+choices = [
+  { text = "This one", correct = true, explain = "Because it is." },
+  { text = "That one", explain = "It is not." },
+]
+```
+
+## Switch the cache on
+
+```sandbox
+set = { "cache.strategy" = "cache_aside" }
+run = { scenario = "steady", requests = 200 }
+```
+
+The cache now answers.
+
+## Your turn
+
+```sandbox
+reset = true
+```
+
+```checkpoint
+kind = "challenge"
+question = "Get the hit rate up, with the cache on."
+run = { scenario = "steady", requests = 200 }
+metric = "cache.hit_rate"
+above = 0.3
+keep = { "cache.strategy" = "cache_aside" }
+```
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "tiny.md").write_text(SMALL_LESSON, encoding="utf-8")
+    (folder / "broken.md").write_text("no header here\n", encoding="utf-8")
+    monkeypatch.setenv("SANDBOX_LESSONS_DIR", str(folder))
+    return folder
+
+
+def prompts(app: RecordingApp) -> list[str]:
+    listing = app.screen.query_one("#lesson-list", OptionList)
+    return [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
+
+
+def lesson_screen(app: RecordingApp) -> LessonScreen:
+    screen = app.screen
+    assert isinstance(screen, LessonScreen), screen
+    return screen
+
+
+def plain(app: RecordingApp, selector: str) -> str:
+    """What the Static shows, as plain text."""
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(app.screen.query_one(selector, Static).content)
+    return captured.get()
+
+
+async def open_tiny(pilot) -> LessonScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("l")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonsScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, LessonsScreen)
+    screen.open_option("lesson:tiny")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonScreen))
+    await pilot.pause()
+    return lesson_screen(pilot.app)
+
+
+async def test_the_shipped_lessons_are_listed_by_topic() -> None:
+    lessons, errors = load_lessons(Path(__file__).resolve().parents[2] / "lessons")
+    assert lessons and not errors
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        shown = "\n".join(prompts(app))
+        assert "5 · Caching" in shown and "1 · Clients and requests" in shown
+        for lesson in lessons:
+            assert lesson.title in shown
+        assert f"0/{len(lessons[0].steps)} steps" in shown
+        assert "broken" not in shown
+        assert not app.errors()
+
+
+async def test_a_broken_file_is_listed_and_a_lesson_plays_step_by_step(tiny: Path) -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        shown = prompts(app)
+        assert any("A tiny lesson" in p and "0/3 steps" in p for p in shown)
+        broken = [p for p in shown if "broken.md" in p]
+        assert broken and "broken" in broken[0] and "header" in broken[0]
+
+        screen = await open_tiny(pilot)
+        assert screen.index == 0
+        assert "step 1 of 3" in plain(app, "#step-title") and "Read me" in plain(app, "#step-title")
+        assert "Nothing happens here" in screen.query_one("#step-markdown", Markdown).source
+
+        # a choice checkpoint: the explanation shows, the answer is saved
+        view = screen.query_one(CheckpointView)
+        choices = view.query_one(OptionList)
+        assert choices.has_focus
+        choices.highlighted = 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Because it is." not in plain(app, ".checkpoint-result")
+        assert "It is not." in plain(app, ".checkpoint-result")
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("That one", False)
+        choices.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "right" in plain(app, ".checkpoint-result")
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
+
+        # next applies the `set` and runs the experiment
+        await pilot.press("right")
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+        assert app.settings.cache.strategy == "cache_aside"
+        assert screen.index == 1 and "step 2 of 3" in plain(app, "#step-title")
+        assert screen.last_metrics is not None and screen.last_metrics["requests"] == 200
+        shown_metrics = plain(app, "#lesson-metrics")
+        assert "p50/p95/p99" in shown_metrics and "db queries" in shown_metrics
+        assert "cache hit rate" in shown_metrics
+        assert 0 in ProgressStore().lesson("tiny").steps_done
+
+        # back and [ ] move too
+        await pilot.press("left")
+        assert screen.index == 0
+        await pilot.press("right_square_bracket")
+        assert screen.index == 1
+        await pilot.press("left_square_bracket")
+        assert screen.index == 0
+        assert not app.errors()
+
+
+async def test_a_challenge_is_met_after_the_switch_and_progress_survives(tiny: Path) -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("right")
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+        await pilot.press("right")
+        assert screen.index == 2
+        assert app.settings == Settings()  # the step resets the switches
+
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "not yet" in plain(app, ".checkpoint-result"))
+        assert "cache.strategy must stay cache_aside" in plain(app, ".checkpoint-result")
+        assert not ProgressStore().lesson("tiny").challenges_met
+
+        app.settings = app.settings.replace({"cache.strategy": "cache_aside"})  # as the playground does
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "met:" in plain(app, ".checkpoint-result"))
+        assert ProgressStore().lesson("tiny").challenges_met == {(2, 0)}
+        assert not app.errors()
+
+    again = RecordingApp()
+    async with again.run_test(size=WIDE) as pilot:
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(again.screen, LessonsScreen))
+        assert any("A tiny lesson" in p and "2/3 steps" in p for p in prompts(again))
+        screen = await open_tiny(pilot)
+        assert screen.index == 2 and "step 3 of 3" in plain(again, "#step-title")
+        assert "met before" in plain(again, ".checkpoint-result")
+
+
+async def test_a_request_step_shows_the_response_and_a_failure_is_a_notification(tiny: Path) -> None:
+    (tiny / "tiny.md").write_text(SMALL_LESSON.replace(
+        "Nothing happens here.", '```sandbox\nrequest = { method = "GET", path = "/products/1" }\n```'),
+        encoding="utf-8")
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        await wait_until(pilot, lambda: "200 GET /products/1" in plain(app, "#lesson-response"))
+        waterfall = screen.query_one(WaterfallView)
+        assert waterfall.display and waterfall.span_names()
+        # nothing listens at this Redis: the request fails, and says so in a notification
+        app.settings = app.settings.replace({"redis.url": "redis://127.0.0.1:1/0"})
+        screen.enter(0)
+        await wait_until(pilot, lambda: bool(app.errors()))
+        assert "no response" in plain(app, "#lesson-response")
+        assert "Traceback" not in "".join(app.errors())
