@@ -7,6 +7,7 @@ here is 200 requests; progress goes to the fresh SANDBOX_DATA_DIR tests/conftest
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,26 @@ async def test_a_request_step_shows_the_response_and_a_failure_is_a_notification
         await wait_until(pilot, lambda: bool(app.errors()))
         assert "no response" in plain(app, "#lesson-response")
         assert "Traceback" not in "".join(app.errors())
+
+
+def test_a_lessons_requests_share_one_sandbox_across_steps() -> None:
+    """Lesson 16's story: a retried POST without a key makes a second order; with a key the
+    retry is replayed. Both need the same database from one step to the next."""
+    from sandbox.settings import Settings
+    from sandbox.tui.composing import ComposedRequest
+    from sandbox.tui.screens.lessons import LessonSandbox
+
+    shared = LessonSandbox()
+    body = '{"items": [{"product_id": 3, "quantity": 1}]}'
+    order = ComposedRequest(method="POST", path="/orders", body=body, user="grace@shop.test")
+    keyed = ComposedRequest(method="POST", path="/orders", body=body, user="grace@shop.test",
+                            headers=(("Idempotency-Key", "lesson-test"),))
+    try:
+        first = json.loads(shared.send(order, Settings()).body)
+        again = json.loads(shared.send(order, Settings()).body)
+        assert first["id"] != again["id"]  # a second, different order
+        once = json.loads(shared.send(keyed, Settings()).body)
+        replay = json.loads(shared.send(keyed, Settings()).body)
+        assert replay["id"] == once["id"] and replay["replayed"] is True
+    finally:
+        shared.close()

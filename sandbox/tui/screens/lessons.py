@@ -285,10 +285,15 @@ class LessonScreen(Screen[None]):
         self._purpose: tuple[str, int, Settings] = ("step", -1, Settings())
         self._cache: dict[tuple[str, int | None, int, Settings], dict[str, Any]] = {}
         self._base: Settings | None = None  # the switches when the lesson opened
+        self.requests = LessonSandbox()
 
     @property
     def sandbox_app(self) -> SandboxApp:
         return cast("SandboxApp", self.app)
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "lesson-request")
+        self.requests.close()
 
     @property
     def step(self) -> Step:
@@ -581,7 +586,7 @@ class LessonScreen(Screen[None]):
     @work(exclusive=True, group="lesson-request", exit_on_error=False)
     async def _send(self, job: int, request: ComposedRequest, settings: Settings) -> None:
         try:
-            outcome = await asyncio.to_thread(send_once, request, settings)
+            outcome = await asyncio.to_thread(self.requests.send, request, settings)
         except Exception as exc:  # shown as a notification, never a traceback
             self.post_message(self.RequestFailed(job, describe_error(exc)))
             return
@@ -604,12 +609,27 @@ class LessonScreen(Screen[None]):
         self.notify(event.message, title="the request failed", severity="error", timeout=8)
 
 
-def send_once(request: ComposedRequest, settings: Settings) -> Outcome:
-    sandbox = Sandbox(settings, seed=REQUEST_SEED)
-    try:
-        return asyncio.run(send(sandbox, request))
-    finally:
-        sandbox.close()
+class LessonSandbox:
+    """The one sandbox a lesson's requests go to, so a step sees what earlier steps did (an
+    order placed in one step is there to be retried, or read back, in the next)."""
+
+    def __init__(self) -> None:
+        self.sandbox: Sandbox | None = None
+
+    def send(self, request: ComposedRequest, settings: Settings) -> Outcome:
+        """Send `request` with `settings` applied (called from a worker thread, one at a time)."""
+        if self.sandbox is not None and self.sandbox.settings.redis != settings.redis:
+            self.close()  # another Redis server: start over on it
+        if self.sandbox is None:
+            self.sandbox = Sandbox(settings, seed=REQUEST_SEED)
+        else:
+            self.sandbox.apply(settings)
+        return asyncio.run(send(self.sandbox, request))
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
 
 def metrics_table(title: str, metrics: dict[str, Any], extra: list[str]) -> RenderableType:
