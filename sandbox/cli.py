@@ -222,7 +222,7 @@ def _parse_headers(raw: list[str]) -> dict[str, str]:
 
 def cmd_request(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox import render
-    from sandbox.backend.seed import DEMO_PASSWORD
+    from sandbox.backend.demo import DEMO_PASSWORD
     from sandbox.runtime import Sandbox
 
     settings = _settings_from(args)

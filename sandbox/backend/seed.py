@@ -19,6 +19,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from sandbox.backend.demo import DEMO_PASSWORD
 from sandbox.errors import SeedError
 from sandbox.mechanisms.auth import hash_password
 from sandbox.settings import DEFAULT_INDEXES
@@ -31,8 +32,6 @@ ORDERS = 200_000
 REVIEWS = 60_000
 SEED_EPOCH_S = 1_700_000_000  # seeded rows are dated before this; the sandbox starts here
 
-# Every seeded account shares this demo password (each with its own salt).
-DEMO_PASSWORD = "sandbox123"
 SEED_HASH_ITERATIONS = 200  # the default `auth.hash_iterations`; logins upgrade older hashes
 
 FIRST = ("ada", "grace", "alan", "edsger", "barbara", "ken", "dennis", "margaret", "linus",

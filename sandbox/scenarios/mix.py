@@ -13,7 +13,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from sandbox.backend.seed import DEMO_PASSWORD, PRODUCTS, seeded_email, zipf_weights
+from sandbox.backend.demo import DEMO_PASSWORD
+from sandbox.backend.seed import PRODUCTS, seeded_email, zipf_weights
 
 CLIENTS = 1000  # simulated shoppers; shopper n is seeded user n + 2 (user 1 is the admin)
 

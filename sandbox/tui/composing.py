@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sandbox.backend.seed import DEMO_PASSWORD
+from sandbox.backend.demo import DEMO_PASSWORD
 from sandbox.errors import SettingsError
-from sandbox.runtime import Sandbox
 from sandbox.tracing import Trace
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
 
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS")
 SERVED_URL = "http://127.0.0.1:8000"

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sandbox.errors import SettingsError
-from sandbox.runtime import Sandbox
-from sandbox.serving import ServedSandbox, port_free
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
 
 
 class LiveServer:
@@ -41,6 +43,9 @@ class LiveServer:
     def start(self, settings: Settings, port: int = 8000, timeout_s: float = 15.0) -> None:
         """Serve on 127.0.0.1:`port`; SettingsError if the port is taken or it cannot start."""
         import uvicorn
+
+        from sandbox.runtime import Sandbox
+        from sandbox.serving import ServedSandbox, port_free
 
         if self.running:
             return

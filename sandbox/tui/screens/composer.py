@@ -34,7 +34,6 @@ from textual.widgets import (
 
 from sandbox.errors import SandboxError
 from sandbox.render import status_style
-from sandbox.runtime import Sandbox
 from sandbox.settings import Settings
 from sandbox.tui.composing import (
     EXAMPLES,
@@ -53,6 +52,7 @@ from sandbox.tui.widgets.run_controls import describe_error
 from sandbox.tui.widgets.waterfall import WaterfallView
 
 if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
     from sandbox.tui.app import SandboxApp
 
 COMPOSER_SEED = 7
@@ -194,6 +194,8 @@ class ComposerScreen(Screen[None]):
                 sandbox.close()
                 sandbox = self._sandbox = None
             if sandbox is None:
+                from sandbox.runtime import Sandbox  # on first send: keeps start-up fast
+
                 sandbox = self._sandbox = Sandbox(settings, seed=COMPOSER_SEED)
             elif sandbox.settings != settings:
                 sandbox.apply(settings)

@@ -32,8 +32,6 @@ from sandbox.course.lessons import Checkpoint, Lesson, LessonError, Run, Step, l
 from sandbox.course.progress import LessonProgress, ProgressError, ProgressStore
 from sandbox.errors import SandboxError
 from sandbox.render import status_style
-from sandbox.runtime import Sandbox
-from sandbox.scenarios import ScenarioCancelled, run_scenario
 from sandbox.settings import Settings
 from sandbox.tui.composing import ComposedRequest, Outcome, send
 from sandbox.tui.learning import (
@@ -53,6 +51,7 @@ from sandbox.tui.widgets.run_controls import describe_error
 from sandbox.tui.widgets.waterfall import WaterfallView
 
 if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
     from sandbox.tui.app import SandboxApp
 
 REQUEST_SEED = 7
@@ -458,6 +457,8 @@ class LessonScreen(Screen[None]):
         def progress(done: int, total: int) -> None:
             self.post_message(self.RunProgress(job, done, total))
 
+        from sandbox.scenarios.runner import ScenarioCancelled, run_scenario
+
         try:
             result = run_scenario(run.scenario, settings, seed=run.seed, requests=run.requests,
                                   keep_traces=0, progress=progress,
@@ -621,6 +622,8 @@ class LessonSandbox:
         if self.sandbox is not None and self.sandbox.settings.redis != settings.redis:
             self.close()  # another Redis server: start over on it
         if self.sandbox is None:
+            from sandbox.runtime import Sandbox
+
             self.sandbox = Sandbox(settings, seed=REQUEST_SEED)
         else:
             self.sandbox.apply(settings)

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select
 from textual.worker import get_current_worker
 
 from sandbox.errors import SandboxError
-from sandbox.scenarios import PATTERNS, ScenarioCancelled, run_scenario
+from sandbox.scenarios import PATTERNS
 from sandbox.settings import Settings
 from sandbox.tui.runs import RunRecord
 
@@ -143,6 +143,8 @@ class RunControls(Vertical):
 
         def progress(done: int, total: int) -> None:
             self.post_message(self.Progress(run_id, done, total))  # thread-safe
+
+        from sandbox.scenarios.runner import ScenarioCancelled, run_scenario  # not at start-up
 
         try:
             result = run_scenario(scenario, settings, seed=seed, requests=requests,
