@@ -74,7 +74,7 @@ def start_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
 
 
 def run_tests(extra: list[str]) -> int:
-    lint = [str(_python()), "-m", "ruff", "check", "sandbox", "tests", "dev.py"]
+    lint = [str(_python()), "-m", "ruff", "check", "sandbox", "tests", "exercises", "dev.py"]
     if subprocess.run(lint).returncode != 0:
         return 1
     redis_proc, url = start_redis()

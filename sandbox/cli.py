@@ -7,20 +7,20 @@ Exit codes: 0 success; 1 the sandbox could not do it (for example no writable ca
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from sandbox import __version__
 from sandbox.errors import SandboxError, SeedError, SettingsError
-from sandbox.settings import Settings, all_keys, apply_assignments
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sandbox.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("name", metavar="NAME", help="a scenario name, or `list`")
     scenario.add_argument("--requests", type=int, metavar="N",
                           help="how many requests to send (default: the scenario's own)")
+    scenario.add_argument("--warmup", type=int, metavar="N",
+                          help="requests to send first and leave out of the metrics "
+                               "(default: the scenario's own; 0 measures a cold start)")
     scenario.add_argument("--json", action="store_true", help="print metrics as JSON")
     with_settings(scenario)
 
@@ -112,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "target, met")
     bench.add_argument("--quick", action="store_true",
                        help="smaller samples (noisier); for a fast look")
+    bench.add_argument("--only", choices=["exercises"],
+                       help="measure only this group of rows")
 
     serve = sub.add_parser(
         "serve", help="serve the sandbox over real HTTP for curl, browsers and API tools",
@@ -146,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                                               "every lesson when no ID is given.")
     reset.add_argument("lesson_id", nargs="?", metavar="ID", help="a lesson id (default: all)")
 
+    from sandbox.grading.commands import add_parser as add_exercises
+
+    add_exercises(sub)
+
     sub.add_parser("demo", help="a two-minute tour: one traced request, one before/after",
                    description="Send one traced request, then run the spike scenario with one "
                                "and with four app instances and compare.")
@@ -153,8 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    early = None
+    if argv[:1] == ["exercises"]:  # `check` starts its tests before the rest of us loads
+        from sandbox.grading.early import start_early
+
+        early = start_early(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rich.console import Console
+
     out = Console()
     err = Console(stderr=True)
     try:
@@ -174,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(args, out, err)
         if args.command == "lessons":
             return cmd_lessons(args, out, err)
+        if args.command == "exercises":
+            from sandbox.grading.commands import run as run_exercises
+
+            return run_exercises(args, out, err, early)
     except SettingsError as exc:
         _error(err, exc)
         return EXIT_USAGE
@@ -187,12 +208,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover - parser.error exits
 
 
+def escape(text: str) -> str:
+    """Rich's markup escape, imported on first use (start-up stays light for `check`)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def _error(err: Console, exc: Exception) -> None:
     # escape(): messages quote user input, and text like "[/DB]" must not be read as markup.
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
+    from sandbox.settings import Settings, apply_assignments
     assignments = list(args.assignments)
     if getattr(args, "redis_url", None):
         assignments.append(f"redis.url={args.redis_url}")
@@ -264,6 +293,8 @@ def cmd_request(args: argparse.Namespace, out: Console, err: Console) -> int:
             return await client.request(method, args.path, content=content, headers=headers)
 
     try:
+        import asyncio
+
         response = asyncio.run(send())
     finally:
         sandbox.close()
@@ -298,16 +329,20 @@ def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     if args.name == "list":
         if args.json:
-            out.print_json(json.dumps({p.name: {"summary": p.summary, "requests": p.requests}
+            out.print_json(json.dumps({p.name: {"summary": p.summary, "requests": p.requests,
+                                                "warmup": p.warmup}
                                        for p in PATTERNS.values()}))
             return EXIT_OK
         for pattern in PATTERNS.values():
+            warmup = f" after {pattern.warmup:,} warm-up" if pattern.warmup else ""
             out.print(f"[bold cyan]{pattern.name:<8}[/] {pattern.summary} "
-                      f"[dim]({pattern.requests:,} requests)[/]")
+                      f"[dim]({pattern.requests:,} requests{warmup})[/]")
         return EXIT_OK
     get_pattern(args.name)  # an unknown name is a usage error before anything is built
     if args.requests is not None and not 1 <= args.requests <= 1_000_000:
         raise SettingsError(f"bad value '{args.requests}' for --requests: expected 1 to 1000000")
+    if args.warmup is not None and not 0 <= args.warmup <= 1_000_000:
+        raise SettingsError(f"bad value '{args.warmup}' for --warmup: expected 0 to 1000000")
     settings = _settings_from(args)
     _announce_seed_build(err)
     show_progress = err.is_terminal and not args.json
@@ -315,11 +350,14 @@ def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
         from rich.progress import Progress
 
         with Progress(console=err, transient=True) as bar:
-            task = bar.add_task(f"{args.name}", total=args.requests or PATTERNS[args.name].requests)
-            result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests,
-                                  progress=lambda done, total: bar.update(task, completed=done))
+            task = bar.add_task(f"{args.name}", total=None)
+            result = run_scenario(
+                args.name, settings, seed=args.seed, requests=args.requests, warmup=args.warmup,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     else:
-        result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests)
+        result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests,
+                              warmup=args.warmup)
     if args.json:
         out.print(json.dumps(result.metrics, indent=2), highlight=False, soft_wrap=True)
         return EXIT_OK
@@ -340,6 +378,8 @@ def cmd_settings(args: argparse.Namespace, out: Console) -> int:
     if args.json:
         out.print_json(json.dumps({k: format_value(v) for k, v in values.items()}))
         return EXIT_OK
+    from sandbox.settings import all_keys
+
     out.print(render.settings_table(all_keys(), values))
     return EXIT_OK
 
@@ -352,7 +392,8 @@ def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox.bench import run_bench
 
     _announce_seed_build(err)
-    rows = run_bench(quick=args.quick, log=None if args.json else err.print)
+    rows = run_bench(quick=args.quick, log=None if args.json else err.print,
+                     only={args.only} if args.only else None)
     if args.json:
         out.print(json.dumps(rows, indent=2), highlight=False, soft_wrap=True)
     else:
@@ -502,6 +543,8 @@ def cmd_demo(out: Console, err: Console) -> int:
             return await client.get("/products/1")
 
     try:
+        import asyncio
+
         response = asyncio.run(one())
     finally:
         sandbox.close()
@@ -509,6 +552,8 @@ def cmd_demo(out: Console, err: Console) -> int:
     out.print(render.trace_waterfall(response.extensions["sandbox.trace"]))
     out.print("\n[bold]2. One switch[/]: a traffic spike (2,500 requests/s for two seconds) "
               "against one app instance, then four.")
+    from sandbox.settings import Settings
+
     before = run_scenario("spike", Settings().replace({"topology.instances": 1}), requests=3000)
     after = run_scenario("spike", Settings().replace({"topology.instances": 4}), requests=3000)
     for label, result in (("1 instance ", before), ("4 instances", after)):

@@ -83,7 +83,9 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     table.add_column("value", justify="right")
     lat = metrics["latency_ms"]
     rows = [
-        ("requests", f"{metrics['requests']:,}"),
+        ("requests", f"{metrics['requests']:,}" + (
+            f" (after {metrics['warmup_requests']:,} warm-up, not measured)"
+            if metrics.get("warmup_requests") else "")),
         ("simulated duration", f"{metrics['duration_s']:.2f} s"),
         ("throughput", f"{metrics['throughput_rps']:,.1f} req/s"),
         ("latency p50 / p95 / p99", f"{lat['p50']:.2f} / {lat['p95']:.2f} / {lat['p99']:.2f} ms"),

@@ -47,6 +47,7 @@ class Sandbox:
     def __init__(self, settings: Settings | None = None, seed: int = 7) -> None:
         self.settings = settings or Settings()
         self.seed = seed
+        self.plugs: dict[str, object] = {}  # parts replaced by a student's code (sandbox.plugs)
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
@@ -75,6 +76,7 @@ class Sandbox:
             self.clock, lambda: self.settings, lambda: create_app(self.ctx), self.rng,
             self.ctx.log_event, background=self.background,
         )
+        self.network.ping_database = self._database_answers
         self._configure_mechanisms(self.settings, None)
 
     def apply(self, settings: Settings) -> None:
@@ -90,6 +92,10 @@ class Sandbox:
             self.db.set_indexes(settings.db.indexes)
         self.network.configure(settings)
         self._configure_mechanisms(settings, previous)
+        if self.plugs:
+            from sandbox.plugs import reattach
+
+            reattach(self)
 
     def _configure_mechanisms(self, settings: Settings, previous: Settings | None) -> None:
         self.cache.settings = settings.cache
@@ -131,6 +137,13 @@ class Sandbox:
             self.replica.lag_ms = settings.db.replica_lag_ms
             self.replica.guard = self.db.guard
             self.replica.available = self.db.available
+
+    def _database_answers(self) -> bool:
+        """A readiness probe's trivial query (`SELECT 1`): does the database answer at all?"""
+        if not self.db.available:
+            return False
+        self.db.conn.execute("SELECT 1").fetchone()
+        return True
 
     def background(self) -> None:
         """Work that happens as simulated time passes, outside any request."""

@@ -85,6 +85,11 @@ class DbSettings:
         default=200.0,
         metadata=_spec("How far behind the primary the replica runs.", lo=0, hi=600_000),
     )
+    read_your_writes: bool = field(
+        default=False,
+        metadata=_spec("With a replica: a client who wrote less than replica_lag_ms ago reads "
+                       "from the primary."),
+    )
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,29 @@ class LbSettings:
         default=2.0,
         metadata=_spec("Seconds between the balancer's health checks of each instance.",
                        lo=0.01, hi=3600),
+    )
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    rolling_restart: bool = field(
+        default=False,
+        metadata=_spec("Restart every app instance in turn, starting 1 s into a run."),
+    )
+    readiness_check: bool = field(
+        default=False,
+        metadata=_spec("The balancer's health check asks each instance whether it is ready, "
+                       "not only alive."),
+    )
+    drain_s: float = field(
+        default=3.0,
+        metadata=_spec("Seconds a stopping instance keeps serving before its process exits.",
+                       lo=0, hi=3600),
+    )
+    warmup_s: float = field(
+        default=1.5,
+        metadata=_spec("Seconds a restarted instance needs (caches, migrations) before it can "
+                       "serve.", lo=0, hi=3600),
     )
 
 
@@ -252,6 +280,7 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     topology: TopologySettings = field(default_factory=TopologySettings)
     lb: LbSettings = field(default_factory=LbSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)

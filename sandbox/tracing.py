@@ -95,6 +95,7 @@ class Trace:
         "method",
         "path",
         "pool",
+        "read_route",
         "request_id",
         "root",
         "sql_log",
@@ -118,6 +119,9 @@ class Trace:
         # The serving instance's connection pool, and whether this request holds one.
         self.pool: Any = None
         self.connection = False
+        # Where this request's lag-tolerant reads go when a read router decided ("primary" or
+        # "replica"); "" leaves it to the app (the replica whenever there is one).
+        self.read_route = ""
 
     def span(self, name: str, kind: str) -> Span:
         """Open a child of the innermost open span; close it with `with`."""

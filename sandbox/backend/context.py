@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from sandbox import tracing
 from sandbox.backend.repositories import Repositories
+from sandbox.backend.seams import Seams
 from sandbox.backend.seed import SEED_EPOCH_S
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
@@ -36,9 +38,16 @@ class AppContext:
 
     @property
     def reads(self) -> Repositories:
-        """Where reads that can tolerate a little lag go: the replica if there is one."""
-        return self.replica_repos if self.replica_repos is not None else self.repos
+        """Where reads that can tolerate a little lag go: the replica if there is one, unless
+        a read router sent this request's reads to the primary (`Network.read_router`)."""
+        if self.replica_repos is None:
+            return self.repos
+        trace = tracing.current_trace.get()
+        if trace is not None and trace.read_route == "primary":
+            return self.repos
+        return self.replica_repos
     log: list[dict[str, object]] = field(default_factory=list)
+    seams: Seams = field(default_factory=Seams)  # parts a student's code stands in for
 
     def now_s(self) -> float:
         """Simulated time as Unix seconds (the sandbox starts where the seed data ends)."""

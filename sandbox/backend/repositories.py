@@ -6,6 +6,7 @@ for another store and only this module changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import tracing
@@ -66,7 +67,15 @@ class ApiKeyRepository(Repository):
             return int(row[0]) if row else None
 
 
+# Loads a page of products by key: (database, category, limit, after_id) -> products.
+PageLoader = Callable[[Database, str | None, int, int], list[dict[str, Any]]]
+
+
 class ProductRepository(Repository):
+    # A plug point (sandbox/plugs/keyset_page.py): when set, `page_after` asks this loader,
+    # inside the same span, instead of running the query below.
+    page_loader: PageLoader | None = None
+
     def by_id(self, product_id: int) -> dict[str, Any] | None:
         with tracing.span("repository.products.by_id", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
@@ -97,6 +106,8 @@ class ProductRepository(Repository):
         """A page by key: the database seeks straight to the first row after `after_id`."""
         with tracing.span("repository.products.page_after", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
+            if self.page_loader is not None:
+                return self.page_loader(self.db, category, limit, after_id)
             where = "AND category = ?" if category else ""
             params: list[Any] = [after_id] + ([category] if category else [])
             rows = self.db.query(
@@ -135,7 +146,15 @@ class ProductRepository(Repository):
             return int(row[0]) if row else None
 
 
+# Loads a customer's newest orders with their lines: (database, customer_id, limit) -> orders.
+HistoryLoader = Callable[[Database, int, int], list[dict[str, Any]]]
+
+
 class OrderRepository(Repository):
+    # A plug point (sandbox/plugs/order_history.py): when set, `with_items_by_customer` asks
+    # this loader, inside the same span, instead of running the query below.
+    history_loader: HistoryLoader | None = None
+
     def by_id(self, order_id: int) -> dict[str, Any] | None:
         with tracing.span("repository.orders.by_id", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
@@ -168,6 +187,8 @@ class OrderRepository(Repository):
         """A customer's newest orders and their lines in one query (a join, not N+1)."""
         with tracing.span("repository.orders.with_items_by_customer", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
+            if self.history_loader is not None:
+                return self.history_loader(self.db, customer_id, limit)
             rows = self.db.query(
                 "SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_at, "
                 "i.product_id, i.quantity, i.price_cents "
@@ -202,12 +223,13 @@ class OrderRepository(Repository):
                 (customer_id, total, now_s),
             )
             order_id = int(cur.lastrowid or 0)
-            for product_id, quantity, price in lines:
-                self.db.write(
-                    "INSERT INTO order_items (order_id, product_id, quantity, price_cents) "
-                    "VALUES (?, ?, ?, ?)",
-                    (order_id, product_id, quantity, price),
-                )
+            # All lines in one statement: one round trip however long the order is.
+            self.db.write(
+                "INSERT INTO order_items (order_id, product_id, quantity, price_cents) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(lines)),
+                [v for product_id, quantity, price in lines
+                 for v in (order_id, product_id, quantity, price)],
+            )
             return order_id
 
 
@@ -222,12 +244,14 @@ class ConfirmationRepository(Repository):
             )
             return cur.rowcount == 1
 
-    def count_sale(self, product_id: int, quantity: int) -> None:
+    def count_sales(self, sold: list[tuple[int, int]]) -> None:
+        """Add (product_id, quantity) pairs to the sales counts, all in one statement."""
         with tracing.span("repository.product_sales.add", "repository"):
             self.db.write(
-                "INSERT INTO product_sales (product_id, sold) VALUES (?, ?) "
-                "ON CONFLICT (product_id) DO UPDATE SET sold = sold + excluded.sold",
-                (product_id, quantity),
+                "INSERT INTO product_sales (product_id, sold) VALUES "
+                + ", ".join(["(?, ?)"] * len(sold))
+                + " ON CONFLICT (product_id) DO UPDATE SET sold = sold + excluded.sold",
+                [v for pair in sold for v in pair],
             )
 
 

@@ -1,5 +1,5 @@
-"""The course: lessons (and later exercises) as plain files, their validation, and progress."""
+"""The course: lessons and exercises as plain files, their validation, and learner progress.
 
-from sandbox.course.lessons import Lesson, LessonError, check_lesson_text, load_lessons, parse_lesson
-
-__all__ = ["Lesson", "LessonError", "check_lesson_text", "load_lessons", "parse_lesson"]
+Import the parts you need (`sandbox.course.lessons`, `sandbox.course.exercises`,
+`sandbox.course.progress`); this package imports nothing, so that reading one is cheap.
+"""

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS challenges (
     PRIMARY KEY (lesson_id, step, checkpoint));
 CREATE TABLE IF NOT EXISTS position (
     lesson_id TEXT PRIMARY KEY, step INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS exercise_checks (
+    name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, score REAL NOT NULL,
+    max_score REAL NOT NULL, passed INTEGER NOT NULL, checked_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS exercise_hints (
+    name TEXT PRIMARY KEY, shown INTEGER NOT NULL);
 """
 
 
@@ -51,6 +56,17 @@ class LessonProgress:
     answers: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)
     challenges_met: set[tuple[int, int]] = field(default_factory=set)
     position: int = 0
+
+
+@dataclass(frozen=True)
+class ExerciseCheck:
+    """The outcome of the last `check` (or `grade`) of one exercise."""
+
+    fingerprint: str  # of the student's files when checked; a later edit makes it stale
+    score: float
+    max_score: float
+    passed: bool
+    checked_at: float
 
 
 class ProgressStore:
@@ -120,6 +136,34 @@ class ProgressStore:
         row = self.conn.execute(
             "SELECT lesson_id FROM position ORDER BY updated_at DESC LIMIT 1").fetchone()
         return str(row[0]) if row else None
+
+    def last_lesson_at(self) -> float | None:
+        """When the learner last moved in a lesson (a Unix time), to weigh it against the
+        last exercise check when resuming."""
+        row = self.conn.execute("SELECT MAX(updated_at) FROM position").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def exercise_checked(self, name: str, fingerprint: str, score: float, max_score: float,
+                         passed: bool) -> None:
+        self._write("INSERT OR REPLACE INTO exercise_checks VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, fingerprint, score, max_score, int(passed), time.time()))
+
+    def exercise_checks(self) -> dict[str, ExerciseCheck]:
+        """The last check of every exercise the learner has checked."""
+        return {str(r[0]): ExerciseCheck(str(r[1]), float(r[2]), float(r[3]), bool(r[4]),
+                                         float(r[5]))
+                for r in self.conn.execute("SELECT * FROM exercise_checks")}
+
+    def hints_shown(self, name: str) -> int:
+        row = self.conn.execute("SELECT shown FROM exercise_hints WHERE name = ?",
+                                (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def hint_taken(self, name: str, shown: int) -> None:
+        self._write("INSERT OR REPLACE INTO exercise_hints VALUES (?, ?)", (name, shown))
+
+    def forget_exercise(self, name: str) -> None:
+        self._write("DELETE FROM exercise_checks WHERE name = ?", (name,))
 
     def reset(self, lesson_id: str | None = None) -> int:
         """Forget one lesson's progress, or everything; how many records were removed."""

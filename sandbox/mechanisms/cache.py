@@ -21,9 +21,14 @@ Two parts, as in real systems:
                                                     (`cache.write_behind_delay_s`)
   ============  ==================================  ======================================
 
+An entry can carry *tags*: the keys of the rows it was built from (a page of products is
+tagged with each product's key). Dropping a key drops every entry tagged with it too, so a
+product's new stock reaches the product page and every listing page that shows it. CDNs call
+these surrogate keys; cache libraries call them tags.
+
 With `cache.invalidate_on_write=off` writes leave old entries in place, and readers get stale
-data until the TTL ends. The sandbox counts those stale reads with a version oracle: it knows
-the truth because it sees every write, which a real cache cannot.
+data until the TTL ends. The sandbox counts those stale reads with an oracle: it knows the
+truth because it sees every write, which a real cache cannot.
 
 If Redis is down, every strategy falls back to the database: slower, never failing.
 """
@@ -43,36 +48,49 @@ from sandbox.settings import CacheSettings
 
 Value = dict[str, Any]
 Loader = Callable[[], Value | None]
+Tagger = Callable[[Value], list[str]]  # the keys a value was built from, for its tags
 
 TOUCH_BUFFER = 512  # access records kept in-process before they are flushed to Redis
 
 
 class FreshnessOracle:
-    """Not part of any real cache: the sandbox's record of each key's newest version."""
+    """Not part of any real cache: the sandbox's record of every write, to judge freshness.
+
+    Writes are numbered in order. An entry remembers how many writes had happened when its
+    data was read; it is stale once its key, or a key it is tagged with, is written after that.
+    """
 
     def __init__(self) -> None:
-        self._versions: dict[str, int] = {}
+        self._writes = 0
+        self._last_write: dict[str, int] = {}
 
-    def version(self, key: str) -> int:
-        return self._versions.get(key, 0)
+    def now(self) -> int:
+        """The version of data read from the database at this moment."""
+        return self._writes
 
     def bump(self, key: str) -> None:
-        self._versions[key] = self._versions.get(key, 0) + 1
+        self._writes += 1
+        self._last_write[key] = self._writes
+
+    def is_stale(self, key: str, version: int, tags: list[str]) -> bool:
+        return any(self._last_write.get(k, 0) > version for k in (key, *tags))
 
 
 @dataclass
 class Entry:
     value: Value
     version: int
+    tags: list[str]
 
 
 class Cache:
     """Entries in Redis with a TTL on the simulated clock and a bounded size.
 
     Redis layout (all under the store's prefix):
-        `cache:v:<key>`  a string: the JSON value, its expiry time and its version
+        `cache:v:<key>`  a string: the JSON value, its expiry time, version and tags
         `cache:idx`      a sorted set of keys, scored by the eviction policy: last use (lru),
                          use count (lfu) or insertion time (fifo); the lowest score leaves first
+        `cache:t:<tag>`  a set: the keys of the entries tagged with `tag`
     """
 
     def __init__(self, store: RedisStore, clock: SimClock, settings: CacheSettings) -> None:
@@ -92,6 +110,9 @@ class Cache:
     def _data_key(self, key: str) -> str:
         return self.store.key("cache:v:" + key)
 
+    def _tag_key(self, tag: str) -> str:
+        return self.store.key("cache:t:" + tag)
+
     def get(self, key: str) -> Entry | None:
         """The live entry for `key`, or None (missing or expired)."""
         raw = self.store.run("GET", ("GET", self._data_key(key)))[0]
@@ -107,13 +128,15 @@ class Cache:
             self._touches[key] = self._touches.get(key, 0) + 1
         if len(self._touches) >= TOUCH_BUFFER:
             self._flush_touches()
-        return Entry(stored["v"], stored["ver"])
+        return Entry(stored["v"], stored["ver"], stored["tags"])
 
-    def set(self, key: str, value: Value, version: int) -> None:
-        """Store `value`, then evict the lowest-scored entries while over `max_entries`."""
+    def set(self, key: str, value: Value, version: int, tags: list[str] | None = None) -> None:
+        """Store `value` with its `tags`, then evict the lowest-scored entries while over
+        `max_entries`."""
         now = self.clock.now_ms
+        tags = tags or []
         payload = orjson.dumps({"v": value, "exp": now + self.settings.ttl_s * 1000.0,
-                                "ver": version})
+                                "ver": version, "tags": tags})
         policy = self.settings.eviction
         if policy == "lru":  # replies 1 when the key is new to the index
             score: tuple[Any, ...] = ("ZADD", self._index, now, key)
@@ -121,7 +144,8 @@ class Cache:
             score = ("ZADD", self._index, "INCR", 1, key)
         else:  # fifo: only the first insertion time counts; replies 1 when new
             score = ("ZADD", self._index, "NX", now, key)
-        reply = self.store.run("SET", ("SET", self._data_key(key), payload), score)[1]
+        tagging = [("SADD", self._tag_key(tag), key) for tag in tags]
+        reply = self.store.run("SET", ("SET", self._data_key(key), payload), score, *tagging)[1]
         self._touches.pop(key, None)
         if (float(reply) == 1.0) if policy == "lfu" else int(reply) == 1:
             self._size += 1
@@ -130,10 +154,18 @@ class Cache:
             self._evict(over)
 
     def delete(self, key: str) -> None:
-        self._touches.pop(key, None)
-        removed = self.store.run("DEL", ("DEL", self._data_key(key)),
-                                 ("ZREM", self._index, key))[1]
-        self._size -= int(removed)
+        """Remove `key`, and every entry tagged with it: they were built from its old data."""
+        tag = self._tag_key(key)
+        replies = self.store.run("DEL", ("DEL", self._data_key(key)), ("ZREM", self._index, key),
+                                ("SMEMBERS", tag), ("DEL", tag))
+        removed = int(replies[1])
+        others = sorted(replies[2])  # sets have no order; sorting keeps runs reproducible
+        if others:
+            removed += int(self.store.run("DEL", ("DEL", *(self._data_key(k) for k in others)),
+                                          ("ZREM", self._index, *others))[1])
+        for dropped in (key, *others):
+            self._touches.pop(dropped, None)
+        self._size -= removed
 
     def _flush_touches(self) -> None:
         if not self._touches:
@@ -165,14 +197,15 @@ class Cache:
 class CacheStrategy(Protocol):
     """How a service reads and writes through the cache.
 
-    `read` returns the value for `key`, from the cache or from `load` (the database).
+    `read` returns the value for `key`, from the cache or from `load` (the database); `tags`,
+    if given, names the keys the loaded value was built from (see `Cache`).
     `written` is called after the service changed the row behind `key` in the database;
     `load` then returns the fresh row.
     """
 
     name: str
 
-    def read(self, key: str, load: Loader) -> Value | None: ...
+    def read(self, key: str, load: Loader, tags: Tagger | None = None) -> Value | None: ...
 
     def written(self, key: str, load: Loader) -> None: ...
 
@@ -185,7 +218,7 @@ class NoCache:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
 
-    def read(self, key: str, load: Loader) -> Value | None:
+    def read(self, key: str, load: Loader, tags: Tagger | None = None) -> Value | None:
         return load()
 
     def written(self, key: str, load: Loader) -> None:
@@ -197,14 +230,14 @@ class CacheAside(NoCache):
 
     name = "cache_aside"
 
-    def read(self, key: str, load: Loader) -> Value | None:
+    def read(self, key: str, load: Loader, tags: Tagger | None = None) -> Value | None:
         entry = self._lookup(key)
         if entry is not None:
             return entry.value
-        version = self.cache.oracle.version(key)
+        version = self.cache.oracle.now()
         value = load()  # the service goes to the database itself
         if value is not None:
-            self._fill(key, value, version)
+            self._fill(key, value, version, tags(value) if tags else [])
         return value
 
     def written(self, key: str, load: Loader) -> None:
@@ -212,9 +245,13 @@ class CacheAside(NoCache):
         if self.cache.settings.invalidate_on_write:
             # Drop, don't update: the next reader loads the fresh row. Two writers racing to
             # *update* a cache can leave the older value in it; deleting cannot.
-            with tracing.span("cache.invalidate", "cache") as span:
-                span.attrs["cache.key"] = key
-                _degrade(lambda: self.cache.delete(key))
+            self._invalidate(key)
+
+    def _invalidate(self, key: str) -> None:
+        """Drop `key` and the entries tagged with it."""
+        with tracing.span("cache.invalidate", "cache") as span:
+            span.attrs["cache.key"] = key
+            _degrade(lambda: self.cache.delete(key))
 
     def _lookup(self, key: str) -> Entry | None:
         with tracing.span("cache.get", "cache") as span:
@@ -230,15 +267,15 @@ class CacheAside(NoCache):
                 tracing.count("cache.misses")
                 return None
             tracing.count("cache.hits")
-            if entry.version < self.cache.oracle.version(key):
+            if self.cache.oracle.is_stale(key, entry.version, entry.tags):
                 span.attrs["cache.stale"] = True
                 tracing.count("cache.stale_reads")
             return entry
 
-    def _fill(self, key: str, value: Value, version: int) -> None:
+    def _fill(self, key: str, value: Value, version: int, tags: list[str] | None = None) -> None:
         with tracing.span("cache.set", "cache") as span:
             span.attrs["cache.key"] = key
-            _degrade(lambda: self.cache.set(key, value, version))
+            _degrade(lambda: self.cache.set(key, value, version, tags))
 
 
 class ReadThrough(CacheAside):
@@ -246,9 +283,9 @@ class ReadThrough(CacheAside):
 
     name = "read_through"
 
-    def read(self, key: str, load: Loader) -> Value | None:
+    def read(self, key: str, load: Loader, tags: Tagger | None = None) -> Value | None:
         with tracing.span("cache.read_through", "cache"):
-            return super().read(key, load)
+            return super().read(key, load, tags)
 
 
 class WriteThrough(ReadThrough):
@@ -261,8 +298,11 @@ class WriteThrough(ReadThrough):
         if not self.cache.settings.invalidate_on_write:
             return
         value = load()
+        # Entries tagged with `key` were built from the old row: they go. The row itself is
+        # written back fresh.
+        self._invalidate(key)
         if value is not None:
-            self._fill(key, value, self.cache.oracle.version(key))
+            self._fill(key, value, self.cache.oracle.now())
 
 
 class WriteBehind(WriteThrough):
@@ -282,7 +322,9 @@ class WriteBehind(WriteThrough):
     def defer(self, key: str, value: Value, write_db: Callable[[], None]) -> None:
         """Put `value` in the cache now; run `write_db` after the configured delay."""
         self.cache.oracle.bump(key)
-        self._fill(key, value, self.cache.oracle.version(key))
+        if self.cache.settings.invalidate_on_write:
+            self._invalidate(key)  # entries tagged with it show the old row
+        self._fill(key, value, self.cache.oracle.now())
         due = self.cache.clock.now_ms + self.cache.settings.write_behind_delay_s * 1000.0
         self.pending.append((due, key, write_db))
         tracing.count("cache.deferred_writes")

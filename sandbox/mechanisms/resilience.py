@@ -13,6 +13,9 @@ defences, each a few lines:
   `resilience.breaker_reset_s` it lets one trial call through (*half-open*): success closes it,
   failure opens it again.
 
+A dependency makes its breaker with `Dependency.make_breaker`, so another implementation of
+the `Breaker` protocol (a student's, through `sandbox.plugs`) can take the built-in one's place.
+
 Dependencies here are simulated: `Dependency.attempt` draws the outcome of one call (its
 latency and whether it fails) from the faults the learner set, on the simulated clock.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sandbox import tracing
 from sandbox.clock import SimClock
@@ -41,6 +44,31 @@ class DependencyFailed(SandboxError):
         self.reason = reason
 
 
+class Breaker(Protocol):
+    """What a dependency needs of its circuit breaker.
+
+    `allow()` is asked before each call (False: fail fast without calling); the call's outcome
+    is then reported with `succeeded()` or `failed()`. `state` is "closed", "open" or
+    "half_open". `threshold` and `reset_ms` are the settings it was made with.
+    """
+
+    threshold: int
+    reset_ms: float
+
+    @property
+    def state(self) -> str: ...
+
+    def allow(self) -> bool: ...
+
+    def succeeded(self) -> None: ...
+
+    def failed(self) -> None: ...
+
+
+BreakerFactory = Callable[[SimClock, int, float], Breaker]
+"""Makes a breaker from (clock, threshold, reset_ms)."""
+
+
 class CircuitBreaker:
     """Closed (calls go through), open (calls fail at once), half-open (one trial call)."""
 
@@ -52,16 +80,25 @@ class CircuitBreaker:
         self.failures = 0  # in a row
         self.opened_at = 0.0
         self.opened = 0  # how many times it has opened (for metrics)
+        self._trial_out = False  # half-open: the one trial call is under way
 
     def allow(self) -> bool:
         if self.state == "open" and self.clock.now_ms - self.opened_at >= self.reset_ms:
             self.state = "half_open"  # time to find out whether the dependency is back
-        return self.state != "open"
+            self._trial_out = False
+        if self.state == "half_open":
+            # One trial at a time: a dependency that is still down gets one call, not a crowd.
+            if self._trial_out:
+                return False
+            self._trial_out = True
+            return True
+        return self.state == "closed"
 
     def succeeded(self) -> None:
-        self.state, self.failures = "closed", 0
+        self.state, self.failures, self._trial_out = "closed", 0, False
 
     def failed(self) -> None:
+        self._trial_out = False
         self.failures += 1
         if self.state == "half_open" or self.failures >= self.threshold:
             if self.state != "open":
@@ -83,16 +120,17 @@ class Dependency:
     clock: SimClock
     settings: Callable[[], Settings]
     rng: random.Random
-    breaker: CircuitBreaker | None = None
+    breaker: Breaker | None = None
+    make_breaker: BreakerFactory = CircuitBreaker
 
-    def _breaker(self) -> CircuitBreaker | None:
+    def _breaker(self) -> Breaker | None:
         config = self.settings().resilience
         if not config.breaker:
             return None
         if (self.breaker is None or self.breaker.threshold != config.breaker_threshold
                 or self.breaker.reset_ms != config.breaker_reset_s * 1000.0):
-            self.breaker = CircuitBreaker(self.clock, config.breaker_threshold,
-                                          config.breaker_reset_s * 1000.0)
+            self.breaker = self.make_breaker(self.clock, config.breaker_threshold,
+                                             config.breaker_reset_s * 1000.0)
         return self.breaker
 
     def attempt(self) -> tuple[float, bool]:

@@ -45,10 +45,17 @@ class AppInstance:
         self.app = app
         self.up = True  # the truth: is the process running?
         self.alive = True  # what the balancer believes, as of its last health check
+        self.draining = False  # told to stop (a rolling restart): still answering, for now
+        self.started_ms = float("-inf")  # when its process last started
+        self.warmup_ms = 0.0  # how long a freshly started process needs before it can serve
         self.served = 0
         self.pool = ConnectionPool(pool_size)
         self._free_at: list[float] = [0.0] * concurrency  # a heap: when each worker is free
         self._finishing: list[float] = []  # a heap: when each accepted request finishes
+
+    def warming_up(self, now_ms: float) -> bool:
+        """True while a freshly started process cannot serve yet (cold caches, migrations)."""
+        return now_ms < self.started_ms + self.warmup_ms
 
     def set_concurrency(self, concurrency: int) -> None:
         busy = sorted(self._free_at, reverse=True)[:concurrency]

@@ -17,10 +17,18 @@ from sandbox import tracing
 from sandbox.clock import SimClock
 from sandbox.errors import ApiError, BadGateway, InternalError, ServiceUnavailable
 from sandbox.network.balancer import Balancer, make_balancer
+from sandbox.network.deploy import (
+    ROLLOUT_START_MS,
+    InstanceStatus,
+    ReadinessCheck,
+    RollingRestart,
+    check_readiness,
+)
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
 from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
 from sandbox.network.instance import AppInstance
 from sandbox.network.latency import LatencyModel
+from sandbox.network.routing import ReadRouter, ReadYourWritesRouter
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
 
@@ -97,9 +105,18 @@ class Network:
         self.instances: list[AppInstance] = []
         self._requests = 0
         self._next_health_check = 0.0
+        # With `deploy.readiness_check=on` the health check asks this whether each running
+        # instance is ready; `ping_database` is its trivial query (set by the sandbox).
+        self.readiness: ReadinessCheck = check_readiness
+        self.ping_database: Callable[[], bool] = lambda: True
+        self._rollout: RollingRestart | None = None
         self.rng = rng
         # When a list, every trace logs its SQL here (the bench replays it to time it alone).
         self.sql_log: list[tuple[str, tuple[Any, ...]]] | None = None
+        # Called with each request's finished trace, as a monitoring agent sees every answer.
+        self.observers: list[Callable[[Trace], None]] = []
+        # With a read replica: decides per request where its reads go (None: the replica).
+        self.read_router: ReadRouter | None = None
         self.configure(current)
 
     def configure(self, settings: Settings) -> None:
@@ -119,22 +136,54 @@ class Network:
         for instance in self.instances:
             instance.set_concurrency(settings.topology.concurrency)
             instance.pool.resize(settings.db.pool_size)
+        wants_router = settings.db.read_replica and settings.db.read_your_writes
+        lag = settings.db.replica_lag_ms
+        if not wants_router:
+            self.read_router = None
+        elif not (isinstance(self.read_router, ReadYourWritesRouter)
+                  and self.read_router.lag_ms == lag):
+            self.read_router = ReadYourWritesRouter(lag)
         self._settings_now = settings
         # The instance dies at this simulated time; the balancer learns it at its next check.
         self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
+        deploy = settings.deploy
+        self._rollout = RollingRestart(
+            self.clock.now_ms + ROLLOUT_START_MS, deploy.drain_s * 1000.0,
+            deploy.warmup_s * 1000.0) if deploy.rolling_restart else None
         self._apply_deaths(self.clock.now_ms)
 
     def _apply_deaths(self, now_ms: float) -> None:
+        """Bring each instance's process state up to `now_ms`: faults and rolling restarts."""
         down = self._settings_now.faults.instance_down
+        rollout = self._rollout
         for number, instance in enumerate(self.instances, start=1):
-            instance.up = not (number == down and now_ms >= self._dies_at)
+            up = True
+            instance.draining = False
+            if rollout is not None:
+                phase, instance.started_ms = rollout.phase(number - 1, now_ms)
+                instance.warmup_ms = rollout.warmup_ms
+                instance.draining = phase == "draining"
+                up = phase != "stopped"
+            instance.up = up and not (number == down and now_ms >= self._dies_at)
 
-    def health_check(self, now_ms: float) -> None:
-        """Every `lb.health_check_s` the balancer asks each instance whether it is alive."""
+    def health_check(self, now_ms: float, span: Any = None) -> None:
+        """Every `lb.health_check_s` the balancer asks each instance whether it is alive, and
+        with `deploy.readiness_check=on` whether it is ready to serve."""
         if now_ms < self._next_health_check:
             return
+        ask_ready = self._settings_now.deploy.readiness_check
+        not_ready: list[str] = []
         for instance in self.instances:
-            instance.alive = instance.up
+            alive = instance.up  # a process that is gone answers nothing at all
+            if alive and ask_ready:
+                status = InstanceStatus(instance.name, instance.started_ms, instance.warmup_ms,
+                                        instance.draining, self.ping_database)
+                alive, reason = self.readiness(status, now_ms)
+                if not alive:
+                    not_ready.append(f"{instance.name}: {reason}")
+            instance.alive = alive
+        if span is not None and not_ready:
+            span.attrs["lb.not_ready"] = "; ".join(not_ready)
         self._next_health_check = now_ms + self._settings_now.lb.health_check_s * 1000.0
 
     def _hop_fault(self, hop: str, span: Any) -> bool:
@@ -174,6 +223,8 @@ class Network:
             with trace.span("network.response", "client"):
                 clock.now_ms += latency.hop(3)  # back through instance, gateway, balancer
             trace.finish(status)
+            for observe in self.observers:
+                observe(trace)
         finally:
             tracing.current_trace.reset(token)
         return SimResponse(status, headers, body, trace)
@@ -188,9 +239,9 @@ class Network:
             if self._hop_fault("lb", span):
                 return _envelope_response(BadGateway("The load balancer failed."),
                                           trace.request_id)
-            if self._settings_now.faults.instance_down:
+            if self._settings_now.faults.instance_down or self._rollout is not None:
                 self._apply_deaths(clock.now_ms)
-            self.health_check(clock.now_ms)
+            self.health_check(clock.now_ms, span)
             chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
             span.attrs["lb.algorithm"] = self.balancer.name
             if chosen is None:
@@ -220,6 +271,14 @@ class Network:
                     BadGateway(f"{instance.name} did not answer; it may be down."),
                     trace.request_id,
                 )
+            if instance.warming_up(clock.now_ms):
+                # The process runs but cannot serve yet: it answers, with an error.
+                span.attrs["instance.starting"] = True
+                return _envelope_response(
+                    ServiceUnavailable(f"{instance.name} is still starting up. Try again "
+                                       "shortly."),
+                    trace.request_id,
+                )
             if self._hop_fault("app", span):
                 return _envelope_response(BadGateway(f"{instance.name} failed mid-request."),
                                           trace.request_id)
@@ -230,6 +289,10 @@ class Network:
                 clock.now_ms = started
             clock.now_ms += APP_SERVER_MS
             trace.pool = instance.pool
+            router = self.read_router
+            if router is not None:
+                trace.read_route = router.choose(request.client, request.method, clock.now_ms)
+                span.attrs["db.route"] = trace.read_route
             try:
                 status, headers, body = await self._call_app(instance.app, request)
             finally:
@@ -237,6 +300,8 @@ class Network:
                 if trace.connection:
                     instance.pool.release(clock.now_ms)
                     trace.connection = False
+            if router is not None:
+                router.answered(request.client, request.method, clock.now_ms)
         if decision is not None:
             headers = headers + [(k.lower().encode(), v.encode())
                                  for k, v in decision.headers().items()]

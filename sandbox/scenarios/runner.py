@@ -3,6 +3,10 @@
 Requests are sent one after another in arrival order, each at its simulated arrival time;
 overlap between them is modelled by the app instances' capacity, so running this on a slow or
 busy machine changes how long it takes, never what it measures.
+
+A pattern may ask for a warm-up: that many requests of the same traffic go first and are left
+out of the metrics, as load tests leave out their first minutes. A shop that has been open a
+while has warm caches; `steady` measures that shop, not the first seconds after a restart.
 """
 
 from __future__ import annotations
@@ -68,14 +72,17 @@ def run_scenario(
     cancelled: Callable[[], bool] | None = None,
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
+    warmup: int | None = None,
 ) -> ScenarioResult:
     """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics.
 
-    The newest `keep_traces` traces are returned for a closer look; metrics use every request.
+    `warmup` requests (the pattern's own number unless given) go first, unmeasured. The newest
+    `keep_traces` traces are returned for a closer look; metrics use every measured request.
     """
     return asyncio.run(
         arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
-                      cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces)
+                      cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces,
+                      warmup=warmup)
     )
 
 
@@ -89,6 +96,7 @@ async def arun_scenario(
     cancelled: Callable[[], bool] | None = None,
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
+    warmup: int | None = None,
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
@@ -98,6 +106,7 @@ async def arun_scenario(
     if not owned:
         sb.apply(settings)
     total = requests or pattern.requests
+    warmup = pattern.warmup if warmup is None else warmup
     shoppers = Shoppers(random.Random(seed * 1_000_003 + 1))
     recorder = MetricsRecorder()
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
@@ -107,10 +116,19 @@ async def arun_scenario(
     # The shop is already running: shoppers logged in earlier and hold tokens, which expire
     # during long runs (then the shopper logs in again, through the pipeline).
     tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
+    queue_start = sb.queue_metrics()
     try:
-        for i, arrival in enumerate(pattern.arrivals(random.Random(seed), total)):
+        arrivals = pattern.arrivals(random.Random(seed), warmup + total)
+        for i, arrival in enumerate(arrivals):
             if cancelled is not None and cancelled():
-                raise ScenarioCancelled(f"stopped after {i} of {total} requests")
+                raise ScenarioCancelled(f"stopped after {i} of {warmup + total} requests")
+            if i == warmup and warmup:  # measuring starts here
+                # Timed events (an instance dying `faults.instance_down_at_s` into the run, a
+                # rolling restart) count from here, so they happen in the measured part.
+                sb.network.configure(sb.settings)
+                if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
+                    sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
+                queue_start = sb.queue_metrics()
             now = start_ms + arrival
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
@@ -136,21 +154,44 @@ async def arun_scenario(
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
                 tokens[user_id] = (b"Bearer " + body["access_token"].encode(), expires)
-            recorder.record(action, response.trace)
-            kept.append((action, response.trace))
+            if i >= warmup:
+                recorder.record(action, response.trace)
+                kept.append((action, response.trace))
             if progress is not None and (i + 1) % 250 == 0:
-                progress(i + 1, total)
+                progress(i + 1, warmup + total)
         if progress is not None:
-            progress(total, total)
+            progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
-        queue = sb.queue_metrics()
+        queue = queue_since(queue_start, sb.queue_metrics())
     finally:
         if owned:
             sb.close()
-    extra = {"scenario": name, "seed": seed,
+    extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary({"queue": queue})}
     return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The queue's figures for the measured part of a run: counts as differences, `pending`
+    as the run ended. Jobs already pending when measuring began count as carried in: a job is
+    lost when it was published or carried in and is now neither done, dead-lettered nor
+    pending."""
+    if "pending" not in end:
+        return end
+    out: dict[str, Any] = {k: v - start.get(k, 0) for k, v in end.items()
+                           if isinstance(v, int) and k not in ("pending", "lost")}
+    out["pending"] = end["pending"]
+    out["lost"] = (out["published"] + start.get("pending", 0) - out["processed"]
+                   - out["dead_lettered"] - end["pending"])
+    if "pubsub" in end:
+        was = start.get("pubsub", {"published": 0, "received": {}})
+        out["pubsub"] = {
+            "published": end["pubsub"]["published"] - was["published"],
+            "received": {k: n - was["received"].get(k, 0)
+                         for k, n in end["pubsub"]["received"].items()},
+        }
+    return {k: out[k] for k in end}  # in the queue's own order
 
 
 def _warm_sessions(sb: Sandbox, shoppers_count: int) -> dict[int, tuple[bytes, float]]:

@@ -152,8 +152,9 @@ def test_the_longer_between_health_checks_the_more_requests_fail() -> None:
         settings = Settings().replace({"faults.instance_down": 1,
                                        "faults.instance_down_at_s": 3,
                                        "lb.health_check_s": interval_s})
-        metrics = run_scenario("steady", settings, requests=3000).metrics
-        assert set(metrics["status"]) <= {"200", "201", "502"}
+        # From a cold start: the health checks run from the first request, 3 s before the death.
+        metrics = run_scenario("steady", settings, requests=3000, warmup=0).metrics
+        assert set(metrics["status"]) <= {"200", "201", "409", "502"}  # 409: sold out
         return int(metrics["status"].get("502", 0))
 
     rarely, often = failed(5), failed(0.5)

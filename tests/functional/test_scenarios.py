@@ -38,6 +38,27 @@ def test_metrics_have_the_documented_fields() -> None:
     json.dumps(m)  # serialisable as is
 
 
+def test_a_warmup_is_sent_but_left_out_of_the_metrics() -> None:
+    settings = Settings().replace({"cache.strategy": "cache_aside"})
+    cold = run_scenario("steady", settings, requests=500, warmup=0).metrics
+    warm = run_scenario("steady", settings, requests=500, warmup=1000).metrics
+    assert warm["requests"] == sum(warm["status"].values()) == 500
+    assert warm["warmup_requests"] == 1000 and cold["warmup_requests"] == 0
+    assert warm["cache"]["hit_rate"] > cold["cache"]["hit_rate"]  # the warm-up filled it
+    again = run_scenario("steady", settings, requests=500, warmup=1000)
+    assert again.to_json() == json.dumps(warm, indent=2)
+
+
+def test_queue_figures_count_the_measured_orders_only() -> None:
+    m = run_scenario("steady", Settings().replace({"queue.mode": "async"}),
+                     requests=2000, warmup=2000).metrics
+    q, orders = m["queue"], m["endpoints"]["place_order"]["requests"]
+    assert 0 < q["published"] <= orders  # none of the warm-up's orders
+    assert q["lost"] == 0 and q["pending"] == 0
+    assert q["pubsub"]["published"] == q["published"]
+    assert set(q["pubsub"]["received"].values()) == {q["published"]}
+
+
 def test_steady_rate_matches_its_pattern() -> None:
     m = run_scenario("steady", requests=3000).metrics
     assert 270 <= m["throughput_rps"] <= 330  # 300 requests/s offered
@@ -67,10 +88,12 @@ def test_requests_spread_evenly_with_round_robin() -> None:
 
 
 def test_dropping_indexes_costs_rows_and_latency() -> None:
-    indexed = run_scenario("steady", requests=400).metrics
+    # Order histories are 1 request in 200 (enough requests to see a few), and without an
+    # index each one scans the orders and their lines: hundreds of thousands of rows.
+    indexed = run_scenario("steady", requests=1000).metrics
     bare = run_scenario("steady", Settings().replace({"db.indexes": "none"}),
-                        requests=400).metrics
-    assert bare["db"]["rows_scanned"] > 100 * indexed["db"]["rows_scanned"]
+                        requests=1000).metrics
+    assert bare["db"]["rows_scanned"] > 50 * indexed["db"]["rows_scanned"]
     assert bare["latency_ms"]["p95"] > indexed["latency_ms"]["p95"]
     history = "order_history"
     assert bare["endpoints"][history]["p50"] > 5 * indexed["endpoints"][history]["p50"]
@@ -78,8 +101,11 @@ def test_dropping_indexes_costs_rows_and_latency() -> None:
 
 def test_progress_is_reported_and_cancel_stops_the_run() -> None:
     seen: list[tuple[int, int]] = []
-    run_scenario("steady", requests=600, progress=lambda d, t: seen.append((d, t)))
+    run_scenario("steady", requests=600, warmup=0, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (600, 600) and seen[0] == (250, 600)
+    seen.clear()  # a warm-up is work too: progress counts it
+    run_scenario("steady", requests=600, warmup=400, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (1000, 1000) and seen[0] == (250, 1000)
     with pytest.raises(ScenarioCancelled):
         run_scenario("steady", requests=600, cancelled=lambda: True)
 

@@ -1,0 +1,7 @@
+"""Grading exercises: a pytest plugin for points and reports, a runner that puts student code
+in its own process with a time limit, reports for people and for autograders, and the
+instructor's tools (verify, new, release)."""
+
+# How the grader talks to the test process it starts (read by the pytest plugin).
+REPORT_ENV = "SANDBOX_GRADING_REPORT"  # a JSON-lines file the runner reads as it grows
+STUDENT_DIR_ENV = "SANDBOX_STUDENT_DIR"  # where the student's files are (default: the exercise)

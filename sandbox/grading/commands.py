@@ -1,0 +1,320 @@
+"""`sandbox exercises ...`: the student's loop and the instructor's, on the command line.
+
+Exit codes: 0 done (for `check` and `grade`: everything passed); 1 tests failed or the
+exercises are broken; 2 a wrong name or argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sandbox.course.exercises import (
+    Exercise,
+    ExerciseError,
+    UnknownExercise,
+    default_root,
+    find,
+    load_exercises,
+)
+from sandbox.course.progress import ProgressStore
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sandbox.grading.early import Early
+    from sandbox.grading.runner import ExerciseResult
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ex = sub.add_parser(
+        "exercises", help="write pieces of the backend yourself; check, hint, watch, grade",
+        description="Exercises are folders in exercises/ (see exercises/README.md). You edit "
+                    "the stub file named by each exercise; `check` runs its tests.",
+    )
+    ex.add_argument("--dir", metavar="DIR",
+                    help="the exercises folder (default: ./exercises, or the sandbox's own)")
+    s = ex.add_subparsers(dest="exercises_command", metavar="ACTION", required=True)
+    s.add_parser("list", help="every exercise: order, status, points")
+    check = s.add_parser("check", help="run one exercise's tests; explain the first failure")
+    check.add_argument("name", metavar="NAME", nargs="?",
+                       help="an exercise (default: the first one not done)")
+    hint = s.add_parser("hint", help="show the next hint for an exercise")
+    hint.add_argument("name", metavar="NAME", nargs="?")
+    watch = s.add_parser("watch", help="re-check on every save; move on when it passes")
+    watch.add_argument("name", metavar="NAME", nargs="?", help="start here (default: first "
+                       "not done)")
+    reset = s.add_parser("reset", help="put an exercise's stub back (asks first)")
+    reset.add_argument("name", metavar="NAME")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+    grade = s.add_parser("grade", help="run every exercise, hidden tests too; score table")
+    grade.add_argument("--gradescope", metavar="PATH", help="also write Gradescope results.json")
+    grade.add_argument("--junit", metavar="PATH", help="also write JUnit XML")
+    grade.add_argument("--submission", metavar="DIR",
+                       help="take the student's files from DIR/NN-name/ instead of the exercise "
+                            "folders (for autograders)")
+    grade.add_argument("--jobs", type=int, default=2, help="exercises run at once (default 2)")
+    verify = s.add_parser("verify", help="instructors: check every exercise is sound")
+    verify.add_argument("names", metavar="NAME", nargs="*", help="only these (default: all)")
+    verify.add_argument("--write-stubs", action="store_true",
+                        help="first rewrite each student file from its solution")
+    new = s.add_parser("new", help="instructors: scaffold a new exercise folder")
+    new.add_argument("name", metavar="NAME", help="lower case with dashes, e.g. token-bucket")
+    new.add_argument("--topic", type=int, default=1, help="curriculum topic 1-16 (default 1)")
+    new.add_argument("--lesson", default="clients-and-requests", help="the lesson id it belongs to")
+    release = s.add_parser("release", help="instructors: write the student bundle (no solutions, "
+                                           "no hidden tests)")
+    release.add_argument("target", metavar="DIR", help="a new or empty folder")
+
+
+def run(args: argparse.Namespace, out: Console, err: Console, early: Early | None = None) -> int:
+    if early is not None:  # `check NAME`, already running
+        store = ProgressStore()
+        try:
+            return EXIT_OK if check(early.exercise, store, out, early).passed else EXIT_FAILED
+        finally:
+            store.close()
+    try:
+        return _run(args, out, err)
+    except UnknownExercise as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    root = Path(args.dir) if args.dir else default_root()
+    command = args.exercises_command
+    if command == "new":
+        from sandbox.grading.instructor import scaffold
+
+        folder = scaffold(root, args.name, args.topic, args.lesson)
+        out.print(f"created {folder}: edit exercise.toml, README.md, the solution and the test, "
+                  "then run `sandbox exercises verify`")
+        return EXIT_OK
+    exercises, errors = load_exercises(root)
+    for error in errors:
+        err.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False)
+    if command == "verify":
+        chosen = [find(exercises, name) for name in args.names] if args.names else None
+        return cmd_verify(root, chosen or exercises, args.write_stubs, out,
+                          only=None if chosen is None else {e.name for e in chosen})
+    if command == "release":
+        from sandbox.grading.instructor import release
+
+        done = release(root, Path(args.target))
+        out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
+                  "no solutions, no hidden tests")
+        return EXIT_OK
+    if not exercises:
+        err.print(f"[bold red]error:[/] no exercises in {escape(str(root))}", highlight=False)
+        return EXIT_FAILED
+    store = ProgressStore()
+    try:
+        if command == "list":
+            out.print(list_table(exercises, store))
+            return EXIT_OK
+        if command == "grade":
+            return cmd_grade(exercises, args, store, out)
+        exercise = find(exercises, args.name) if args.name else current(exercises, store)
+        if command == "check":
+            return EXIT_OK if check(exercise, store, out).passed else EXIT_FAILED
+        if command == "hint":
+            return cmd_hint(exercise, store, out)
+        if command == "reset":
+            return cmd_reset(exercise, store, args.yes, out)
+        if command == "watch":
+            from sandbox.grading.watch import watch
+
+            return watch(exercises, exercise, store, out)
+    finally:
+        store.close()
+    raise ExerciseError(f"unknown action {command}")
+
+
+def status(exercise: Exercise, store: ProgressStore) -> tuple[str, str]:
+    """(status, points) for the list: done, failing, changed, not started."""
+    last = store.exercise_checks().get(exercise.name)
+    if last is not None and last.fingerprint == exercise.fingerprint():
+        points = f"{last.score:g}/{last.max_score:g}"
+        return ("done" if last.passed else "failing"), points
+    if exercise.is_untouched():
+        return "not started", f"-/{exercise.visible_points:g}"
+    return "changed", f"-/{exercise.visible_points:g}"
+
+
+def current(exercises: list[Exercise], store: ProgressStore) -> Exercise:
+    """The first exercise not done yet (or the last one when all are)."""
+    for exercise in exercises:
+        if status(exercise, store)[0] != "done":
+            return exercise
+    return exercises[-1]
+
+
+def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
+    from rich.table import Table
+
+    table = Table(title="exercises", title_justify="left")
+    for column in ("#", "name", "title", "status", "points", "your file"):
+        table.add_column(column, justify="right" if column in {"#", "points"} else "left",
+                         no_wrap=column != "title")
+    styles = {"done": "green", "failing": "red", "changed": "yellow", "not started": "dim"}
+    for exercise in exercises:
+        state, points = status(exercise, store)
+        table.add_row(str(exercise.order), exercise.name, escape(exercise.title),
+                      f"[{styles[state]}]{state}[/]", points,
+                      escape(f"{exercise.folder.name}/{exercise.files[0]}"))
+    return table
+
+
+def shown_path(path: Path) -> str:
+    """A path as short as it can be: relative to the current folder when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def check(exercise: Exercise, store: ProgressStore, out: Console,
+          early: Early | None = None) -> ExerciseResult:
+    from sandbox.grading.reports import verdict
+    from sandbox.grading.runner import start_exercise
+
+    if early is not None:
+        fingerprint, running = early.fingerprint, early.running
+    else:
+        fingerprint, running = exercise.fingerprint(), start_exercise(exercise)
+    with out.status(f"checking {exercise.name}…", spinner="dots"):
+        result = running.wait()
+    store.exercise_checked(exercise.name, fingerprint, result.score, result.max_score,
+                           result.passed)
+    out.print(verdict(result))
+    if not result.passed:
+        shown = store.hints_shown(exercise.name)
+        more = (f"`sandbox exercises hint {exercise.name}` for a hint "
+                f"({shown} of {len(exercise.hints)} seen)") if shown < len(exercise.hints) else ""
+        out.print(f"\n[dim]edit {escape(shown_path(exercise.student_path(exercise.files[0])))}"
+                  f"{'; ' + more if more else ''}[/]", highlight=False)
+    return result
+
+
+def cmd_hint(exercise: Exercise, store: ProgressStore, out: Console) -> int:
+    shown = store.hints_shown(exercise.name)
+    if shown >= len(exercise.hints):
+        out.print(f"[bold]{exercise.name}[/]: no more hints; here they all are again:")
+        for number, text in enumerate(exercise.hints, start=1):
+            out.print(f"  {number}. {escape(text)}")
+        return EXIT_OK
+    store.hint_taken(exercise.name, shown + 1)
+    out.print(f"[bold]hint {shown + 1} of {len(exercise.hints)}[/] for {exercise.name}:\n"
+              f"  {escape(exercise.hints[shown])}")
+    return EXIT_OK
+
+
+def cmd_reset(exercise: Exercise, store: ProgressStore, yes: bool, out: Console) -> int:
+    files = ", ".join(exercise.files)
+    if not yes:
+        if not sys.stdin.isatty():
+            out.print(f"reset would overwrite {files} in {exercise.folder}; add --yes to confirm")
+            return EXIT_USAGE
+        answer = input(f"Overwrite {files} with the original stub? Your code there is lost. "
+                       "[y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            out.print("left as it was")
+            return EXIT_OK
+    stubs = {file: exercise.pristine_stub(file) for file in exercise.files}  # all, or none
+    for file, text in stubs.items():
+        exercise.student_path(file).write_text(text, encoding="utf-8")
+    store.forget_exercise(exercise.name)
+    out.print(f"{exercise.name}: {files} restored to the stub")
+    return EXIT_OK
+
+
+def cmd_grade(exercises: list[Exercise], args: argparse.Namespace, store: ProgressStore,
+              out: Console) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox.grading.reports import gradescope, junit, score_table, write_report
+    from sandbox.grading.runner import run_exercise
+
+    started = time.monotonic()
+    submission = Path(args.submission) if args.submission else None
+
+    def one(exercise: Exercise) -> ExerciseResult:
+        where = submission / exercise.folder.name if submission else None
+        if where is not None and not all((where / f).is_file() for f in exercise.files):
+            where = _missing_submission(exercise, where)
+        return run_exercise(exercise, hidden=True, student_dir=where)
+
+    with out.status(f"grading {len(exercises)} exercises…", spinner="dots"), \
+            ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(one, exercises))
+    elapsed = time.monotonic() - started
+    if submission is None:
+        for exercise, result in zip(exercises, results, strict=True):
+            store.exercise_checked(exercise.name, exercise.fingerprint(), result.score,
+                                   result.max_score, result.passed)
+    out.print(score_table(results))
+    if args.gradescope:
+        write_report(Path(args.gradescope), gradescope(results, elapsed))
+        out.print(f"wrote {args.gradescope}")
+    if args.junit:
+        write_report(Path(args.junit), junit(results, elapsed))
+        out.print(f"wrote {args.junit}")
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _missing_submission(exercise: Exercise, where: Path) -> Path:
+    """A submission without the exercise's file is graded as its stub: every test fails,
+    and the report still lists each one."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"missing-{exercise.name}-"))
+    for file in exercise.files:
+        source = where / file
+        text = source.read_text(encoding="utf-8") if source.is_file() else \
+            exercise.pristine_stub(file)
+        (tmp / file).write_text(text, encoding="utf-8")
+    return tmp
+
+
+def cmd_verify(root: Path, exercises: list[Exercise], write: bool, out: Console,
+               only: set[str] | None = None) -> int:
+    from sandbox.grading.instructor import Verification, verify_all, write_stubs
+
+    if write:
+        for exercise in exercises:
+            for path in write_stubs(exercise):
+                out.print(f"wrote {path}")
+    lessons_root = root.parent / "lessons"
+    lesson_ids: set[str] | None = None
+    if lessons_root.is_dir():
+        from sandbox.course.lessons import load_lessons
+
+        lesson_ids = {lesson.id for lesson in load_lessons(lessons_root)[0]}
+
+    def report(found: Verification) -> None:
+        mark = "[green]✓[/]" if found.ok else "[red]✗[/]"
+        tests = len(found.exercise.tests) if found.exercise else 0
+        out.print(f"{mark} {escape(found.name)} ({tests} tests)", highlight=False)
+        for problem in found.problems:
+            out.print(f"    {escape(problem)}", highlight=False)
+
+    results = verify_all(root, lesson_ids, progress=report, only=only)
+    for found in results:
+        if found.exercise is None:
+            report(found)
+    bad = [r for r in results if not r.ok]
+    out.print(f"\n{len(results) - len(bad)} of {len(results)} exercises sound")
+    return EXIT_FAILED if bad else EXIT_OK
