@@ -8,8 +8,12 @@ Only this package imports Textual; everything it shows comes from the rest of `s
 
 from __future__ import annotations
 
-from sandbox.settings import Settings
+from typing import TYPE_CHECKING
+
 from sandbox.tui.app import SandboxApp
+
+if TYPE_CHECKING:
+    from sandbox.settings import Settings
 
 __all__ = ["SandboxApp", "run_app"]
 

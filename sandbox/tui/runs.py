@@ -8,12 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sandbox.settings import Settings, format_value
 from sandbox.tracing import Trace
 
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
+
 Verdict = Literal["better", "worse", "same"]
+
+
+class SandboxMaker(Protocol):
+    """Builds the sandbox a run uses instead of a plain one: the hook that lets a learner's
+    own code (an exercise plugged in) serve the playground's traffic."""
+
+    @property
+    def label(self) -> str:
+        """What is different about these sandboxes, e.g. "your token_bucket.py"."""
+
+    def build(self, settings: Settings, seed: int) -> Sandbox:
+        """A fresh sandbox with `settings` (its parts may raise anything: it is their code)."""
+
+    def explain(self, exc: BaseException) -> str:
+        """A failure during a run with these sandboxes, in plain words."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,7 @@ class RunRecord:
     metrics: dict[str, Any]
     traces: tuple[tuple[str, Trace], ...]
     wall_s: float = 0.0
+    plugged: str = ""  # whose code served it, when not the sandbox's own (SandboxMaker.label)
 
 
 def status_counts(metrics: dict[str, Any]) -> dict[int, int]:
@@ -147,7 +166,8 @@ def compare(before: RunRecord, after: RunRecord) -> Comparison:
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),
-                        ("seed", str(before.seed), str(after.seed))):
+                        ("seed", str(before.seed), str(after.seed)),
+                        ("code", before.plugged or "built-in", after.plugged or "built-in")):
         if a != b:
             changes.append(SettingChange(label, a, b))
     for key, (a, b) in before.settings.diff(after.settings).items():

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
+from rich.console import Console
 from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 
@@ -32,7 +36,13 @@ def playground(app: SandboxApp) -> PlaygroundScreen:
 
 
 class RecordingApp(SandboxApp):
-    """The app, remembering every notification it showed as (severity, title, message)."""
+    """The app, remembering every notification it showed as (severity, title, message).
+
+    It opens on the playground, which most of these tests are about; `HomeApp` opens where
+    the real app does.
+    """
+
+    DEFAULT_MODE = "playground"
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
@@ -46,3 +56,28 @@ class RecordingApp(SandboxApp):
     def errors(self) -> list[str]:
         return [f"{title}: {message}" for severity, title, message in self.shown
                 if severity == "error"]
+
+
+class HomeApp(RecordingApp):
+    """The recording app, opening on the home screen like `sandbox` does."""
+
+    DEFAULT_MODE = "home"
+
+
+def plain_text(renderable: object, width: int = 200) -> str:
+    """A renderable (a Static's content, a prompt) as plain text."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(renderable)
+    return captured.get()
+
+
+def copy_exercises(target: Path, *names: str) -> Path:
+    """A private copy of some shipped exercises (stubs, tests, solutions) under `target`, so a
+    test may check, edit and reset them without touching the repository's."""
+    root = Path(__file__).resolve().parents[2] / "exercises"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copytree(root / name, target / name,
+                        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return target

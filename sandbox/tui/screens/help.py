@@ -25,6 +25,11 @@ ABOUT = (
     "your last two runs, so you see what the switch did. The Flow tab shows where the time "
     "went; the Requests tab shows each request's trace. "
     "Press [b]n[/b] to write a single request yourself in the composer.",
+    "[b]The course:[/b] [b]h[/b] is home: resume where you left off, the lessons (a lesson "
+    "sets the switches and runs the experiments for you, step by step) and the exercises, "
+    "where you write a piece of the backend yourself. In an exercise, [b]c[/b] checks your "
+    "file, [b]h[/b] gives a hint, and [b]p[/b] plugs your code into the playground so you see "
+    "it serve the traffic.",
 )
 
 

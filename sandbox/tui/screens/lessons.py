@@ -47,6 +47,7 @@ from sandbox.tui.learning import (
     step_actions,
     step_metrics,
 )
+from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.run_controls import describe_error
 from sandbox.tui.widgets.waterfall import WaterfallView
 
@@ -315,6 +316,7 @@ class LessonScreen(Screen[None]):
                     results.border_title = "in the sandbox"
                     yield Static("", id="lesson-metrics")
                     yield Static("", id="lesson-response")
+                yield FlowView(id="lesson-flow")
                 yield WaterfallView("", id="lesson-waterfall")
         yield Footer()
 
@@ -388,6 +390,11 @@ class LessonScreen(Screen[None]):
         self.query_one("#lesson-run").add_class("-idle")
         self._show_checkpoints()
         self._apply(step)
+        flow = self.query_one(FlowView)
+        flow.set_class(bool(step.highlight), "-pointing")  # shown only when the step points
+        flow.set_class(step.request is not None, "-beside-request")  # (no room at 80x24 then)
+        flow.settings = self.sandbox_app.settings
+        flow.point_at(step.highlight)
         self.refresh_bindings()
 
     def _show_checkpoints(self) -> None:

@@ -23,7 +23,7 @@ from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
 from sandbox.tui.live import LiveServer
-from sandbox.tui.runs import RunRecord, compare
+from sandbox.tui.runs import RunRecord, SandboxMaker, compare
 from sandbox.tui.widgets.compare_panel import ComparePanel
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 
 class PlaygroundScreen(Screen[None]):
-    """The home screen."""
+    """Free play: switches, runs, metrics, flow and traces; optionally with the learner's own
+    code plugged in (from an exercise), serving every run until it is unplugged."""
 
     SUB_TITLE = "playground"
     AUTO_FOCUS = "#run-start"
@@ -47,6 +48,7 @@ class PlaygroundScreen(Screen[None]):
         Binding("escape", "close_switches", "Close switches"),
         Binding("s", "toggle_switches", "Switches"),
         Binding("v", "toggle_serve", "Serve / stop"),
+        Binding("u", "unplug", "Unplug your code"),
         Binding("slash", "find_switch", "Find a switch", show=False),
         Binding("ctrl+r", "reset_switches", "Reset switches to defaults", show=False),
         Binding("m", "show_tab('metrics')", "Metrics tab", show=False),
@@ -62,6 +64,7 @@ class PlaygroundScreen(Screen[None]):
         self._served: deque[tuple[str, Trace]] = deque(maxlen=500)
         self._served_metrics = MetricsRecorder()
         self._served_count = 0
+        self.plugged: SandboxMaker | None = None  # the learner's code, serving every run
 
     @property
     def sandbox_app(self) -> SandboxApp:
@@ -174,10 +177,35 @@ class PlaygroundScreen(Screen[None]):
         focus = {"requests": "#requests-table", "flow": "#flow-view", "metrics": "#metrics-scroll"}
         self.query_one(focus[tab]).focus()
 
+    # -- the learner's code -----------------------------------------------------------------
+
+    def plug_in(self, plugged: SandboxMaker, scenario: str, requests: int, look: str) -> None:
+        """Serve every run from now on with `plugged`; start one with `scenario` at once."""
+        self.plugged = plugged
+        self.sub_title = f"playground · {plugged.label} plugged in (u unplugs)"
+        controls = self.query_one(RunControls)
+        busy = controls.cancel()  # the run going now is the sandbox's own code: stop it
+        controls.choose(scenario, requests)
+        self.refresh_bindings()
+        then = "Press r when the run before it has stopped." if busy else f"Look at {look}."
+        self.notify(f"Every run now goes through {plugged.label}. {then}",
+                    title=f"{plugged.label} is plugged in", timeout=8)
+        if not busy:
+            self.call_after_refresh(self.action_run)
+
+    def action_unplug(self) -> None:
+        if self.plugged is None:
+            return
+        label = self.plugged.label
+        self.plugged = None
+        self.sub_title = "playground"
+        self.refresh_bindings()
+        self.notify(f"Runs use the sandbox's own code again, not {label}.", timeout=4)
+
     # -- runs -----------------------------------------------------------------------------
 
     def action_run(self) -> None:
-        if self.query_one(RunControls).start(self.sandbox_app.settings):
+        if self.query_one(RunControls).start(self.sandbox_app.settings, self.plugged):
             self.remove_class("-show-switches")
             self.refresh_bindings()
 
@@ -196,6 +224,8 @@ class PlaygroundScreen(Screen[None]):
             return bool(controls) and controls.first().running
         if action == "close_switches":
             return self.has_class("-show-switches")
+        if action == "unplug":
+            return self.plugged is not None
         return True
 
     @on(RunControls.RunRequested)
@@ -207,6 +237,8 @@ class PlaygroundScreen(Screen[None]):
         record = event.record
         self.runs = [*self.runs[-1:], record]
         self.query_one(MetricsPanel).metrics = record.metrics
+        self.query_one("#metrics-scroll").border_title = (
+            f"last run · {record.plugged}" if record.plugged else "last run")
         if len(self.runs) == 2:
             self.query_one(ComparePanel).comparison = compare(self.runs[0], self.runs[1])
         self.query_one(FlowView).show(record)
@@ -214,6 +246,17 @@ class PlaygroundScreen(Screen[None]):
         lat = record.metrics["latency_ms"]
         self.notify(f"p50 {lat['p50']:.2f} · p95 {lat['p95']:.2f} · p99 {lat['p99']:.2f} ms",
                     title=f"{record.scenario}: {record.requests:,} requests", timeout=4)
+
+    @on(RequestsView.Picked)
+    def _request_picked(self, event: RequestsView.Picked) -> None:
+        self.query_one(FlowView).selected = event.trace
+
+    @on(RequestsView.AnimateRequested)
+    def _animate_request(self, event: RequestsView.AnimateRequested) -> None:
+        flow = self.query_one(FlowView)
+        flow.selected = event.trace
+        self.action_show_tab("flow")
+        flow.play(event.trace)
 
     @on(RunControls.Cancelled)
     def _run_cancelled(self, event: RunControls.Cancelled) -> None:

@@ -6,8 +6,10 @@ the panel redraws whenever it is set.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -39,15 +41,16 @@ def sparkline(values: list[float], width: int = 30) -> Text:
                         for v in values))
 
 
-def status_text(metrics: dict[str, Any]) -> Text:
-    """Each status code and its count, coloured: 2xx green, 4xx yellow, 429 magenta, 5xx red."""
-    text = Text()
-    for code, n in status_counts(metrics).items():
-        if text:
-            text.append("  ")
-        text.append(str(code), style=status_style(code))
-        text.append(f" {n:,}")
-    return text
+def status_text(metrics: dict[str, Any]) -> Columns:
+    """Each status code and its count, coloured: 2xx green, 4xx yellow, 429 magenta, 5xx red.
+    In a narrow panel the pairs wrap as pairs, never between a code and its count."""
+    return pairs((Text.assemble((str(code), status_style(code)), f" {n:,}"))
+                 for code, n in status_counts(metrics).items())
+
+
+def pairs(items: Iterable[Text]) -> Columns:
+    """Short items side by side, wrapping whole items onto the next line when they run out."""
+    return Columns(list(items), padding=(0, 2, 0, 0))
 
 
 def _pair(*values: str) -> str:
@@ -86,7 +89,7 @@ def headline_table(metrics: dict[str, Any]) -> Table:
                                             f"{queue.get('lost', 0):,}"), style="bold red" if bad else ""))
     instances = metrics.get("instances", {})
     if instances:
-        table.add_row("served by", Text("  ".join(f"{k} {v:,}" for k, v in instances.items())))
+        table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))
     timeline = metrics.get("timeline", [])
     if timeline:
         table.add_row("latency/s", sparkline([b["mean_latency_ms"] for b in timeline], width=20))

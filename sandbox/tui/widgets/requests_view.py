@@ -1,11 +1,12 @@
 """The requests of the last run (the newest ones kept) and the waterfall of the highlighted one.
 
 Moving the cursor through the table shows each request's trace at once; `o` toggles between
-arrival order and slowest first.
+arrival order and slowest first; `a` plays the request's path in the Flow tab.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from sandbox.render import status_style
@@ -29,7 +31,22 @@ COLUMNS = (("id", "id", 10), ("action", "action", 15), ("request", "request", 18
 class RequestsView(Vertical):
     """A table of kept traces over a waterfall of the one under the cursor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("o", "toggle_order", "Slowest first / arrival order")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "toggle_order", "Slowest first / arrival order"),
+        Binding("a", "animate", "Animate in the flow"),
+    ]
+
+    @dataclass
+    class Picked(Message):
+        """The cursor is on another request."""
+
+        trace: Trace
+
+    @dataclass
+    class AnimateRequested(Message):
+        """The learner asked to see this request's path animated in the flow view."""
+
+        trace: Trace
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -121,3 +138,14 @@ class RequestsView(Vertical):
         picked = self._traces.get(str(event.row_key.value))
         if picked is not None:
             self.waterfall.trace = picked[1]
+            self.post_message(self.Picked(picked[1]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "animate":
+            return self.waterfall.trace is not None
+        return True
+
+    def action_animate(self) -> None:
+        trace = self.waterfall.trace
+        if trace is not None:
+            self.post_message(self.AnimateRequested(trace))

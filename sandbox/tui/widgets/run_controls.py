@@ -7,9 +7,12 @@ Each run has an id so a message from a superseded run is ignored.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,9 +26,14 @@ from textual.worker import get_current_worker
 from sandbox.errors import SandboxError
 from sandbox.scenarios import PATTERNS
 from sandbox.settings import Settings
-from sandbox.tui.runs import RunRecord
+from sandbox.tui.exercising import StudentCodeCancelled, run_guarded
+from sandbox.tui.runs import RunRecord, SandboxMaker
+
+if TYPE_CHECKING:
+    from sandbox.scenarios.runner import ScenarioResult
 
 DEFAULT_REQUESTS = 3000
+PLUGGED_SILENCE_S = 20.0  # a learner's code silent this long is taken for an endless loop
 KEEP_TRACES = 500
 MAX_REQUESTS = 1_000_000
 
@@ -109,8 +117,11 @@ class RunControls(Vertical):
             raise ValueError(f"seed must be a whole number, not '{seed_text}'") from None
         return scenario, requests, seed
 
-    def start(self, settings: Settings) -> bool:
-        """Begin a run with `settings`; False (and a notification) if it cannot start."""
+    def start(self, settings: Settings, maker: SandboxMaker | None = None) -> bool:
+        """Begin a run with `settings`; False (and a notification) if it cannot start.
+
+        `maker` builds the run's sandbox instead of a plain one (the learner's code plugged in).
+        """
         if self.running:
             self.notify("A run is already going: press escape to cancel it.", severity="warning")
             return False
@@ -123,8 +134,13 @@ class RunControls(Vertical):
         self.running = True
         self.query_one(ProgressBar).update(total=requests, progress=0)
         self._status(f"running {scenario}: 0 / {requests:,}" + _seed_note())
-        self._run(self._run_id, scenario, requests, seed, settings)
+        self._run(self._run_id, scenario, requests, seed, settings, maker)
         return True
+
+    def choose(self, scenario: str, requests: int) -> None:
+        """Put a scenario and a request count in the bar, as if the learner had typed them."""
+        self.query_one("#run-scenario", Select).value = scenario
+        self.query_one("#run-requests", Input).value = str(requests)
 
     def cancel(self) -> bool:
         """Stop the run in progress; False if there is none."""
@@ -137,27 +153,67 @@ class RunControls(Vertical):
     # -- the worker ---------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="scenario", exit_on_error=False)
-    def _run(self, run_id: int, scenario: str, requests: int, seed: int, settings: Settings) -> None:
+    def _run(self, run_id: int, scenario: str, requests: int, seed: int, settings: Settings,
+             maker: SandboxMaker | None) -> None:
         worker = get_current_worker()
         started = time.perf_counter()
+        ui_busy = getattr(self.app, "ui_busy", None)
+
+        def stopped() -> bool:
+            """Asked before every request: cancelled? And if a key is being answered, wait a
+            moment (at most 0.1 s) so the interface gets the interpreter to itself."""
+            if ui_busy is not None and ui_busy.is_set():
+                deadline = time.perf_counter() + 0.1
+                while ui_busy.is_set() and time.perf_counter() < deadline:
+                    time.sleep(0.002)
+            return worker.is_cancelled
 
         def progress(done: int, total: int) -> None:
             self.post_message(self.Progress(run_id, done, total))  # thread-safe
 
         from sandbox.scenarios.runner import ScenarioCancelled, run_scenario  # not at start-up
 
+        def plugged_run(alive: Callable[[], None]) -> ScenarioResult:
+            assert maker is not None
+            sandbox = maker.build(settings, seed)
+            alive()
+
+            def progress_alive(done: int, total: int) -> None:
+                alive()
+                progress(done, total)
+
+            try:
+                return run_scenario(scenario, settings, seed=seed, requests=requests,
+                                    sandbox=sandbox, keep_traces=KEEP_TRACES,
+                                    progress=progress_alive, cancelled=stopped)
+            finally:
+                sandbox.close()
+
+        # Everything alive now (the app, its widgets, the modules) lives on: leave it out of
+        # the collector's full sweeps during the run, which otherwise stall the interface for
+        # a tenth of a second each time. `unfreeze` puts it back when the run ends.
+        gc.freeze()
         try:
-            result = run_scenario(scenario, settings, seed=seed, requests=requests,
-                                  keep_traces=KEEP_TRACES, progress=progress,
-                                  cancelled=lambda: worker.is_cancelled)
-        except ScenarioCancelled as exc:
+            if maker is None:
+                result = run_scenario(scenario, settings, seed=seed, requests=requests,
+                                      keep_traces=KEEP_TRACES, progress=progress,
+                                      cancelled=stopped)
+            else:  # their code may loop forever: a thread the app can walk away from
+                result = run_guarded(plugged_run, silence_s=PLUGGED_SILENCE_S,
+                                     cancelled=lambda: worker.is_cancelled,
+                                     what=maker.label)
+        except (ScenarioCancelled, StudentCodeCancelled) as exc:
             self.post_message(self.Cancelled(run_id, str(exc)))
             return
-        except Exception as exc:  # every failure is shown in the app, never as a traceback
-            self.post_message(self.Failed(run_id, describe_error(exc)))
+        except BaseException as exc:  # every failure is shown in the app, never as a traceback
+            message = maker.explain(exc) if maker is not None else describe_error(exc)
+            self.post_message(self.Failed(run_id, message))
             return
+        finally:
+            gc.unfreeze()
         record = RunRecord(scenario, seed, requests, settings, result.metrics,
-                           tuple(result.traces), time.perf_counter() - started)
+                           tuple(result.traces), time.perf_counter() - started,
+                           plugged=maker.label if maker is not None else "")
         self.post_message(self.Finished(run_id, record))
 
     # -- messages back from the worker ----------------------------------------------------

@@ -25,6 +25,7 @@ SECTION_BLURB: dict[str, str] = {
     "queue": "follow-up work for orders: inline or queued",
     "topology": "how many app instances, how busy each",
     "lb": "the load balancer in front of the instances",
+    "deploy": "rolling restarts and readiness checks",
     "dns": "name lookups by the client",
     "network": "the hops between the parts",
     "faults": "break things on purpose",
@@ -116,7 +117,10 @@ class SwitchList(OptionList):
             shown = [s for s in specs if not needle or needle in s.key or needle in s.help.lower()]
             if not shown:
                 continue
-            blurb = SECTION_BLURB.get(section, "")[: max(0, self._width - len(section) - 3)]
+            blurb = SECTION_BLURB.get(section, "")
+            room = max(0, self._width - len(section) - 3)
+            if len(blurb) > room:  # cut where the line ends, and say it was cut
+                blurb = blurb[: max(0, room - 1)].rstrip(" ,:") + "…"
             title = Content.assemble(" ", (section, "bold $accent"), " ", (blurb, "italic $foreground 60%"))
             options.append(Option(title, id=SECTION_PREFIX + section, disabled=True))
             options.extend(Option(self._prompt(s), id=s.key) for s in shown)
