@@ -20,6 +20,7 @@ from sandbox.errors import SandboxError, SeedError, SettingsError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from sandbox.grading.early import Early
     from sandbox.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -161,10 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
+         early_tried: bool = False) -> int:
+    """Run one `sandbox` command; the exit code. (`early`: a `check` that `sandbox.entry`
+    already started.)"""
     argv = list(sys.argv[1:] if argv is None else argv)
-    early = None
-    if argv[:1] == ["exercises"]:  # `check` starts its tests before the rest of us loads
+    if argv[:1] == ["exercises"] and not early_tried:  # `check` starts its tests first
         from sandbox.grading.early import start_early
 
         early = start_early(argv[1:])

@@ -16,22 +16,23 @@ stub is exactly what the solution derives, and `reset` can always restore it.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sandbox.course.folders import FOLDER as _FOLDER
+from sandbox.course.folders import MANIFEST, folder_named
+from sandbox.course.folders import default_root as default_root  # re-exported
 from sandbox.errors import SandboxError
 
+if TYPE_CHECKING:
+    import ast
+
 DEFAULT_TIME_LIMIT_S = 10.0
-MANIFEST = "exercise.toml"
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-_FOLDER = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)$")
 _KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary"}
 
 
@@ -74,6 +75,13 @@ class Exercise:
     plug: str = ""  # the sandbox part the student's code replaces, if it plugs into one
     summary: str = ""
     tests: list[GradedTest] = field(default_factory=list)
+    tests_pending: bool = False  # loaded without reading its tests yet (see load_exercise)
+
+    def read_tests(self) -> None:
+        """Read the graded tests now, if `load_exercise(..., read_tests=False)` left them."""
+        if self.tests_pending:
+            self.tests, _ = find_graded_tests(self.folder)
+            self.tests_pending = False
 
     @property
     def points(self) -> float:
@@ -164,6 +172,8 @@ def has_solution_markers(text: str) -> bool:
 
 def find_graded_tests(folder: Path) -> tuple[list[GradedTest], list[str]]:
     """Graded test functions in `test_*.py` (visible) and `hidden/test_*.py`, and problems."""
+    import ast
+
     tests: list[GradedTest] = []
     problems: list[str] = []
     files = [(p, False) for p in sorted(folder.glob("test_*.py"))]
@@ -189,6 +199,7 @@ def find_graded_tests(folder: Path) -> tuple[list[GradedTest], list[str]]:
 
 
 def _points_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> float | None:
+    import ast
     for deco in node.decorator_list:
         if (isinstance(deco, ast.Call)
                 and ast.unparse(deco.func) in {"pytest.mark.points", "mark.points", "points"}
@@ -198,8 +209,11 @@ def _points_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> float | None:
     return None
 
 
-def load_exercise(folder: Path) -> Exercise:
-    """Read one exercise folder; ExerciseError says what is wrong and how to fix it."""
+def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
+    """Read one exercise folder; ExerciseError says what is wrong and how to fix it.
+
+    `read_tests=False` leaves the test files unread (`check` starts their process first).
+    """
     folder = folder.resolve()
     match = _FOLDER.match(folder.name)
     if match is None:
@@ -246,6 +260,9 @@ def load_exercise(folder: Path) -> Exercise:
         time_limit_s=float(limit), plug=str(data.get("plug", "")),
         summary=str(data.get("summary", "")),
     )
+    if not read_tests:
+        exercise.tests_pending = True
+        return exercise
     exercise.tests, problems = find_graded_tests(folder)
     if problems:
         raise ExerciseError(f"{folder}: " + "; ".join(problems))
@@ -274,29 +291,12 @@ def load_exercises(root: Path) -> tuple[list[Exercise], list[ExerciseError]]:
     return exercises, errors
 
 
-def default_root() -> Path:
-    """Where the exercises are: $SANDBOX_EXERCISES, ./exercises, a bundle in the current
-    folder, or the ones that come with the sandbox."""
-    override = os.environ.get("SANDBOX_EXERCISES")
-    if override:
-        return Path(override)
-    here = Path.cwd()
-    if (here / "exercises").is_dir():
-        return here / "exercises"
-    if any((p / MANIFEST).is_file() for p in here.iterdir() if p.is_dir()):
-        return here
-    return Path(__file__).resolve().parents[2] / "exercises"
-
-
 def find_folder(root: Path, name: str) -> Path:
-    """The folder of exercise `name` ("token-bucket", "07-token-bucket" or "7") without
-    loading the others; UnknownExercise if there is none."""
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        match = _FOLDER.match(folder.name)
-        if match and (folder / MANIFEST).is_file() and name in {
-                match.group(2), folder.name, str(int(match.group(1)))}:
-            return folder
-    raise UnknownExercise(f"no exercise called '{name}'")
+    """The folder of exercise `name` without loading the others; UnknownExercise if none."""
+    folder = folder_named(root, name)
+    if folder is None:
+        raise UnknownExercise(f"no exercise called '{name}'")
+    return folder
 
 
 def find(exercises: list[Exercise], name: str) -> Exercise:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.course.exercises import (
-    MANIFEST,
     STARTER_DIR,
     Exercise,
     ExerciseError,
@@ -23,6 +22,7 @@ from sandbox.course.exercises import (
     has_solution_markers,
     load_exercises,
 )
+from sandbox.course.folders import MANIFEST
 from sandbox.grading.runner import ExerciseResult, run_exercise
 
 TOPICS = range(1, 17)

@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.course.exercises import Exercise, GradedTest
-from sandbox.grading import REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading.launch import Launched, launch, visible_test_files
 
 OUTPUT_CAP = 64 * 1024
 STARTUP_LIMIT_S = 60.0  # importing pytest and the sandbox; generous for a loaded CI machine
-MEMORY_CAP = 3 * 1024**3
-FILE_CAP = 256 * 1024**2
 
 
 @dataclass
@@ -109,7 +106,7 @@ class RunningExercise:
     """One exercise's test process, supervised: time limit, output cap, report reading."""
 
     def __init__(self, exercise: Exercise, hidden: bool, student_dir: Path | None,
-                 time_limit_s: float | None) -> None:
+                 time_limit_s: float | None, launched: Launched | None = None) -> None:
         self.exercise = exercise
         self.hidden = hidden
         self.tests = [t for t in exercise.tests if hidden or not t.hidden]
@@ -118,34 +115,26 @@ class RunningExercise:
         self.started = time.monotonic()
         self.proc: subprocess.Popen[bytes] | None = None
         self.failed_to_start = ""
-        if not self.tests:
-            return
-        self.report = _report_path(exercise)
-        env = dict(os.environ)
-        env.update({REPORT_ENV: str(self.report), "PYTHONDONTWRITEBYTECODE": "1",
-                    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-                    STUDENT_DIR_ENV: str((student_dir or exercise.folder).resolve())})
-        command = [
-            sys.executable, "-m", "pytest", "-p", "sandbox.grading.plugin",
-            "-p", "no:cacheprovider", "-p", "no:asyncio", "-c", os.devnull,
-            "--rootdir", str(exercise.folder), "--import-mode=importlib", "-q", "--no-header",
-            "--tb=short", "-rN", "-s", *sorted({t.file for t in self.tests}),
-        ]
-        try:
-            self.proc = subprocess.Popen(
-                command, cwd=exercise.folder, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_limit_resources if os.name == "posix" else None,
-            )
-        except OSError as exc:
-            self.report.unlink(missing_ok=True)
-            self.failed_to_start = f"could not start the test process: {exc}"
-            return
-        self.reader = threading.Thread(target=_drain, args=(self.proc, self.run), daemon=True)
-        self.reader.start()
+        if launched is None:
+            files = (visible_test_files(exercise.folder, hidden) if exercise.tests_pending
+                     else sorted({t.file for t in self.tests}))
+            if not files:
+                return
+            launched = launch(exercise.folder, files, student_dir or exercise.folder,
+                              exercise.name)
+        self.report = launched.report
+        self.proc = launched.proc
+        self.failed_to_start = launched.error
+        if self.proc is not None:
+            self.reader = threading.Thread(target=_drain, args=(self.proc, self.run),
+                                           daemon=True)
+            self.reader.start()
 
     def wait(self) -> ExerciseResult:
         exercise, run, proc = self.exercise, self.run, self.proc
+        if exercise.tests_pending:  # read while the tests start (see `check`)
+            exercise.read_tests()
+            self.tests = [t for t in exercise.tests if self.hidden or not t.hidden]
         if not self.tests:
             return ExerciseResult(exercise, [], problem="the exercise has no graded tests")
         if proc is None:
@@ -193,26 +182,6 @@ class RunningExercise:
         outcomes = _outcomes(self.tests, run.records, problem)
         return ExerciseResult(exercise, outcomes, problem, output,
                               round(time.monotonic() - self.started, 3), self.hidden)
-
-
-def _report_path(exercise: Exercise) -> Path:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix=f"grade-{exercise.name}-", suffix=".jsonl")
-    os.close(fd)
-    return Path(name)
-
-
-def _limit_resources() -> None:  # runs in the child, before pytest starts
-    import resource
-
-    for limit, cap in ((resource.RLIMIT_AS, MEMORY_CAP), (resource.RLIMIT_FSIZE, FILE_CAP)):
-        try:
-            _, hard = resource.getrlimit(limit)
-            resource.setrlimit(limit, (cap if hard == resource.RLIM_INFINITY else min(cap, hard),
-                                       hard))
-        except (ValueError, OSError):
-            pass
 
 
 def _drain(proc: subprocess.Popen[bytes], run: _Run) -> None:

@@ -281,7 +281,9 @@ def test_watch_rechecks_on_save_and_moves_on_when_it_passes(tmp_path: Path) -> N
         try:
             seen = _read_until(proc, "keys: h hint")
             assert "0 of 7 tests pass" in seen
-            (folder / "token_bucket.py").write_text(SOLUTION, encoding="utf-8")  # a save
+            saved = folder / "token_bucket.py.new"  # saved as editors do: whole, then renamed
+            saved.write_text(SOLUTION, encoding="utf-8")
+            saved.replace(folder / "token_bucket.py")
             seen = _read_until(proc, "Every exercise passes")
             assert "all 7 tests pass" in seen
             assert proc.wait(timeout=30) == 0
