@@ -7,6 +7,10 @@ command line is even imported: the two then load side by side, and the verdict c
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.grading.early import Early
 
 
 def main() -> int:
@@ -16,6 +20,27 @@ def main() -> int:
         from sandbox.grading.early import start_early
 
         early = start_early(argv[1:])
+        if early is not None:  # nothing else to parse: straight to the verdict
+            return _verdict(early)
     from sandbox.cli import main as cli_main
 
     return cli_main(argv, early=early, early_tried=True)
+
+
+def _verdict(early: Early) -> int:
+    from rich.console import Console
+
+    from sandbox.errors import SandboxError
+    from sandbox.grading.commands import EXIT_FAILED, EXIT_INTERRUPTED, run
+
+    err = Console(stderr=True)
+    try:
+        return run(None, Console(), err, early)
+    except SandboxError as exc:  # the progress file cannot be written, say
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED

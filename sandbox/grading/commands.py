@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sandbox.grading.early import Early
     from sandbox.grading.runner import ExerciseResult
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def escape(text: str) -> str:
@@ -79,13 +79,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     release.add_argument("target", metavar="DIR", help="a new or empty folder")
 
 
-def run(args: argparse.Namespace, out: Console, err: Console, early: Early | None = None) -> int:
+def run(args: argparse.Namespace | None, out: Console, err: Console,
+        early: Early | None = None) -> int:
     if early is not None:  # `check NAME`, already running
         store = ProgressStore()
         try:
             return EXIT_OK if check(early.exercise, store, out, early).passed else EXIT_FAILED
         finally:
             store.close()
+    assert args is not None
     try:
         return _run(args, out, err)
     except UnknownExercise as exc:
