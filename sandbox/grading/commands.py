@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sandbox.cli import escape
 from sandbox.course.exercises import (
     Exercise,
     ExerciseError,
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
     from sandbox.grading.runner import ExerciseResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
