@@ -165,7 +165,9 @@ def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     table = Table(title="exercises", title_justify="left")
     for column in ("#", "name", "title", "status", "points", "your file"):
         table.add_column(column, justify="right" if column in {"#", "points"} else "left",
-                         no_wrap=column != "title")
+                         no_wrap=column not in {"title", "your file"},
+                         min_width=16 if column == "title" else None,
+                         overflow="fold" if column == "your file" else "ellipsis")
     styles = {"done": "green", "failing": "red", "changed": "yellow", "not started": "dim"}
     for exercise in exercises:
         state, points = status(exercise, store)
