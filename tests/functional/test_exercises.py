@@ -304,8 +304,9 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 120) 
             ready = selector.select(timeout=1)
             if time.monotonic() > deadline or (not ready and proc.poll() is not None):
                 raise AssertionError(f"did not see {marker!r}; output so far:\n{seen}")
-            if ready:
-                seen += proc.stdout.readline()
+            if ready:  # raw reads: a buffered readline could hold lines select cannot see
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                seen += chunk.decode("utf-8", "replace")
     return seen
 
 
