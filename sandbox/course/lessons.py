@@ -167,24 +167,30 @@ _FENCE = re.compile(r"^```(\w+)\s*$")
 
 def parse_lesson(text: str, path: str = "<lesson>") -> Lesson:
     """Read one lesson; raise LessonError for the first problem found."""
-    errors = check_lesson_text(text, path)
+    lesson, errors = read_lesson(text, path)
     if errors:
         raise errors[0]
-    lesson = _parse(text, path, [])
     assert lesson is not None
     return lesson
 
 
 def check_lesson_text(text: str, path: str = "<lesson>") -> list[LessonError]:
     """Every problem in one lesson's text (empty when it is fine)."""
+    return read_lesson(text, path)[1]
+
+
+def read_lesson(text: str, path: str = "<lesson>") -> tuple[Lesson | None, list[LessonError]]:
+    """One lesson and every problem in it, in one reading: (the lesson, []) when it is fine,
+    (None, the problems) when it is not."""
     errors: list[LessonError] = []
+    lesson = None
     try:
-        _parse(text, path, errors)
+        lesson = _parse(text, path, errors)
     except LessonError as exc:  # a problem that stops further reading
         errors.append(exc)
     except RecursionError:
         errors.append(LessonError(path, 1, "the file is nested too deeply to read"))
-    return errors
+    return (None if errors else lesson), errors
 
 
 def _parse(text: str, path: str, errors: list[LessonError]) -> Lesson | None:
@@ -475,11 +481,10 @@ def load_lessons(folder: Path) -> tuple[list[Lesson], list[LessonError]]:
     for file in sorted(folder.glob("*.md")):
         if file.name.lower() == "readme.md":
             continue
-        found = check_file(file)
-        if found:
-            errors.extend(found)
-            continue
-        lessons.append(parse_lesson(file.read_text(encoding="utf-8"), str(file)))
+        lesson, found = _read_file(file)
+        errors.extend(found)
+        if lesson is not None:
+            lessons.append(lesson)
     ids: dict[str, str] = {}
     for lesson in lessons:
         if lesson.id in ids:
@@ -496,10 +501,15 @@ def load_lessons(folder: Path) -> tuple[list[Lesson], list[LessonError]]:
 
 
 def check_file(file: Path) -> list[LessonError]:
+    """Every problem in one lesson file (empty when it is fine)."""
+    return _read_file(file)[1]
+
+
+def _read_file(file: Path) -> tuple[Lesson | None, list[LessonError]]:
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return [LessonError(str(file), 1, "the file is not UTF-8 text")]
+        return None, [LessonError(str(file), 1, "the file is not UTF-8 text")]
     except OSError as exc:
-        return [LessonError(str(file), 1, f"cannot read it: {exc.strerror}")]
-    return check_lesson_text(text, str(file))
+        return None, [LessonError(str(file), 1, f"cannot read it: {exc.strerror}")]
+    return read_lesson(text, str(file))
