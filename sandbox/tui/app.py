@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.reactive import reactive
 from textual.screen import Screen
+from textual.signal import Signal
 
 from sandbox.tui.screens.home import HomeScreen
 
@@ -28,12 +28,6 @@ if TYPE_CHECKING:
     from sandbox.tui.exercising import PlaygroundSetup, PluggedCode
 
 DARK, LIGHT = "textual-dark", "textual-light"
-
-
-def _default_settings() -> Settings:
-    from sandbox.settings import Settings  # not at start-up: the home screen never reads it
-
-    return Settings()
 
 
 def _playground() -> Screen[Any]:
@@ -73,16 +67,31 @@ class SandboxApp(App[None]):
         Binding("ctrl+t", "toggle_theme", "Light / dark"),
     ]
 
-    settings: reactive[Settings] = reactive(_default_settings)
-
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
+        # The switches every screen reads, built on first use: the home screen never reads
+        # them, so start-up never imports the settings tree. Screens that show them subscribe
+        # to `settings_changed`.
+        self._settings = settings
+        self.settings_changed: Signal[Settings] = Signal(self, "settings_changed")
         # Set from a key press until the screen shows its effect. A running scenario (a thread
         # worker, sharing Python's interpreter lock with the interface) steps aside meanwhile,
         # so the interface answers at once however hard the run is working.
         self.ui_busy = threading.Event()
-        if settings is not None:
-            self.settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from sandbox.settings import Settings
+
+            self._settings = Settings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        if settings != self._settings:
+            self._settings = settings
+            self.settings_changed.publish(settings)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown):

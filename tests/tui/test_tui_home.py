@@ -19,6 +19,7 @@ from sandbox.tui.screens.exercise import ExerciseScreen
 from sandbox.tui.screens.home import HomeScreen
 from sandbox.tui.screens.lessons import LessonScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
+from sandbox.tui.widgets.key_bar import KeyBar
 
 LESSONS = Path(__file__).resolve().parents[2] / "lessons"
 
@@ -166,4 +167,25 @@ async def test_a_broken_exercise_folder_is_listed_not_fatal(exercises: Path) -> 
         shown = prompts(app, "#home-exercises")
         assert shown[0].startswith("15 · Test the cache")
         assert any("⚠" in line and "07-token-bucket" in line for line in shown)
+        assert not app.errors()
+
+
+async def test_the_key_bar_shows_the_screens_keys_and_a_click_presses_one(exercises: Path) -> None:
+    """The footer line: the keys of the screen in front, dimmed when unavailable, clickable."""
+    app = HomeApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await loaded(pilot)
+        bar = app.screen.query_one(KeyBar)
+        line = plain_text(bar.render())
+        for shown in ("Open", "Resume", "Playground", "Lessons", "Quit", "Help", "palette"):
+            assert shown in line, line
+        assert "Home" not in line  # the mode the learner is in has no key of its own
+
+        # a click on "Playground" presses p
+        start = line.index("Playground") - 3
+        await pilot.click(KeyBar, offset=(start + 2, 0))
+        await wait_until(pilot, lambda: isinstance(app.screen, PlaygroundScreen))
+        await pilot.pause()
+        line = plain_text(app.screen.query_one(KeyBar).render())
+        assert "Run" in line and "Home" in line and "Resume" not in line, line
         assert not app.errors()

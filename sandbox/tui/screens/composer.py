@@ -21,7 +21,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -47,6 +46,8 @@ from sandbox.tui.composing import (
     send,
 )
 from sandbox.tui.runs import changed_from_defaults
+from sandbox.tui.screens import SCREENS_CSS
+from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.response_view import ResponseView
 from sandbox.tui.widgets.run_controls import describe_error
 from sandbox.tui.widgets.waterfall import WaterfallView
@@ -60,6 +61,8 @@ COMPOSER_SEED = 7
 
 class ComposerScreen(Screen[None]):
     """Method, path, headers, body; Send; response, headers, body and trace."""
+
+    CSS_PATH = SCREENS_CSS
 
     SUB_TITLE = "request composer"
     AUTO_FOCUS = "#path"
@@ -121,10 +124,12 @@ class ComposerScreen(Screen[None]):
                         yield ResponseView(id="response-view")
                     with TabPane("Trace", id="trace-tab"):
                         yield WaterfallView("Send a request to see its trace.", id="composer-waterfall")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "settings", self._settings_changed)
+        app = self.sandbox_app
+        app.settings_changed.subscribe(self, self._settings_changed, immediate=True)
+        self._settings_changed(app.settings)
 
     def on_unmount(self) -> None:
         with self._lock:

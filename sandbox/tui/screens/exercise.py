@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Markdown, ProgressBar, Static
+from textual.widgets import Header, Label, Markdown, ProgressBar, Static
 
 from sandbox.course.exercises import Exercise
 from sandbox.course.progress import ProgressError, ProgressStore
@@ -33,6 +33,8 @@ from sandbox.tui.exercising import (
     restore_stubs,
     shown_path,
 )
+from sandbox.tui.screens import SCREENS_CSS
+from sandbox.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from sandbox.grading.runner import ExerciseResult
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 
 class ExerciseScreen(Screen[None]):
     """The task beside the learner's file, status, last verdict and hints."""
+
+    CSS_PATH = SCREENS_CSS
 
     SUB_TITLE = "exercise"
     AUTO_FOCUS = "#exercise-task"
@@ -106,7 +110,7 @@ class ExerciseScreen(Screen[None]):
                                  id="exercise-verdict")
                     yield Static("hints", classes="exercise-heading", id="exercise-hints-heading")
                     yield Static("", id="exercise-hint-text")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"exercise {self.exercise.order} · {self.exercise.name}"

@@ -22,8 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
+
+from sandbox.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from sandbox.course.lessons import Lesson
@@ -73,8 +75,6 @@ def exercise_line(row: ExerciseRow) -> Table:
 
 def describe_option(option_id: str, course: Course | None) -> RenderableType:
     """What the highlighted line is: a few lines under the lists."""
-    from sandbox.tui.exercising import STATE_STYLE  # loaded with the course
-
     if option_id == "playground":
         return Text.assemble(
             ("The playground", "bold"), "\nEvery switch of the sandbox, traffic scenarios, the "
@@ -104,6 +104,8 @@ def describe_option(option_id: str, course: Course | None) -> RenderableType:
         row = course.exercise(option_id.removeprefix("exercise:"))
         if row is None:
             return ""
+        from sandbox.tui.exercising import STATE_STYLE  # loaded with the course
+
         exercise = row.exercise
         lines = Text.assemble((exercise.title, "bold"), "  ",
                               (row.state, STATE_STYLE[row.state]), f" · {row.points} points")
@@ -179,7 +181,7 @@ class HomeScreen(Screen[None]):
             with VerticalScroll(id="home-about") as about:
                 about.border_title = "about"
                 yield Static("", id="home-about-text")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.reload)  # the first frame first: reading takes a moment

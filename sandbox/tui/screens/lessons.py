@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Markdown, OptionList, ProgressBar, Static
+from textual.widgets import Header, Label, Markdown, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -47,7 +47,9 @@ from sandbox.tui.learning import (
     step_actions,
     step_metrics,
 )
+from sandbox.tui.screens import SCREENS_CSS
 from sandbox.tui.widgets.flow_view import FlowView
+from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.run_controls import describe_error
 from sandbox.tui.widgets.waterfall import WaterfallView
 
@@ -78,6 +80,8 @@ def open_store(screen: Screen[Any]) -> ProgressStore | None:
 class LessonsScreen(Screen[None]):
     """Every lesson by topic with its progress; enter opens one."""
 
+    CSS_PATH = SCREENS_CSS
+
     SUB_TITLE = "lessons"
     AUTO_FOCUS = "#lesson-list"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -97,7 +101,7 @@ class LessonsScreen(Screen[None]):
             with VerticalScroll(id="lesson-about", classes="panel-scroll") as about:
                 about.border_title = "about"
                 yield Static("", id="lesson-about-text")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.store = open_store(self)
@@ -238,6 +242,8 @@ class CheckpointView(Vertical):
 class LessonScreen(Screen[None]):
     """One lesson, one step at a time."""
 
+    CSS_PATH = SCREENS_CSS
+
     SUB_TITLE = "lesson"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right,right_square_bracket", "next_step", "Next", priority=True),
@@ -318,7 +324,7 @@ class LessonScreen(Screen[None]):
                     yield Static("", id="lesson-response")
                 yield FlowView(id="lesson-flow")
                 yield WaterfallView("", id="lesson-waterfall")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         progress = self.store.lesson(self.lesson.id) if self.store else LessonProgress()
@@ -410,8 +416,13 @@ class LessonScreen(Screen[None]):
             if (self.index, i) in progress.challenges_met:
                 earlier = Text("met before ✓ (press c to check again)", style="green")
             views.append(CheckpointView(point, i, earlier))
-        box.mount_all(views)
-        self.call_after_refresh(self._focus_choices)
+        mounted = box.mount_all(views)
+
+        async def focus_once_mounted() -> None:
+            await mounted
+            self._focus_choices()
+
+        self.call_next(focus_once_mounted)
 
     def _focus_choices(self) -> None:
         choices = self.query(".checkpoint-choices")

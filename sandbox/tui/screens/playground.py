@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 
 from sandbox.errors import SettingsError
 from sandbox.scenarios.metrics import MetricsRecorder
@@ -24,8 +24,10 @@ from sandbox.settings import Settings
 from sandbox.tracing import Trace
 from sandbox.tui.live import LiveServer
 from sandbox.tui.runs import RunRecord, SandboxMaker, compare
+from sandbox.tui.screens import SCREENS_CSS
 from sandbox.tui.widgets.compare_panel import ComparePanel
 from sandbox.tui.widgets.flow_view import FlowView
+from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
 from sandbox.tui.widgets.requests_view import RequestsView
 from sandbox.tui.widgets.run_controls import RunControls
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 class PlaygroundScreen(Screen[None]):
     """Free play: switches, runs, metrics, flow and traces; optionally with the learner's own
     code plugged in (from an exercise), serving every run until it is unplugged."""
+
+    CSS_PATH = SCREENS_CSS
 
     SUB_TITLE = "playground"
     AUTO_FOCUS = "#run-start"
@@ -88,10 +92,12 @@ class PlaygroundScreen(Screen[None]):
                         yield FlowView(id="flow-view")
                     with TabPane("Requests", id="requests"):
                         yield RequestsView(id="requests-view")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "settings", self._settings_changed)
+        app = self.sandbox_app
+        app.settings_changed.subscribe(self, self._settings_changed, immediate=True)
+        self._settings_changed(app.settings)
 
     def _settings_changed(self, settings: Settings) -> None:
         self.query_one(SettingsPanel).show(settings)

@@ -1,0 +1,96 @@
+"""The key bar: the screen's keys in one line at the bottom, as Textual's Footer shows them.
+
+Textual's Footer builds one widget per key and builds them all again whenever focus moves, so
+on the home screen it was the costliest part of the first frame. This is one widget that draws
+one line of text from the screen's active bindings, and redraws it when they change. A click
+on a key presses it; a key that is there but not available now is dimmed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.screen import Screen
+from textual.widget import Widget
+
+
+class KeyBar(Widget):
+    """The keys of the screen it is on (`show=True` bindings), one per action."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description"}
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+    }
+    KeyBar > .key-bar--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    KeyBar > .key-bar--description {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: list[tuple[int, int, str, bool]] = []  # (first cell, last + 1, key, enabled)
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("key-bar--key")
+        description_style = self.get_component_rich_style("key-bar--description")
+        line = Text(no_wrap=True, overflow="crop", end="")
+        keys: list[tuple[int, int, str, bool]] = []
+        actions: set[str] = set()
+        palette = None
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.key == self.app.COMMAND_PALETTE_BINDING and self.app.ENABLE_COMMAND_PALETTE:
+                palette = binding
+                continue
+            if not binding.show or binding.action in actions:
+                continue
+            actions.add(binding.action)
+            start = len(line)
+            line.append(f" {self.app.get_key_display(binding)} ", key_style)
+            line.append(f"{binding.description} ", description_style)
+            if not enabled:
+                line.stylize("dim", start)
+            keys.append((start, len(line), binding.key, enabled))
+        if palette is not None:  # at the right edge, as Textual's Footer has it
+            label = Text.assemble(("▏", "dim"),
+                                  (self.app.get_key_display(palette), key_style),
+                                  (f" {palette.description} ", description_style))
+            room = self.size.width - len(label)
+            if room >= 0:
+                line.truncate(room, pad=True)
+                keys = [(start, min(end, room), key, enabled)
+                        for start, end, key, enabled in keys if start < room]
+                keys.append((room + 1, room + len(label), palette.key, True))
+                line.append_text(label)
+        self._keys = keys
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key, enabled in self._keys:
+            if start <= event.x < end:
+                if enabled:
+                    self.app.simulate_key(key)
+                else:
+                    self.app.bell()
+                return
