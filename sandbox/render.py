@@ -169,14 +169,17 @@ def lesson_view(lesson: Lesson) -> RenderableType:
     return Group(*parts)
 
 
-def bench_table(rows: list[dict[str, Any]]) -> Table:
+def bench_table(rows: list[dict[str, Any]]) -> Group:
+    """The bench rows as a table, then what each row's baseline is (the notes)."""
     table = Table(title="sandbox bench (ratios against baselines measured in this run)",
                   title_justify="left")
-    for column in ("figure", "value", "baseline", "ratio", "target", "met"):
+    for column in ("#", "figure", "value", "baseline", "ratio", "target", "met"):
         table.add_column(column, justify="left" if column == "figure" else "right")
-    for row in rows:
+    notes = Text()
+    for number, row in enumerate(rows, start=1):
         met = row["met"]
         table.add_row(
+            str(number),
             Text(row["name"]),
             f"{row['value']:,.2f} {row['unit']}",
             f"{row['baseline']:,.2f}" if row["baseline"] is not None else "-",
@@ -185,4 +188,7 @@ def bench_table(rows: list[dict[str, Any]]) -> Table:
             Text("yes", style="green") if met else (Text("no", style="red") if met is False
                                                     else Text("-")),
         )
-    return table
+        if row.get("note"):
+            notes.append(f"\n{number:>2}. ", style="dim")
+            notes.append(row["note"])
+    return Group(table, Text("notes", style="bold") + notes if notes else Text())

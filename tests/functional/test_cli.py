@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -103,6 +104,22 @@ def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str]) -
         assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(row)
         assert row["value"] > 0 and row["baseline"] > 0
         assert row["ratio"] == pytest.approx(row["value"] / row["baseline"], rel=0.01)
+
+
+def test_bench_table_says_what_each_baseline_is() -> None:
+    from rich.console import Console
+
+    from sandbox.render import bench_table
+
+    rows = [{"name": "engine throughput", "value": 5000.0, "unit": "req/s", "baseline": 2500.0,
+             "ratio": 2.0, "target": ">= 1.0x", "met": True, "note": "baseline: a hello-world"},
+            {"name": "layer tax", "value": 90.0, "unit": "us/req", "baseline": 30.0,
+             "ratio": 3.0, "target": "<= 2.0x", "met": False, "note": "baseline: its SQL alone"}]
+    console = Console(width=120, file=io.StringIO(), color_system=None)
+    console.print(bench_table(rows))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "2.00x" in text and "3.00x" in text and " no " in text
+    assert " 1. baseline: a hello-world" in text and " 2. baseline: its SQL alone" in text
 
 
 def test_python_dash_m_works() -> None:
