@@ -460,7 +460,7 @@ def run_bench(quick: bool = False, log: Log = None,
     app_start = min(app for _, app in starts)
     rows.append(_row("terminal app cold start to the first frame", app_start, "s", hello_start,
                      app_start / hello_start, "<= 1.5x", app_start <= 1.5 * hello_start,
-                     "baseline: a bare Textual hello-world, started the same way, s"))
+                     "baseline: a bare Textual hello-world, launched the same way, to its first frame, s"))
     say("measuring the app's memory while it runs 10,000 requests ...")
     hello_mb = python_program(HELLO_TEXTUAL)[1]
     app_mb = python_program(APP_TEN_THOUSAND)[1]
