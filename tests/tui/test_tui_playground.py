@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Switch
 from tui_helpers import SMALL, WIDE, RecordingApp, playground, wait_until
 
 from sandbox.settings import Settings, all_keys
 from sandbox.tui.screens.help import HelpScreen
+from sandbox.tui.widgets import run_controls
 from sandbox.tui.widgets.compare_panel import ComparePanel
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
@@ -247,3 +249,37 @@ async def test_errors_are_notifications_never_crashes() -> None:
         await wait_until(pilot, lambda: not controls.running)
         assert any(e.startswith("the run failed") for e in app.errors())
         assert app.is_running
+
+
+class _CountingClock:
+    """`time` for the run worker: no real waiting, and a count of the waits it asked for."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def perf_counter(self) -> float:
+        self.now += 0.01
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+
+
+async def test_a_key_press_costs_a_run_one_short_wait_not_one_per_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run steps aside while a key is answered; if the flag that says so stays up (the
+    screen too busy with the run's progress to reach its next refresh), the run stops waiting
+    after one short wait instead of waiting again before every request."""
+    clock = _CountingClock()
+    monkeypatch.setattr(run_controls, "time", clock)
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await set_requests(pilot, 300)
+        app.ui_busy.set()  # as a key press sets it; nothing in this test clears it
+        assert playground(app).query_one(RunControls).start(app.settings)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.ui_busy.is_set()
+        assert 1 <= clock.sleeps <= 15  # one wait of at most 0.1 s (10 ticks of the clock)
+        assert playground(app).runs and playground(app).runs[-1].requests == 300

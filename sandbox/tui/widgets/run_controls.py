@@ -166,6 +166,10 @@ class RunControls(Vertical):
                 deadline = time.perf_counter() + 0.1
                 while ui_busy.is_set() and time.perf_counter() < deadline:
                     time.sleep(0.002)
+                # The app clears the flag after its next refresh; a screen kept busy by this
+                # very run's progress may not get there soon. One key press is worth 0.1 s of
+                # the run at most, never 0.1 s for every request that follows.
+                ui_busy.clear()
             return worker.is_cancelled
 
         def progress(done: int, total: int) -> None:
