@@ -166,9 +166,10 @@ class RunControls(Vertical):
                 deadline = time.perf_counter() + 0.1
                 while ui_busy.is_set() and time.perf_counter() < deadline:
                     time.sleep(0.002)
-                # The app clears the flag after its next refresh; a screen kept busy by this
-                # very run's progress may not get there soon. One key press is worth 0.1 s of
-                # the run at most, never 0.1 s for every request that follows.
+                # The app clears the flag after the current screen's next refresh, which may
+                # never come when the key switched screens (the callback stays with the one
+                # left behind). One key press is worth 0.1 s of the run at most, never 0.1 s
+                # for every request that follows.
                 ui_busy.clear()
             return worker.is_cancelled
 
