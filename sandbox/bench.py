@@ -69,13 +69,28 @@ def best_of(runs: int, fn: Callable[[], float]) -> float:
     return min(fn() for _ in range(runs))
 
 
-def hello_world_seconds(requests: int) -> float:
-    """Wall time for `requests` GETs to a bare Starlette app through httpx's ASGI transport."""
+def median_pair(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The (baseline, value) pair with the median ratio value / baseline.
+
+    For timings taken in interleaved pairs on a shared machine, where single launches swing by
+    2x or more: a ratio of two minimums taken at different moments swings with them.
+    """
+    ordered = sorted(pairs, key=lambda pair: pair[1] / pair[0])
+    return ordered[len(ordered) // 2]
+
+
+def hello_app() -> Starlette:
+    """The baseline a learner would write: a bare Starlette app answering "hello"."""
 
     async def hello(request: Request) -> PlainTextResponse:
         return PlainTextResponse("hello")
 
-    app = Starlette(routes=[Route("/", hello)])
+    return Starlette(routes=[Route("/", hello)])
+
+
+def hello_world_seconds(requests: int) -> float:
+    """Wall time for `requests` GETs to a bare Starlette app through httpx's ASGI transport."""
+    app = hello_app()
 
     async def drive() -> float:
         transport = httpx.ASGITransport(app=app)
@@ -93,11 +108,7 @@ def hello_world_seconds(requests: int) -> float:
 def starlette_direct_seconds(requests: int) -> float:
     """Wall time for `requests` calls of the bare Starlette hello-world, straight through ASGI
     (no client, no transport): the least any Starlette-routed request can cost."""
-
-    async def hello(request: Request) -> PlainTextResponse:
-        return PlainTextResponse("hello")
-
-    app = Starlette(routes=[Route("/", hello)])
+    app = hello_app()
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
              "scheme": "http", "path": "/", "raw_path": b"/", "root_path": "",
              "query_string": b"", "headers": [(b"host", b"hello")],
@@ -368,10 +379,8 @@ def exercise_rows(runs: int, say: Callable[[str], None]) -> list[dict[str, Any]]
         timed(bare, lean)
         timed(check, quiet)  # warm the file cache for both
         # Interleaved, so a busy moment on a shared machine hits both sides alike.
-        # The row is the pair with the median ratio, as for the app's start-up.
-        pairs = sorted(((timed(bare, lean), timed(check, quiet))
-                        for _ in range(2 * max(runs, 3) + 1)), key=lambda pair: pair[1] / pair[0])
-        bare_s, check_s = pairs[len(pairs) // 2]
+        pairs = [(timed(bare, lean), timed(check, quiet)) for _ in range(2 * max(runs, 3) + 1)]
+        bare_s, check_s = median_pair(pairs)
         rows.append(_row("exercise check verdict (a one-test exercise)", check_s, "s", bare_s,
                          check_s / bare_s, "<= 1.5x", check_s <= 1.5 * bare_s,
                          "baseline: bare `pytest` of a one-test file, plugin autoload off; the "
@@ -459,12 +468,10 @@ def run_bench(quick: bool = False, log: Log = None,
 
     say("timing the terminal app's cold start ...")
     first_frame_seconds(APP_FIRST_FRAME)  # warm the file cache (and the first-run data folder)
-    # Interleaved pairs, so a busy moment on a shared machine hits both sides alike; the row
-    # is the pair with the median ratio (start-up times swing by 2x or more between launches
-    # here, and a ratio of two minimums taken from different moments swings with them).
-    starts = sorted(((first_frame_seconds(HELLO_TEXTUAL), first_frame_seconds(APP_FIRST_FRAME))
-                     for _ in range(4 * runs + 3)), key=lambda pair: pair[1] / pair[0])
-    hello_start, app_start = starts[len(starts) // 2]
+    # Interleaved pairs, so a busy moment on a shared machine hits both sides alike.
+    starts = [(first_frame_seconds(HELLO_TEXTUAL), first_frame_seconds(APP_FIRST_FRAME))
+              for _ in range(4 * runs + 3)]
+    hello_start, app_start = median_pair(starts)
     rows.append(_row("terminal app cold start to the first frame", app_start, "s", hello_start,
                      app_start / hello_start, "<= 1.5x", app_start <= 1.5 * hello_start,
                      f"baseline: a bare Textual hello-world, launched the same way, to its first frame; "

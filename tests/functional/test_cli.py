@@ -122,6 +122,13 @@ def test_bench_table_says_what_each_baseline_is() -> None:
     assert " 1. baseline: a hello-world" in text and " 2. baseline: its SQL alone" in text
 
 
+def test_bench_takes_the_pair_with_the_median_ratio() -> None:
+    from sandbox.bench import median_pair
+
+    # ratios 2.0, 1.2, 1.3, 9.0, 0.5: the middle one is 1.3, whatever the pairs' own sizes
+    assert median_pair([(1.0, 2.0), (1.0, 1.2), (2.0, 2.6), (1.0, 9.0), (1.0, 0.5)]) == (2.0, 2.6)
+
+
 def test_python_dash_m_works() -> None:
     result = subprocess.run([sys.executable, "-m", "sandbox", "--version"],
                             capture_output=True, text=True, timeout=60)
