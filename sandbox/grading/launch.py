@@ -34,6 +34,7 @@ def launch(folder: Path, files: list[str], student_dir: Path, label: str) -> Lau
     code taken from `student_dir`, in a new session with memory and file-size caps."""
     import tempfile
 
+    folder = folder.resolve()  # pytest runs inside it: a relative path would count from there
     fd, name = tempfile.mkstemp(prefix=f"grade-{label}-", suffix=".jsonl")
     os.close(fd)
     report = Path(name)

@@ -132,6 +132,13 @@ def test_check_passes_with_the_solution_and_list_shows_it_done(tmp_path: Path) -
     assert "done" in listing and "18/18" in listing
 
 
+def test_a_relative_dir_works_from_wherever_the_student_stands(tmp_path: Path) -> None:
+    copy_example(tmp_path, student=SOLUTION)
+    result = sandbox("--dir", ".", "check", "token-bucket", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "all 7 tests pass" in result.stdout
+
+
 def test_a_failed_check_names_the_students_line(tmp_path: Path) -> None:
     copy_example(tmp_path, student=bucket_with("        return {}['tokens']"))
     out = sandbox("--dir", str(tmp_path), "check", "token-bucket").stdout
