@@ -181,11 +181,25 @@ async def test_the_key_bar_shows_the_screens_keys_and_a_click_presses_one(exerci
             assert shown in line, line
         assert "Home" not in line  # the mode the learner is in has no key of its own
 
-        # a click on "Playground" presses p
+        # the key under the mouse is lit, and only while the mouse is there
         start = line.index("Playground") - 3
+        hover = bar.get_component_rich_style("key-bar--hover")
+        await pilot.hover(KeyBar, offset=(start + 2, 0))
+        lit = [(span.start, span.end) for span in bar.render().spans if span.style == hover]
+        assert lit == [(start, start + len(" p Playground "))]
+        await pilot.hover(offset=(5, 5))
+        assert not [span for span in bar.render().spans if span.style == hover]
+
+        # a click on "Playground" presses p
         await pilot.click(KeyBar, offset=(start + 2, 0))
         await wait_until(pilot, lambda: isinstance(app.screen, PlaygroundScreen))
         await pilot.pause()
-        line = plain_text(app.screen.query_one(KeyBar).render())
+        bar = app.screen.query_one(KeyBar)
+        line = plain_text(bar.render())
         assert "Run" in line and "Home" in line and "Resume" not in line, line
+        # a key with a tooltip shows it while the mouse is over it
+        await pilot.hover(KeyBar, offset=(line.index("Run"), 0))
+        assert bar.tooltip == "Fire the scenario at the backend with these switches"
+        await pilot.hover(KeyBar, offset=(line.index("Home"), 0))
+        assert bar.tooltip is None
         assert not app.errors()

@@ -68,7 +68,8 @@ class ComposerScreen(Screen[None]):
     AUTO_FOCUS = "#path"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send"),
-        Binding("ctrl+o", "curl", "Copy as curl"),
+        Binding("ctrl+o", "curl", "Copy as curl",
+                tooltip="Copy this request as a curl command for `sandbox serve`"),
         Binding("escape", "app.switch_mode('playground')", "Playground"),
         Binding("ctrl+g", "toggle_trace", "Response / trace"),
     ]

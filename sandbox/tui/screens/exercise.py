@@ -49,7 +49,7 @@ class ExerciseScreen(Screen[None]):
     SUB_TITLE = "exercise"
     AUTO_FOCUS = "#exercise-task"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "check", "Check"),
+        Binding("c", "check", "Check", tooltip="Run the visible tests against your code"),
         Binding("h", "hint", "Hint"),
         Binding("p", "play", "Run it in the playground"),
         Binding("p", "say_why_not_play", "Why it cannot run in the playground", show=False),

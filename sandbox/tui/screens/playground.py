@@ -47,12 +47,14 @@ class PlaygroundScreen(Screen[None]):
     SUB_TITLE = "playground"
     AUTO_FOCUS = "#run-start"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "run", "Run"),
+        Binding("r", "run", "Run", tooltip="Fire the scenario at the backend with these switches"),
         Binding("escape,c", "cancel", "Cancel run"),
         Binding("escape", "close_switches", "Close switches"),
         Binding("s", "toggle_switches", "Switches"),
-        Binding("v", "toggle_serve", "Serve / stop"),
-        Binding("u", "unplug", "Unplug your code"),
+        Binding("v", "toggle_serve", "Serve / stop",
+                tooltip="Serve this backend on 127.0.0.1 so curl can reach it"),
+        Binding("u", "unplug", "Unplug your code",
+                tooltip="Put the shipped part back in place of your exercise code"),
         Binding("slash", "find_switch", "Find a switch", show=False),
         Binding("ctrl+r", "reset_switches", "Reset switches to defaults", show=False),
         Binding("m", "show_tab('metrics')", "Metrics tab", show=False),

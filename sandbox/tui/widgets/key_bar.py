@@ -3,12 +3,13 @@
 Textual's Footer builds one widget per key and builds them all again whenever focus moves, so
 on the home screen it was the costliest part of the first frame. This is one widget that draws
 one line of text from the screen's active bindings, and redraws it when they change. A click
-on a key presses it; a key that is there but not available now is dimmed.
+on a key presses it; a key that is there but not available now is dimmed; the key under the
+mouse is highlighted, with its tooltip when the binding has one.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import events
@@ -16,11 +17,22 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 
+class KeyCells(NamedTuple):
+    """Where one key sits on the line."""
+
+    start: int  # first cell
+    end: int  # last cell + 1
+    key: str
+    enabled: bool
+    tooltip: str
+
+
 class KeyBar(Widget):
     """The keys of the screen it is on (`show=True` bindings), one per action."""
 
     ALLOW_SELECT = False
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description",
+                                             "key-bar--hover"}
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
@@ -37,11 +49,15 @@ class KeyBar(Widget):
         color: $footer-description-foreground;
         background: $footer-description-background;
     }
+    KeyBar > .key-bar--hover {
+        background: $block-hover-background;
+    }
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._keys: list[tuple[int, int, str, bool]] = []  # (first cell, last + 1, key, enabled)
+        self._keys: list[KeyCells] = []
+        self._hover: str | None = None  # the key under the mouse
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -56,10 +72,10 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         line = Text(no_wrap=True, overflow="crop", end="")
-        keys: list[tuple[int, int, str, bool]] = []
+        keys: list[KeyCells] = []
         actions: set[str] = set()
         palette = None
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
             if binding.key == self.app.COMMAND_PALETTE_BINDING and self.app.ENABLE_COMMAND_PALETTE:
                 palette = binding
                 continue
@@ -71,7 +87,8 @@ class KeyBar(Widget):
             line.append(f"{binding.description} ", description_style)
             if not enabled:
                 line.stylize("dim", start)
-            keys.append((start, len(line), binding.key, enabled))
+            keys.append(KeyCells(start, len(line), binding.key, enabled,
+                                 tooltip or binding.tooltip))
         if palette is not None:  # at the right edge, as Textual's Footer has it
             label = Text.assemble(("▏", "dim"),
                                   (self.app.get_key_display(palette), key_style),
@@ -79,18 +96,39 @@ class KeyBar(Widget):
             room = self.size.width - len(label)
             if room >= 0:
                 line.truncate(room, pad=True)
-                keys = [(start, min(end, room), key, enabled)
-                        for start, end, key, enabled in keys if start < room]
-                keys.append((room + 1, room + len(label), palette.key, True))
+                keys = [cells._replace(end=min(cells.end, room))
+                        for cells in keys if cells.start < room]
+                keys.append(KeyCells(room + 1, room + len(label), palette.key, True,
+                                     palette.tooltip))
                 line.append_text(label)
+        for cells in keys:
+            if cells.key == self._hover:
+                line.stylize(self.get_component_rich_style("key-bar--hover"),
+                             cells.start, cells.end)
         self._keys = keys
         return line
 
+    def _key_at(self, x: int) -> KeyCells | None:
+        return next((cells for cells in self._keys if cells.start <= x < cells.end), None)
+
+    def _hover_over(self, cells: KeyCells | None) -> None:
+        key = cells.key if cells is not None else None
+        if key != self._hover:
+            self._hover = key
+            self.tooltip = (cells.tooltip or None) if cells is not None else None
+            self.refresh()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._hover_over(self._key_at(event.x))
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._hover_over(None)
+
     def on_click(self, event: events.Click) -> None:
-        for start, end, key, enabled in self._keys:
-            if start <= event.x < end:
-                if enabled:
-                    self.app.simulate_key(key)
-                else:
-                    self.app.bell()
-                return
+        cells = self._key_at(event.x)
+        if cells is None:
+            return
+        if cells.enabled:
+            self.app.simulate_key(cells.key)
+        else:
+            self.app.bell()
