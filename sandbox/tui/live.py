@@ -3,7 +3,8 @@
 Nothing here imports Textual. The server runs uvicorn on its own event loop in a daemon
 thread; every outside request's trace goes to `on_trace` (called in that thread, so the app
 hands it to its own thread). Settings changes are applied inside the server's loop, between
-requests, never in the middle of one.
+requests, never in the middle of one; a change that cannot be applied goes to `on_error`
+(also called in that thread) rather than to a traceback on the terminal.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 class LiveServer:
     """One served sandbox on 127.0.0.1, started and stopped by the app."""
 
-    def __init__(self, on_trace: Callable[[Trace], None]) -> None:
+    def __init__(self, on_trace: Callable[[Trace], None],
+                 on_error: Callable[[str], None] = lambda message: None) -> None:
         self.on_trace = on_trace
+        self.on_error = on_error
         self.port = 0
         self.sandbox: Sandbox | None = None
         self._server: object | None = None
@@ -41,7 +44,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, settings: Settings, port: int = 8000, timeout_s: float = 15.0) -> None:
-        """Serve on 127.0.0.1:`port`; SettingsError if the port is taken or it cannot start."""
+        """Serve on 127.0.0.1:`port`.
+
+        SettingsError if the port is taken or the server cannot start; CacheUnavailable if
+        `redis.url` names a Redis that does not answer.
+        """
         import uvicorn
 
         from sandbox.runtime import Sandbox
@@ -82,10 +89,28 @@ class LiveServer:
             self.stop()
             raise SettingsError(f"the server could not start on port {port}")
 
-    def apply(self, settings: Settings) -> None:
-        """Use new settings from the next request on."""
-        if self.running and self._loop is not None and self.sandbox is not None:
-            self._loop.call_soon_threadsafe(self.sandbox.apply, settings)
+    def apply(self, settings: Settings) -> bool:
+        """Use new settings from the next request on.
+
+        `redis.url` is fixed while serving (the served data lives in that Redis), so a new one
+        is kept for the next start and False is returned; every other switch applies now.
+        """
+        sandbox = self.sandbox
+        if not self.running or self._loop is None or sandbox is None:
+            return True
+        serving_url = sandbox.settings.redis.url
+        kept = settings.redis.url == serving_url
+        if not kept:
+            settings = settings.replace({"redis.url": serving_url})
+
+        def apply_between_requests() -> None:
+            try:
+                sandbox.apply(settings)
+            except Exception as exc:  # a plugged part may be the learner's code
+                self.on_error(f"the served backend kept its settings: {exc}")
+
+        self._loop.call_soon_threadsafe(apply_between_requests)
+        return kept
 
     def stop(self) -> None:
         """Finish in-flight requests, stop, and close the sandbox."""

@@ -6,8 +6,11 @@ import socket
 import threading
 
 import httpx
+import pytest
 from tui_helpers import WIDE, RecordingApp, playground, wait_until
 
+from sandbox.errors import SettingsError
+from sandbox.settings import Settings
 from sandbox.tui.widgets.requests_view import RequestsView
 
 
@@ -75,3 +78,52 @@ async def test_a_busy_port_is_shown_as_an_error_not_a_crash() -> None:
             await pilot.pause()
         assert not screen.live.running
         assert any("in use" in error for error in app.errors())
+
+
+async def test_a_new_redis_url_waits_for_the_next_serve_and_the_rest_applies_now() -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        screen.serve_port = free_port()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: screen.live.running)
+        served = screen.live.sandbox
+        assert served is not None
+        for strategy in ("cache_aside", "write_through"):  # said once, not at every change
+            app.settings = app.settings.replace({"redis.url": "redis://127.0.0.1:1/0",
+                                                 "cache.strategy": strategy})
+            await wait_until(pilot, lambda s=strategy: served.settings.cache.strategy == s)
+        assert served.settings.redis.url == ""
+        warnings = [message for severity, title, message in app.shown if title == "redis.url"]
+        assert len(warnings) == 1 and "serve again" in warnings[0]
+        assert not app.errors()
+        # Serving again with that Redis unreachable is an error in the app, not a crash.
+        await pilot.press("v")
+        await wait_until(pilot, lambda: not screen.live.running)
+        await pilot.press("v")
+        await pilot.pause()
+        assert not screen.live.running
+        assert any("cannot reach Redis at redis://127.0.0.1:1/0" in error
+                   for error in app.errors())
+
+
+async def test_a_change_the_served_backend_refuses_is_shown_not_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        screen.serve_port = free_port()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: screen.live.running)
+
+        def refuse(settings: Settings) -> None:
+            raise SettingsError("your rate limiter's __init__ failed")
+
+        monkeypatch.setattr(screen.live.sandbox, "apply", refuse)
+        app.settings = app.settings.replace({"cache.strategy": "cache_aside"})
+        await wait_until(pilot, lambda: app.errors())
+        assert app.errors() == ["serving: the served backend kept its settings: "
+                                "your rate limiter's __init__ failed"]
+        await pilot.press("v")
+        await wait_until(pilot, lambda: not screen.live.running)

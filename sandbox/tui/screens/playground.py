@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, TabbedContent, TabPane
 
-from sandbox.errors import SettingsError
+from sandbox.errors import SandboxError, SettingsError
 from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
@@ -66,7 +66,8 @@ class PlaygroundScreen(Screen[None]):
         super().__init__()
         self.runs: list[RunRecord] = []
         self.serve_port = 8000
-        self.live = LiveServer(self._trace_from_server_thread)
+        self.live = LiveServer(self._trace_from_server_thread, self._error_from_server_thread)
+        self._deferred_redis_url: str | None = None  # told once, applied at the next serve
         self._served: deque[tuple[str, Trace]] = deque(maxlen=500)
         self._served_metrics = MetricsRecorder()
         self._served_count = 0
@@ -104,7 +105,13 @@ class PlaygroundScreen(Screen[None]):
     def _settings_changed(self, settings: Settings) -> None:
         self.query_one(SettingsPanel).show(settings)
         self.query_one(FlowView).settings = settings
-        self.live.apply(settings)
+        if self.live.apply(settings):
+            self._deferred_redis_url = None
+        elif settings.redis.url != self._deferred_redis_url:
+            self._deferred_redis_url = settings.redis.url
+            self.notify("The served backend keeps its Redis until you serve again: press v to "
+                        "stop, then v to start. Every other switch applies now.",
+                        title="redis.url", severity="warning", timeout=8)
 
     # -- serving for outside clients ------------------------------------------------------
 
@@ -112,12 +119,13 @@ class PlaygroundScreen(Screen[None]):
         """Start `sandbox serve` inside the app, or stop it."""
         if self.live.running:
             self.live.stop()
+            self._deferred_redis_url = None
             self.sub_title = "playground"
             self.notify("Stopped serving.", timeout=3)
             return
         try:
             self.live.start(self.sandbox_app.settings, self.serve_port)
-        except SettingsError as exc:
+        except SandboxError as exc:  # the port is taken, or redis.url cannot be reached
             self.notify(str(exc), title="cannot serve", severity="error", timeout=8)
             return
         self._served.clear()
@@ -127,6 +135,11 @@ class PlaygroundScreen(Screen[None]):
         self.notify(f"curl -i {self.live.url}/products/1 — outside requests appear in the "
                     "Requests and Flow tabs as they arrive.", title=f"serving {self.live.url}",
                     timeout=8)
+
+    def _error_from_server_thread(self, message: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the app is shutting down
+            self.app.call_from_thread(self.notify, message, title="serving",
+                                      severity="error", timeout=8)
 
     def _trace_from_server_thread(self, trace: Trace) -> None:
         with contextlib.suppress(RuntimeError):  # the app is shutting down
