@@ -16,6 +16,7 @@ from sandbox.course.exercises import default_root, load_exercises
 from sandbox.course.progress import ProgressStore
 from sandbox.tui.exercising import load_course, resume_target
 from sandbox.tui.screens.exercise import ExerciseScreen
+from sandbox.tui.screens.help import HelpScreen
 from sandbox.tui.screens.home import HomeScreen
 from sandbox.tui.screens.lessons import LessonScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
@@ -168,6 +169,20 @@ async def test_a_broken_exercise_folder_is_listed_not_fatal(exercises: Path) -> 
         assert shown[0].startswith("15 · Test the cache")
         assert any("⚠" in line and "07-token-bucket" in line for line in shown)
         assert not app.errors()
+
+
+async def test_a_narrow_key_bar_keeps_help_in_sight_and_cuts_no_key_in_half(
+    exercises: Path,
+) -> None:
+    app = HomeApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        bar = app.screen.query_one(KeyBar)
+        line = plain_text(bar.render()).rstrip("\n")
+        assert line == (" ⏎ Open  r Resume  p Playground  l Lessons  e Exercises "
+                        "     ? Help ▏^p palette ")
+        await pilot.click(KeyBar, offset=(line.index("Help"), 0))
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
 async def test_the_key_bar_shows_the_screens_keys_and_a_click_presses_one(exercises: Path) -> None:

@@ -4,7 +4,9 @@ Textual's Footer builds one widget per key and builds them all again whenever fo
 on the home screen it was the costliest part of the first frame. This is one widget that draws
 one line of text from the screen's active bindings, and redraws it when they change. A click
 on a key presses it; a key that is there but not available now is dimmed; the key under the
-mouse is highlighted, with its tooltip when the binding has one.
+mouse is highlighted, with its tooltip when the binding has one. Help and the command palette
+stay at the right edge however narrow the terminal; the other keys that do not fit whole are
+left out (they are all in the help screen and the palette).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -31,6 +34,7 @@ class KeyBar(Widget):
     """The keys of the screen it is on (`show=True` bindings), one per action."""
 
     ALLOW_SELECT = False
+    PINNED_ACTIONS: ClassVar[frozenset[str]] = frozenset({"help"})  # always in sight, at the right
     COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description",
                                              "key-bar--hover"}
     DEFAULT_CSS = """
@@ -71,36 +75,45 @@ class KeyBar(Widget):
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
-        line = Text(no_wrap=True, overflow="crop", end="")
-        keys: list[KeyCells] = []
-        actions: set[str] = set()
-        palette = None
-        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
-            if binding.key == self.app.COMMAND_PALETTE_BINDING and self.app.ENABLE_COMMAND_PALETTE:
-                palette = binding
-                continue
-            if not binding.show or binding.action in actions:
-                continue
-            actions.add(binding.action)
+
+        def append(line: Text, binding: Binding, enabled: bool, tooltip: str) -> KeyCells:
             start = len(line)
             line.append(f" {self.app.get_key_display(binding)} ", key_style)
             line.append(f"{binding.description} ", description_style)
             if not enabled:
                 line.stylize("dim", start)
-            keys.append(KeyCells(start, len(line), binding.key, enabled,
-                                 tooltip or binding.tooltip))
-        if palette is not None:  # at the right edge, as Textual's Footer has it
-            label = Text.assemble(("▏", "dim"),
-                                  (self.app.get_key_display(palette), key_style),
-                                  (f" {palette.description} ", description_style))
-            room = self.size.width - len(label)
-            if room >= 0:
-                line.truncate(room, pad=True)
-                keys = [cells._replace(end=min(cells.end, room))
-                        for cells in keys if cells.start < room]
-                keys.append(KeyCells(room + 1, room + len(label), palette.key, True,
-                                     palette.tooltip))
-                line.append_text(label)
+            return KeyCells(start, len(line), binding.key, enabled, tooltip or binding.tooltip)
+
+        line = Text(no_wrap=True, overflow="crop", end="")
+        right = Text(no_wrap=True, end="")  # help and the palette, kept at the right edge
+        keys: list[KeyCells] = []
+        right_keys: list[KeyCells] = []
+        actions: set[str] = set()
+        palette = None
+        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.key == self.app.COMMAND_PALETTE_BINDING and self.app.ENABLE_COMMAND_PALETTE:
+                palette = binding
+            elif binding.show and binding.action not in actions:
+                actions.add(binding.action)
+                if binding.action in self.PINNED_ACTIONS:
+                    right_keys.append(append(right, binding, enabled, tooltip))
+                else:
+                    keys.append(append(line, binding, enabled, tooltip))
+        if palette is not None:  # as Textual's Footer has it
+            start = len(right)
+            right.append_text(Text.assemble(("▏", "dim"),
+                                            (self.app.get_key_display(palette), key_style),
+                                            (f" {palette.description} ", description_style)))
+            right_keys.append(KeyCells(start + 1, len(right), palette.key, True,
+                                       palette.tooltip))
+        room = self.size.width - len(right)
+        if right and room >= 0:  # keys that do not fit whole are left out, not cut mid-word
+            keys = [cells for cells in keys if cells.end <= room]
+            line.truncate(keys[-1].end if keys else 0)
+            line.pad_right(room - len(line))
+            keys += [cells._replace(start=cells.start + room, end=cells.end + room)
+                     for cells in right_keys]
+            line.append_text(right)
         for cells in keys:
             if cells.key == self._hover:
                 line.stylize(self.get_component_rich_style("key-bar--hover"),
