@@ -67,6 +67,8 @@ async def test_an_order_as_grace_and_the_current_switches_at_80x24() -> None:
     app = RecordingApp()
     async with app.run_test(size=SMALL) as pilot:
         screen = await open_composer(pilot)
+        for pane in ("#request-pane", "#response-pane"):  # stacked, each as wide as the screen
+            assert screen.query_one(pane).region.right == SMALL[0], pane
         example = next(i for i, e in enumerate(EXAMPLES) if e.label.startswith("POST an order"))
         screen.query_one("#examples", Select).value = example
         await pilot.pause()
