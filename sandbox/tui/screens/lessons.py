@@ -138,7 +138,8 @@ class LessonsScreen(Screen[None]):
                 listing.add_option(Option(Text(f"{lesson.topic} · {lesson.topic_name}", style="bold"),
                                           disabled=True))
             line = Text(f"  {progress_text(lesson, self.progress(lesson.id)):<10}", style="dim")
-            line.append(lesson.title, style="")
+            # Under its topic's heading a title need not repeat the topic's name.
+            line.append(lesson.title.removeprefix(f"{lesson.topic_name}: "), style="")
             if lesson.path in problems:
                 line.append(f"  ⚠ {problems[lesson.path][0].message}", style="yellow")
             listing.add_option(Option(line, id=f"lesson:{lesson.id}"))
