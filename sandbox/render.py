@@ -42,12 +42,22 @@ def response_view(status: int, headers: list[tuple[str, str]], body: bytes) -> R
     table = Table.grid(padding=(0, 1))
     for key, value in headers:
         table.add_row(Text(f"{key}:", style="cyan"), Text(value))
+    return Group(head, table, Text(""), body_view(body))
+
+
+def body_view(body: bytes, max_lines: int | None = None) -> RenderableType:
+    """A response body: pretty, coloured JSON when it is JSON (cut after `max_lines`)."""
     try:
         pretty = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-        shown: RenderableType = Syntax(pretty, "json", theme="ansi_dark", word_wrap=True)
     except ValueError:
-        shown = Text(body.decode("utf-8", "replace"))
-    return Group(head, table, Text(""), shown)
+        text = body.decode("utf-8", "replace")
+        if max_lines is not None and len(text) > max_lines * 60:
+            text = text[: max_lines * 60] + " …"
+        return Text(text)
+    lines = pretty.splitlines()
+    if max_lines is not None and len(lines) > max_lines:
+        pretty = "\n".join([*lines[:max_lines], f"… {len(lines) - max_lines} more lines"])
+    return Syntax(pretty, "json", theme="ansi_dark", word_wrap=True)
 
 
 def trace_waterfall(trace: Trace, width: int = 24) -> Table:

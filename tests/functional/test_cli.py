@@ -122,6 +122,24 @@ def test_bench_table_says_what_each_baseline_is() -> None:
     assert " 1. baseline: a hello-world" in text and " 2. baseline: its SQL alone" in text
 
 
+def test_a_body_is_pretty_json_cut_after_its_line_limit_or_plain_text() -> None:
+    from rich.console import Console
+
+    from sandbox.render import body_view
+
+    def shown(body: bytes, max_lines: int | None) -> str:
+        console = Console(width=60, file=io.StringIO(), color_system=None)
+        console.print(body_view(body, max_lines))
+        return console.file.getvalue()  # type: ignore[attr-defined]
+
+    body = json.dumps({f"field{i}": i for i in range(10)}).encode()
+    assert shown(body, None).splitlines() == ["{", *(f'  "field{i}": {i},' for i in range(9)),
+                                              '  "field9": 9', "}"]
+    assert shown(body, 3).splitlines() == ["{", '  "field0": 0,', '  "field1": 1,',
+                                           "… 9 more lines"]
+    assert shown(b"not json <html>", 3) == "not json <html>\n"
+
+
 def test_bench_takes_the_pair_with_the_median_ratio() -> None:
     from sandbox.bench import median_pair
 

@@ -151,3 +151,20 @@ async def test_same_seed_same_trace_timings() -> None:
         durations.append([round(t.duration_ms, 9) for t in traces])
         sb.close()
     assert durations[0] == durations[1]
+
+
+async def test_the_waterfall_fits_any_panel_from_40_columns(client: httpx.AsyncClient,
+                                                            sandbox: Sandbox) -> None:
+    from sandbox.tui.widgets.waterfall import MIN_BAR, waterfall_lines
+
+    sandbox.apply(sandbox.settings.replace({"cache.strategy": "cache_aside",
+                                            "ratelimit.algorithm": "token_bucket"}))
+    trace = trace_of(await client.get("/products/7"))
+    for width in (40, 45, 48, 60, 80, 120):
+        lines = waterfall_lines(trace, width)
+        assert max(len(line) for line in lines) <= width, width  # nothing wraps in the panel
+        bars = [line.plain for line in lines[1:] if "█" in line.plain]
+        assert len(bars) == len(list(trace.spans()))  # every span keeps its bar
+        # The whole request's bar fills the timeline, which leaves room for a ✗ at the end.
+        assert len(bars[0]) == width - 2 and bars[0].count("█") >= MIN_BAR, width
+    assert "controller.get_product" in "\n".join(line.plain for line in lines)  # names whole

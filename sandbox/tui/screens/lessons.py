@@ -31,7 +31,7 @@ from textual.worker import get_current_worker
 from sandbox.course.lessons import Checkpoint, Lesson, LessonError, Run, Step, load_lessons
 from sandbox.course.progress import LessonProgress, ProgressError, ProgressStore
 from sandbox.errors import SandboxError
-from sandbox.render import status_style
+from sandbox.render import body_view, status_style
 from sandbox.settings import Settings
 from sandbox.tui.composing import ComposedRequest, Outcome, send
 from sandbox.tui.learning import (
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sandbox.tui.app import SandboxApp
 
 REQUEST_SEED = 7
-BODY_CHARS = 600
+BODY_LINES = 24  # of a response body, pretty-printed
 RUN_TITLES = {"step": "the step's run", "predict": "your prediction, measured",
               "challenge": "your switches, measured"}
 
@@ -664,14 +664,12 @@ def metrics_table(title: str, metrics: dict[str, Any], extra: list[str]) -> Rend
 
 
 def response_text(outcome: Outcome) -> RenderableType:
-    body = outcome.body.decode("utf-8", errors="replace")
-    if len(body) > BODY_CHARS:
-        body = body[:BODY_CHARS] + " …"
     trace = outcome.trace
-    lines = [Text(f"· {note}", style="dim") for note in outcome.notes]
+    lines: list[RenderableType] = [Text(f"· {note}", style="dim") for note in outcome.notes]
     lines.append(Text.assemble((str(outcome.status), status_style(outcome.status)), " ",
                                (f"{trace.method} {trace.path}", "bold"),
                                f" · {trace.duration_ms:.2f} ms simulated"))
-    lines.append(Text(body or "(empty body)", style="" if body else "dim"))
+    lines.append(body_view(outcome.body, BODY_LINES) if outcome.body
+                 else Text("(empty body)", style="dim"))
     return Group(*lines)
 

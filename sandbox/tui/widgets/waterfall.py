@@ -18,6 +18,8 @@ from sandbox.render import KIND_STYLE, SHOWN_ATTRS, status_style
 from sandbox.tracing import Trace
 
 NUMBER_WIDTH = 8  # each of the "start" and "ms" columns
+MIN_BAR = 8  # the fewest cells a timeline bar gets
+MIN_NAME = 12  # the fewest cells a span's name gets
 
 
 def trace_header(trace: Trace) -> Text:
@@ -32,8 +34,11 @@ def trace_header(trace: Trace) -> Text:
 def waterfall_lines(trace: Trace, width: int) -> list[Text]:
     """The waterfall as lines of at most `width` cells."""
     spans = list(trace.spans())
-    name_width = min(max(len("  " * d + s.name) for d, s in spans), max(16, width // 2))
-    bar_width = max(8, width - name_width - 2 * NUMBER_WIDTH - 4)  # room for a ✗
+    numbers = 2 * NUMBER_WIDTH + 2 + 2  # the start and ms columns, a gap, room for a ✗
+    # Names get half the width, or less where the bar would get under MIN_BAR cells.
+    name_room = max(MIN_NAME, min(max(16, width // 2), width - numbers - MIN_BAR))
+    name_width = min(max(len("  " * d + s.name) for d, s in spans), name_room)
+    bar_width = max(MIN_BAR, width - name_width - numbers)
     total = max(trace.duration_ms, 0.001)
     origin = trace.root.start_ms
     head = Text(f"{'span':<{name_width}}{'start':>{NUMBER_WIDTH}}{'ms':>{NUMBER_WIDTH}}  timeline",
