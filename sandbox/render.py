@@ -45,19 +45,20 @@ def response_view(status: int, headers: list[tuple[str, str]], body: bytes) -> R
     return Group(head, table, Text(""), body_view(body))
 
 
-def body_view(body: bytes, max_lines: int | None = None) -> RenderableType:
-    """A response body: pretty, coloured JSON when it is JSON (cut after `max_lines`)."""
+def body_view(body: bytes, *, compact: bool = False, max_chars: int | None = None
+              ) -> RenderableType:
+    """A response body: coloured JSON when it is JSON (indented, or when `compact` on as few
+    lines as it wraps to), plain text when not; cut after `max_chars`."""
     try:
-        pretty = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        data = json.loads(body)
     except ValueError:
-        text = body.decode("utf-8", "replace")
-        if max_lines is not None and len(text) > max_lines * 60:
-            text = text[: max_lines * 60] + " …"
-        return Text(text)
-    lines = pretty.splitlines()
-    if max_lines is not None and len(lines) > max_lines:
-        pretty = "\n".join([*lines[:max_lines], f"… {len(lines) - max_lines} more lines"])
-    return Syntax(pretty, "json", theme="ansi_dark", word_wrap=True)
+        return Text(_cut(body.decode("utf-8", "replace"), max_chars))
+    text = json.dumps(data, indent=None if compact else 2, ensure_ascii=False)
+    return Syntax(_cut(text, max_chars), "json", theme="ansi_dark", word_wrap=True)
+
+
+def _cut(text: str, max_chars: int | None) -> str:
+    return text if max_chars is None or len(text) <= max_chars else text[:max_chars] + " …"
 
 
 def trace_waterfall(trace: Trace, width: int = 24) -> Table:

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -122,22 +123,26 @@ def test_bench_table_says_what_each_baseline_is() -> None:
     assert " 1. baseline: a hello-world" in text and " 2. baseline: its SQL alone" in text
 
 
-def test_a_body_is_pretty_json_cut_after_its_line_limit_or_plain_text() -> None:
+def test_a_body_is_coloured_json_indented_or_compact_and_cut_at_its_limit() -> None:
     from rich.console import Console
 
     from sandbox.render import body_view
 
-    def shown(body: bytes, max_lines: int | None) -> str:
+    def shown(body: bytes, **options: Any) -> str:
         console = Console(width=60, file=io.StringIO(), color_system=None)
-        console.print(body_view(body, max_lines))
+        console.print(body_view(body, **options))
         return console.file.getvalue()  # type: ignore[attr-defined]
 
-    body = json.dumps({f"field{i}": i for i in range(10)}).encode()
-    assert shown(body, None).splitlines() == ["{", *(f'  "field{i}": {i},' for i in range(9)),
-                                              '  "field9": 9', "}"]
-    assert shown(body, 3).splitlines() == ["{", '  "field0": 0,', '  "field1": 1,',
-                                           "… 9 more lines"]
-    assert shown(b"not json <html>", 3) == "not json <html>\n"
+    body = json.dumps({f"field{i}": i for i in range(10)}, separators=(",", ":")).encode()
+    assert shown(body).splitlines() == ["{", *(f'  "field{i}": {i},' for i in range(9)),
+                                        '  "field9": 9', "}"]
+    # compact: spaces after the commas, so a narrow panel wraps between fields, not in them
+    assert [line.rstrip() for line in shown(body, compact=True).splitlines()] == [
+        '{"field0": 0, "field1": 1, "field2": 2, "field3": 3,',
+        '"field4": 4, "field5": 5, "field6": 6, "field7": 7,',
+        '"field8": 8, "field9": 9}']
+    assert shown(body, compact=True, max_chars=26) == '{"field0": 0, "field1": 1, …\n'
+    assert shown(b"not json <html>", max_chars=8) == "not json …\n"
 
 
 def test_bench_takes_the_pair_with_the_median_ratio() -> None:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sandbox.tui.app import SandboxApp
 
 REQUEST_SEED = 7
-BODY_LINES = 24  # of a response body, pretty-printed
+BODY_CHARS = 600  # of a response body shown in a lesson
 RUN_TITLES = {"step": "the step's run", "predict": "your prediction, measured",
               "challenge": "your switches, measured"}
 
@@ -669,7 +669,7 @@ def response_text(outcome: Outcome) -> RenderableType:
     lines.append(Text.assemble((str(outcome.status), status_style(outcome.status)), " ",
                                (f"{trace.method} {trace.path}", "bold"),
                                f" · {trace.duration_ms:.2f} ms simulated"))
-    lines.append(body_view(outcome.body, BODY_LINES) if outcome.body
+    lines.append(body_view(outcome.body, compact=True, max_chars=BODY_CHARS) if outcome.body
                  else Text("(empty body)", style="dim"))
     return Group(*lines)
 
