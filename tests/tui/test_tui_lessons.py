@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.containers import VerticalScroll
 from textual.widgets import Markdown, OptionList, Static
-from tui_helpers import WIDE, RecordingApp, wait_until
+from tui_helpers import SMALL, WIDE, RecordingApp, wait_until
 
 from sandbox.course.lessons import load_lessons
 from sandbox.course.progress import ProgressStore
@@ -125,6 +126,35 @@ async def test_the_shipped_lessons_are_listed_by_topic() -> None:
         assert f"0/{len(lessons[0].steps)} steps" in shown
         assert "broken" not in shown
         assert not app.errors()
+
+
+async def test_a_step_opens_at_its_top_and_a_key_brings_its_question_into_view() -> None:
+    lessons, _ = load_lessons(Path(__file__).resolve().parents[2] / "lessons")
+    long_one = next(lesson for lesson in lessons if lesson.title.startswith("Error handling"))
+    app = RecordingApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        listing = app.screen
+        assert isinstance(listing, LessonsScreen)
+        listing.open_option(f"lesson:{long_one.id}")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
+        screen = lesson_screen(app)
+        await wait_until(pilot, lambda: isinstance(app.focused, OptionList))
+        await pilot.pause()
+        text = screen.query_one("#lesson-text", VerticalScroll)
+        question = screen.query_one(CheckpointView)
+
+        def question_in_view() -> bool:
+            box = screen.query_one("#checkpoints")  # the question's place in the text's scroll
+            top = box.virtual_region.y + question.virtual_region.y
+            return text.scroll_y <= top < text.scroll_y + text.scrollable_content_region.height
+
+        assert text.scroll_y == 0  # the step's title and first lines are what the learner sees
+        assert not question_in_view()  # its question is further down
+        await pilot.press("down")
+        await wait_until(pilot, question_in_view)
+        assert app.focused is question.query_one(OptionList)
 
 
 async def test_a_broken_file_is_listed_and_a_lesson_plays_step_by_step(tiny: Path) -> None:

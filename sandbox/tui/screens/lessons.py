@@ -18,12 +18,13 @@ from rich.console import Group, RenderableType
 from rich.markdown import Markdown as RichMarkdown
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Header, Label, Markdown, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
@@ -209,6 +210,15 @@ class LessonsScreen(Screen[None]):
 # -- one lesson ------------------------------------------------------------------------------
 
 
+class Choices(OptionList):
+    """A checkpoint's choices. They hold the focus from the step's start without scrolling
+    the text away from its top; the first key they get brings the question into view."""
+
+    def on_key(self, event: events.Key) -> None:
+        if self.parent is not None and isinstance(self.parent, Widget):
+            self.parent.scroll_visible(animate=False)
+
+
 class CheckpointView(Vertical):
     """One checkpoint: its question, its choices (if any), and what came of it."""
 
@@ -231,9 +241,9 @@ class CheckpointView(Vertical):
                                        ("c", "bold"), (" here to check", "dim")),
                          classes="checkpoint-goal")
         else:
-            yield OptionList(*(Option(f"{chr(ord('a') + i)}) {c.text}", id=str(i))
-                               for i, c in enumerate(point.choices)),
-                             classes="checkpoint-choices")
+            yield Choices(*(Option(f"{chr(ord('a') + i)}) {c.text}", id=str(i))
+                            for i, c in enumerate(point.choices)),
+                          classes="checkpoint-choices")
         yield Static(self._earlier, classes="checkpoint-result")
 
     def result(self, text: RenderableType) -> None:
@@ -426,11 +436,12 @@ class LessonScreen(Screen[None]):
         self.call_next(focus_once_mounted)
 
     def _focus_choices(self) -> None:
+        # Without scrolling: the step opens at its top, and its question is read in turn.
         choices = self.query(".checkpoint-choices")
         if choices:
-            choices.first().focus()
+            choices.first().focus(scroll_visible=False)
         else:
-            self.query_one("#lesson-text").focus()
+            self.query_one("#lesson-text").focus(scroll_visible=False)
 
     def _apply(self, step: Step) -> None:
         app = self.sandbox_app
