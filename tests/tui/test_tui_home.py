@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import OptionList, Static
-from tui_helpers import SMALL, WIDE, HomeApp, copy_exercises, plain_text, wait_until
+from tui_helpers import SMALL, WIDE, HomeApp, burst, copy_exercises, plain_text, wait_until
 
 from sandbox.course.exercises import default_root, load_exercises
 from sandbox.course.progress import ProgressStore
@@ -169,6 +169,16 @@ async def test_a_broken_exercise_folder_is_listed_not_fatal(exercises: Path) -> 
         assert shown[0].startswith("15 · Test the cache")
         assert any("⚠" in line and "07-token-bucket" in line for line in shown)
         assert not app.errors()
+
+
+async def test_keys_typed_at_once_after_e_move_in_the_exercises(exercises: Path) -> None:
+    app = HomeApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await loaded(pilot)
+        await burst(pilot, ("e", "e"), ("down", None))
+        exercises_list = app.screen.query_one("#home-exercises", OptionList)
+        assert app.focused is exercises_list and exercises_list.highlighted == 1
+        assert app.screen.query_one("#home-lessons", OptionList).highlighted == 0
 
 
 async def test_a_narrow_key_bar_keeps_help_in_sight_and_cuts_no_key_in_half(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from textual import events
 from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 
@@ -27,6 +28,18 @@ async def wait_until(pilot: Pilot[None], predicate: Callable[[], object], *, tri
             return
         await pilot.pause(delay)
     raise AssertionError(f"condition not met after {tries} pauses")
+
+
+async def burst(pilot: Pilot[None], *keys: tuple[str, str | None]) -> None:
+    """Keys (name, character) arriving together, as when typed fast, pasted or scripted;
+    `pilot.press` waits for the app to settle after each key, which hides what this shows."""
+    driver = pilot.app._driver
+    assert driver is not None
+    for key, character in keys:
+        event = events.Key(key, character)
+        event.set_sender(pilot.app)
+        driver.send_message(event)
+    await pilot.pause()
 
 
 def playground(app: SandboxApp) -> PlaygroundScreen:

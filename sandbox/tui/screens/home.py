@@ -336,7 +336,9 @@ class HomeScreen(Screen[None]):
     # -- going places -------------------------------------------------------------------------
 
     def action_focus_list(self, which: str) -> None:
-        self.query_one(f"#home-{which}", OptionList).focus()
+        # At once, not queued as `focus()` would: a key typed right after (e, down) must
+        # already go to the list it asked for.
+        self.set_focus(self.query_one(f"#home-{which}", OptionList))
 
     def action_open(self) -> None:
         focused = self.focused
