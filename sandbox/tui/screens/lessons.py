@@ -215,7 +215,7 @@ class Choices(OptionList):
     the text away from its top; the first key they get brings the question into view."""
 
     def on_key(self, event: events.Key) -> None:
-        if self.parent is not None and isinstance(self.parent, Widget):
+        if isinstance(self.parent, Widget):  # the whole checkpoint: question and choices
             self.parent.scroll_visible(animate=False)
 
 
