@@ -11,7 +11,7 @@ import time
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Switch
-from tui_helpers import SMALL, WIDE, RecordingApp, playground, wait_until
+from tui_helpers import SMALL, WIDE, RecordingApp, burst, playground, wait_until
 
 from sandbox.settings import Settings, all_keys
 from sandbox.tui.screens.help import HelpScreen
@@ -151,6 +151,22 @@ async def test_switches_change_the_settings_and_bad_values_are_refused() -> None
         assert not any(line(app, spec.key).startswith("●") for spec in all_keys()
                        if switches.switch_list._needle in spec.key)
         assert "all at defaults" in str(switches.query_one("#switches-summary").content)
+
+
+async def test_the_editor_follows_the_cursor_and_enter_at_once_edits_the_key_under_it() -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        switches = playground(app).query_one(SettingsPanel)
+        switches.edit("cache.strategy")
+        switches.switch_list.focus()
+        await pilot.pause()
+        # The moved cursor is drawn first and the editor follows after that frame; enter
+        # arriving before then still edits the key the cursor is on, not the one before.
+        await burst(pilot, ("down", None), ("enter", None))
+        under_cursor = switches.switch_list.highlighted_option
+        assert under_cursor is not None and under_cursor.id == "cache.ttl_s"
+        await wait_until(pilot, lambda: app.focused is switches.editor.widget())
+        assert switches.editor.key == "cache.ttl_s"
 
 
 async def test_runs_fill_the_panels_compare_and_show_waterfalls() -> None:

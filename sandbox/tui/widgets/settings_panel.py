@@ -42,6 +42,7 @@ class SettingsPanel(Vertical):
         super().__init__(id=id)
         self.settings = settings
         self.border_title = "switches"
+        self._pending_key: str | None = None  # highlighted; the editor shows it after a frame
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="switches-top"):
@@ -91,11 +92,21 @@ class SettingsPanel(Vertical):
         event.stop()
         key = event.option.id
         if key is not None and not event.option.disabled:
+            # The editor follows a frame later: the moved cursor is drawn at once, without
+            # waiting for the editor's new layout, and a held arrow key lays it out once.
+            if self._pending_key is None:
+                self.call_after_refresh(self._show_pending)
+            self._pending_key = key
+
+    def _show_pending(self) -> None:
+        key, self._pending_key = self._pending_key, None
+        if key is not None:
             self.editor.show(key_spec(key), self.settings.get(key))
 
     @on(OptionList.OptionSelected, "#switch-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        self._show_pending()  # enter right after an arrow key edits the key now highlighted
         if event.option.id is not None and not event.option.disabled:
             self.editor.activate()
 
