@@ -160,9 +160,13 @@ async def test_the_editor_follows_the_cursor_and_enter_at_once_edits_the_key_und
         switches.edit("cache.strategy")
         switches.switch_list.focus()
         await pilot.pause()
-        # The moved cursor is drawn first and the editor follows after that frame; enter
-        # arriving before then still edits the key the cursor is on, not the one before.
-        await burst(pilot, ("down", None), ("enter", None))
+        # The moved cursor is drawn at once and the editor follows when the cursor rests...
+        await pilot.press("down", "down")
+        under_cursor = switches.switch_list.highlighted_option
+        assert under_cursor is not None
+        await wait_until(pilot, lambda: switches.editor.key == under_cursor.id)
+        # ...but enter, however soon it comes, edits the key the cursor is on.
+        await burst(pilot, ("up", None), ("enter", None))
         under_cursor = switches.switch_list.highlighted_option
         assert under_cursor is not None and under_cursor.id == "cache.ttl_s"
         await wait_until(pilot, lambda: app.focused is switches.editor.widget())

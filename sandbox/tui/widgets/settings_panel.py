@@ -15,12 +15,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, Static
 
 from sandbox.settings import Settings, key_spec
 from sandbox.tui.runs import changed_from_defaults
 from sandbox.tui.widgets.setting_editor import SettingEditor
 from sandbox.tui.widgets.switch_list import SwitchList
+
+EDITOR_FOLLOWS_S = 0.15  # the editor shows the key under the cursor once it rests this long
 
 
 class SettingsPanel(Vertical):
@@ -42,7 +45,8 @@ class SettingsPanel(Vertical):
         super().__init__(id=id)
         self.settings = settings
         self.border_title = "switches"
-        self._pending_key: str | None = None  # highlighted; the editor shows it after a frame
+        self._pending_key: str | None = None  # highlighted; the editor shows it on resting
+        self._pending_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="switches-top"):
@@ -92,11 +96,14 @@ class SettingsPanel(Vertical):
         event.stop()
         key = event.option.id
         if key is not None and not event.option.disabled:
-            # The editor follows a frame later: the moved cursor is drawn at once, without
-            # waiting for the editor's new layout, and a held arrow key lays it out once.
-            if self._pending_key is None:
-                self.call_after_refresh(self._show_pending)
+            # The editor follows once the cursor rests: each arrow key's frame shows the
+            # moved cursor at once, without re-laying out the screen for the editor below
+            # (new help text, another widget for another kind of value), and keys pressed
+            # in a row (or held) lay it out once at the end.
             self._pending_key = key
+            if self._pending_timer is not None:
+                self._pending_timer.stop()
+            self._pending_timer = self.set_timer(EDITOR_FOLLOWS_S, self._show_pending)
 
     def _show_pending(self) -> None:
         key, self._pending_key = self._pending_key, None
