@@ -11,6 +11,7 @@ from tui_helpers import WIDE, RecordingApp, playground, wait_until
 
 from sandbox.errors import SettingsError
 from sandbox.settings import Settings
+from sandbox.tui.screens.playground import PlaygroundScreen
 from sandbox.tui.widgets.requests_view import RequestsView
 
 
@@ -31,13 +32,19 @@ def outside_get(url: str, results: list[int]) -> threading.Thread:
     return thread
 
 
+async def start_serving(pilot) -> PlaygroundScreen:  # type: ignore[no-untyped-def]
+    """Press v in the playground, serving on a free port, and wait until it serves."""
+    screen = playground(pilot.app)
+    screen.serve_port = free_port()
+    await pilot.press("v")
+    await wait_until(pilot, lambda: screen.live.running)
+    return screen
+
+
 async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:
-        screen = playground(app)
-        screen.serve_port = free_port()
-        await pilot.press("v")
-        await wait_until(pilot, lambda: screen.live.running)
+        screen = await start_serving(pilot)
         assert "serving http://127.0.0.1:" in screen.sub_title
         statuses: list[int] = []
         thread = outside_get(f"{screen.live.url}/products/7", statuses)
@@ -83,10 +90,7 @@ async def test_a_busy_port_is_shown_as_an_error_not_a_crash() -> None:
 async def test_a_new_redis_url_waits_for_the_next_serve_and_the_rest_applies_now() -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:
-        screen = playground(app)
-        screen.serve_port = free_port()
-        await pilot.press("v")
-        await wait_until(pilot, lambda: screen.live.running)
+        screen = await start_serving(pilot)
         served = screen.live.sandbox
         assert served is not None
         for strategy in ("cache_aside", "write_through"):  # said once, not at every change
@@ -112,10 +116,7 @@ async def test_a_change_the_served_backend_refuses_is_shown_not_printed(
 ) -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:
-        screen = playground(app)
-        screen.serve_port = free_port()
-        await pilot.press("v")
-        await wait_until(pilot, lambda: screen.live.running)
+        screen = await start_serving(pilot)
 
         def refuse(settings: Settings) -> None:
             raise SettingsError("your rate limiter's __init__ failed")
