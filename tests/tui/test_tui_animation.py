@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tui_helpers import SMALL, WIDE, RecordingApp, plain_text, playground, wait_until
+from tui_helpers import SMALL, WIDE, RecordingApp, open_lesson, plain_text, playground, wait_until
 
 from sandbox.clock import SimClock
 from sandbox.scenarios import run_scenario
 from sandbox.settings import Settings
 from sandbox.tracing import Span, Trace
 from sandbox.tui.animation import MIN_DWELL_S, OUTCOME_STYLE, SPEEDS, Animation, dwell_s, hops
-from sandbox.tui.screens.lessons import LessonScreen, LessonsScreen
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.requests_view import RequestsView
 
@@ -207,13 +206,7 @@ async def test_a_lesson_step_highlights_its_hops_in_the_flow_view(
     monkeypatch.setenv("SANDBOX_LESSONS_DIR", str(folder))
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:
-        await pilot.press("l")
-        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
-        lessons = app.screen
-        assert isinstance(lessons, LessonsScreen)
-        lessons.open_option("lesson:pointing")
-        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
-        await pilot.pause()
+        await open_lesson(pilot, "pointing")
         flow = app.screen.query_one(FlowView)
         assert not flow.display and flow.pointed == frozenset()  # step 1 points at nothing
         await pilot.press("right")

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, OptionList, Static
-from tui_helpers import SMALL, WIDE, RecordingApp, wait_until
+from tui_helpers import SMALL, WIDE, RecordingApp, open_lesson, wait_until
 
 from sandbox.course.lessons import load_lessons
 from sandbox.course.progress import ProgressStore
@@ -101,14 +101,7 @@ def plain(app: RecordingApp, selector: str) -> str:
 
 
 async def open_tiny(pilot) -> LessonScreen:  # type: ignore[no-untyped-def]
-    await pilot.press("l")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonsScreen))
-    screen = pilot.app.screen
-    assert isinstance(screen, LessonsScreen)
-    screen.open_option("lesson:tiny")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonScreen))
-    await pilot.pause()
-    return lesson_screen(pilot.app)
+    return await open_lesson(pilot, "tiny")
 
 
 async def test_the_shipped_lessons_are_listed_by_topic() -> None:
@@ -133,13 +126,7 @@ async def test_a_step_opens_at_its_top_and_a_key_brings_its_question_into_view()
     long_one = next(lesson for lesson in lessons if lesson.title.startswith("Error handling"))
     app = RecordingApp()
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("l")
-        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
-        listing = app.screen
-        assert isinstance(listing, LessonsScreen)
-        listing.open_option(f"lesson:{long_one.id}")
-        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
-        screen = lesson_screen(app)
+        screen = await open_lesson(pilot, long_one.id)
         await wait_until(pilot, lambda: isinstance(app.focused, OptionList))
         await pilot.pause()
         text = screen.query_one("#lesson-text", VerticalScroll)

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from sandbox.settings import Settings
 from sandbox.tui import SandboxApp
+from sandbox.tui.screens.lessons import LessonScreen, LessonsScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 
 WIDE = (120, 40)
@@ -40,6 +41,20 @@ async def burst(pilot: Pilot[None], *keys: tuple[str, str | None]) -> None:
         event.set_sender(pilot.app)
         driver.send_message(event)
     await pilot.pause()
+
+
+async def open_lesson(pilot: Pilot[None], lesson_id: str) -> LessonScreen:
+    """From the playground: `l` for the lessons, then open `lesson_id` and wait for it."""
+    await pilot.press("l")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonsScreen))
+    listing = pilot.app.screen
+    assert isinstance(listing, LessonsScreen)
+    listing.open_option(f"lesson:{lesson_id}")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonScreen))
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, LessonScreen)
+    return screen
 
 
 def playground(app: SandboxApp) -> PlaygroundScreen:
