@@ -30,20 +30,12 @@ SnapCompare = Callable[..., bool]
 EXERCISES = ("05-cache-aside", "07-token-bucket", "14-circuit-breaker", "15-test-the-cache")
 
 
-class _NoWallClock:
-    """`time` for the run bar: every run takes 0.0 s of wall time in a snapshot."""
-
-    @staticmethod
-    def perf_counter() -> float:
-        return 0.0
-
-
 @pytest.fixture(autouse=True)
 def _steady_screens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_exercises(tmp_path / "exercises", *EXERCISES)
     monkeypatch.setenv("SANDBOX_EXERCISES", str(root))
     monkeypatch.chdir(tmp_path)  # the learner's file shows as exercises/NN-name/file.py
-    monkeypatch.setattr(run_controls, "time", _NoWallClock)
+    monkeypatch.setattr(run_controls, "wall_clock", lambda: 0.0)  # every run takes 0.0 s
 
 
 async def until(pilot: Pilot[Any], predicate: Callable[[], object], tries: int = 1500) -> None:
