@@ -6,7 +6,6 @@ suite is as good as the bugs it catches, and a test that fails on a right cache 
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import fakeredis
 import pytest
 
+from sandbox.grading.remote import student_functions
 from sandbox.mechanisms.cache import Cache, make_strategy
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.settings import CacheSettings
@@ -160,9 +160,7 @@ class Outcome:
 
 
 def student_tests(student: ModuleType) -> list[tuple[str, Callable[[Any], None]]]:
-    tests = [(name, fn) for name, fn in vars(student).items()
-             if name.startswith("test") and inspect.isfunction(fn)
-             and fn.__module__ == student.__name__]
+    tests = student_functions(student, prefix="test")
     assert tests, "cache_tests.py has no test functions (their names start with test_)"
     return tests
 

@@ -3,5 +3,6 @@ in its own process with a time limit, reports for people and for autograders, an
 instructor's tools (verify, new, release)."""
 
 # How the grader talks to the test process it starts (read by the pytest plugin).
-REPORT_ENV = "SANDBOX_GRADING_REPORT"  # a JSON-lines file the runner reads as it grows
+REPORT_ENV = "SANDBOX_GRADING_REPORT_FD"  # a pipe's file descriptor: JSON lines for the runner
 STUDENT_DIR_ENV = "SANDBOX_STUDENT_DIR"  # where the student's files are (default: the exercise)
+COURSE_DIR_ENV = "SANDBOX_COURSE_DIR"  # the course folder, hidden from the worker

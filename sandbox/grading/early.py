@@ -71,7 +71,7 @@ def start_early(argv: Sequence[str]) -> Early | None:
         if launched.proc is not None:
             launched.proc.kill()
             launched.proc.wait()
-        launched.report.unlink(missing_ok=True)
+        launched.discard()
         return None
     # The files as checked: the test process reads them a few hundred milliseconds from now.
     fingerprint = exercise.fingerprint()

@@ -52,7 +52,12 @@ def explain(excinfo: Any, student_dir: Path, files: list[str], when: str) -> dic
 
 
 def _student_frame(excinfo: Any, student_dir: Path, files: list[str]) -> dict[str, Any] | None:
-    """The innermost traceback entry in one of the student's files, if any."""
+    """The innermost traceback entry in one of the student's files, if any. An exception
+    from the student's worker carries those entries itself (worker.describe)."""
+    remote = getattr(excinfo.value, "__student_frames__", None)
+    if isinstance(remote, list | tuple) and remote:
+        name, line, code = remote[-1]
+        return {"file": str(name), "line": int(line), "code": str(code)[:200]}
     wanted = {str((student_dir / f).resolve()) for f in files}
     found: dict[str, Any] | None = None
     try:

@@ -4,60 +4,94 @@
 command line, so that the test process (which needs a few hundred milliseconds to import
 pytest and the sandbox) starts first and the rest loads beside it. Only the standard library
 is imported here.
+
+The test process is trusted: it holds the tests and writes the verdict. It runs on a fresh
+private copy of the exercise's tests (nothing a submission does can change what the next one
+is graded with), reports through a pipe that only it holds, and starts the student's code in
+a worker process of its own (see plugin.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.grading import REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading import COURSE_DIR_ENV, REPORT_ENV, STUDENT_DIR_ENV
 
 MEMORY_CAP = 3 * 1024**3
 FILE_CAP = 256 * 1024**2
+# What the test copy leaves out: the reference solution never sits beside a student's run.
+NOT_COPIED = ("solution", "__pycache__", ".starter")
 
 
 @dataclass
 class Launched:
-    """A test process just started, or why it could not be."""
+    """A test process just started (with the pipe its report comes through), or why not."""
 
     proc: subprocess.Popen[bytes] | None
-    report: Path
+    report: int  # the read end of the report pipe; -1 when nothing started
+    copy: Path | None = None  # the private copy of the tests, removed when the run ends
     error: str = ""
+
+    def discard(self) -> None:
+        """Close the pipe and remove the copy (the run is over, or never began)."""
+        if self.report >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.report)
+            self.report = -1
+        if self.copy is not None:
+            shutil.rmtree(self.copy, ignore_errors=True)
+            self.copy = None
+
+
+def private_copy(folder: Path, label: str) -> Path:
+    """The exercise's folder, tests and manifest, copied where only this user can read it."""
+    root = Path(tempfile.mkdtemp(prefix=f"grade-{label}-"))  # mode 0700
+    target = root / folder.name
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(*NOT_COPIED),
+                    symlinks=False)
+    return target
 
 
 def launch(folder: Path, files: list[str], student_dir: Path, label: str) -> Launched:
     """Run pytest with the grading plugin on `files` (relative to `folder`), the student's
     code taken from `student_dir`, in a new session with memory and file-size caps."""
-    import tempfile
-
-    folder = folder.resolve()  # pytest runs inside it: a relative path would count from there
-    fd, name = tempfile.mkstemp(prefix=f"grade-{label}-", suffix=".jsonl")
-    os.close(fd)
-    report = Path(name)
+    folder = folder.resolve()
+    try:
+        copy = private_copy(folder, label)
+    except OSError as exc:
+        return Launched(None, -1, None, f"could not copy the tests: {exc}")
+    read, write = os.pipe()
     env = dict(os.environ)
-    env.update({REPORT_ENV: str(report), "PYTHONDONTWRITEBYTECODE": "1",
+    env.update({REPORT_ENV: str(write), "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                COURSE_DIR_ENV: str(folder.parent),
                 STUDENT_DIR_ENV: str(student_dir.resolve())})
     command = [
         sys.executable, "-m", "pytest", "-p", "sandbox.grading.plugin",
         "-p", "no:cacheprovider", "-p", "no:asyncio", "-c", os.devnull,
-        "--rootdir", str(folder), "--import-mode=importlib", "-q", "--no-header",
-        "--tb=short", "-rN", "-s", *files,
+        "--rootdir", str(copy), "--import-mode=importlib", "-q", "--no-header",
+        "--tb=no", "-rN", "-s", *files,
     ]
+    launched = Launched(None, read, copy.parent)
     try:
-        proc = subprocess.Popen(
-            command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
+        launched.proc = subprocess.Popen(
+            command, cwd=copy, env=env, stdin=subprocess.DEVNULL, pass_fds=[write],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_limit_resources if os.name == "posix" else None,
         )
     except OSError as exc:
-        report.unlink(missing_ok=True)
-        return Launched(None, report, f"could not start the test process: {exc}")
-    return Launched(proc, report)
+        launched.discard()
+        launched.error = f"could not start the test process: {exc}"
+    finally:
+        os.close(write)
+    return launched
 
 
 def visible_test_files(folder: Path, hidden: bool) -> list[str]:
@@ -71,7 +105,8 @@ def visible_test_files(folder: Path, hidden: bool) -> list[str]:
 def _limit_resources() -> None:  # runs in the child, before pytest starts
     import resource
 
-    for limit, cap in ((resource.RLIMIT_AS, MEMORY_CAP), (resource.RLIMIT_FSIZE, FILE_CAP)):
+    for limit, cap in ((resource.RLIMIT_AS, MEMORY_CAP), (resource.RLIMIT_FSIZE, FILE_CAP),
+                       (resource.RLIMIT_CORE, 0)):
         try:
             _, hard = resource.getrlimit(limit)
             resource.setrlimit(limit, (cap if hard == resource.RLIM_INFINITY else min(cap, hard),

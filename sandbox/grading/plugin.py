@@ -1,9 +1,12 @@
 """The pytest plugin every exercise's tests run under.
 
-It gives tests the `student` fixture (the student's module, loaded from the file they edit, or
-from wherever the grader points it), registers `@pytest.mark.points(N)`, and, when the grader
-asks, writes one JSON line per event to a report file as the run goes, so that a run killed
-half-way (an endless loop, `os._exit`) still says which tests passed and which one was running.
+It gives tests the `student` fixture: the student's module, imported in a worker process of
+its own (worker.py), shut in where it can neither see the course nor touch this process, and
+called through proxies (remote.py). The tests, the sandbox and the verdict stay here. It also
+registers `@pytest.mark.points(N)`, and, when the grader asks, writes one JSON line per event
+to a pipe the grader reads as the run goes, so that a run killed half-way (an endless loop)
+still says which tests passed and which one was running. No process the student's code
+starts inherits that pipe.
 
     pytest -p sandbox.grading.plugin exercises/07-token-bucket
 """
@@ -17,20 +20,25 @@ import sys
 from collections.abc import Generator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.grading import REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading import COURSE_DIR_ENV, REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading.confine import kill_descendants, protect_trusted_process
+
+if TYPE_CHECKING:
+    from sandbox.grading.remote import StudentWorker
 
 MANIFEST = "exercise.toml"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): how many points the test is worth")
-    path = os.environ.get(REPORT_ENV)
-    if path and not hasattr(config, "_sandbox_report"):
-        reporter = _Reporter(Path(path))
+    fd = os.environ.pop(REPORT_ENV, "")
+    if fd.isdigit() and not hasattr(config, "_sandbox_report"):
+        protect_trusted_process()  # the grader's test process: see confine.py
+        reporter = _Reporter(int(fd))
         config._sandbox_report = reporter  # type: ignore[attr-defined]
         config.pluginmanager.register(reporter, "sandbox-grading-report")
 
@@ -89,30 +97,82 @@ def sibling(test_file: str, relative: str) -> ModuleType:
     return load_student_module(path, f"sibling_{folder.name.replace('-', '_')}_{path.stem}")
 
 
+_WORKER: StudentWorker | None = None
+_LOADS = 0
+_RUN_FOLDER = ""  # the folder the tests run from (the grader's private copy)
+
+
+def worker() -> StudentWorker:
+    """The test run's worker process (a new one if the last one died: an `os._exit` in one
+    test costs that test, not the rest)."""
+    global _WORKER
+    if _WORKER is None or not _WORKER.alive:
+        from sandbox.grading.remote import StudentWorker
+
+        if _WORKER is not None:
+            _WORKER.stop()
+        hide = [p for p in (os.environ.get(COURSE_DIR_ENV), os.environ.get(STUDENT_DIR_ENV),
+                            _RUN_FOLDER) if p]
+        _WORKER = StudentWorker(hide=hide)
+    return _WORKER
+
+
+def _student_sources(folder: Path) -> dict[str, str]:
+    base = source_dir(folder)
+    return {f: (base / f).read_text(encoding="utf-8") for f in student_files(folder)}
+
+
+def load_in_worker(folder: Path, file: str) -> Any:
+    """The student's `file` of the exercise in `folder`, freshly imported in the worker."""
+    global _LOADS
+    _LOADS += 1
+    unique = f"student_{folder.name.replace('-', '_')}_{Path(file).stem}_{_LOADS}"
+    return worker().load(unique, _student_sources(folder), file)
+
+
 @pytest.fixture
-def student(request: pytest.FixtureRequest) -> ModuleType:
-    """The student's module (an exercise's first file), freshly loaded for each test."""
+def student(request: pytest.FixtureRequest) -> Any:
+    """The student's module (an exercise's first file), freshly loaded for each test in the
+    worker process: a proxy whose calls run there."""
     folder = exercise_folder(Path(request.node.path))
-    files = student_files(folder)
-    path = source_dir(folder) / files[0]
-    return load_student_module(path, f"student_{folder.name.replace('-', '_')}_{path.stem}")
+    return load_in_worker(folder, student_files(folder)[0])
 
 
 @pytest.fixture
-def student_modules(request: pytest.FixtureRequest) -> dict[str, ModuleType]:
+def student_modules(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Every student file of the exercise, by file stem, for exercises with several files."""
     folder = exercise_folder(Path(request.node.path))
-    base = source_dir(folder)
-    return {Path(f).stem: load_student_module(
-        base / f, f"student_{folder.name.replace('-', '_')}_{Path(f).stem}")
-        for f in student_files(folder)}
+    return {Path(f).stem: load_in_worker(folder, f) for f in student_files(folder)}
+
+
+def student_copy(test_file: str, student: Any) -> Any:
+    """Another, separate import of the student's module, as a second worker process of the
+    shop would have: it shares nothing in memory with the first.
+
+        other_worker = student_copy(__file__, student)
+    """
+    return load_in_worker(exercise_folder(Path(test_file)), Path(str(student.__file__)).name)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _RUN_FOLDER
+    _RUN_FOLDER = str(session.config.rootpath)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER.stop()
+        _WORKER = None
+    if hasattr(session.config, "_sandbox_report"):
+        kill_descendants()  # anything the student's code started and detached
 
 
 class _Reporter:
     """Writes the run as JSON lines: collected tests, each start, each result."""
 
-    def __init__(self, path: Path) -> None:
-        self.file = path.open("a", encoding="utf-8")
+    def __init__(self, fd: int) -> None:
+        self.file = open(fd, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
         self.student_dirs: set[str] = set()
 
     def _emit(self, record: dict[str, Any]) -> None:
@@ -158,3 +218,12 @@ class _Reporter:
         if report.failed:
             self._emit({"event": "collect_error", "nodeid": report.nodeid,
                         "message": str(report.longrepr)[-2000:]})
+
+
+def helper_in_worker(source: str) -> Any:
+    """Instructor code run beside the student's, in the worker, for tests that look at how
+    the code works rather than at what it returns (did it call hmac.compare_digest?). Its
+    answers come from the worker, so they are no stronger than the student's own."""
+    global _LOADS
+    _LOADS += 1
+    return worker().load(f"helper_{_LOADS}", {"helper.py": source}, "helper.py")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.course.exercises import Exercise, GradedTest
+from sandbox.grading.confine import kill_descendants
 from sandbox.grading.launch import Launched, launch, visible_test_files
 
 OUTPUT_CAP = 64 * 1024
@@ -122,13 +123,16 @@ class RunningExercise:
                 return
             launched = launch(exercise.folder, files, student_dir or exercise.folder,
                               exercise.name)
-        self.report = launched.report
+        self.launched = launched
         self.proc = launched.proc
         self.failed_to_start = launched.error
         if self.proc is not None:
             self.reader = threading.Thread(target=_drain, args=(self.proc, self.run),
                                            daemon=True)
             self.reader.start()
+            self.report_reader = threading.Thread(target=_read_report,
+                                                  args=(launched.report, self.run), daemon=True)
+            self.report_reader.start()
 
     def wait(self) -> ExerciseResult:
         exercise, run, proc = self.exercise, self.run, self.proc
@@ -143,11 +147,9 @@ class RunningExercise:
                                              for t in self.tests], problem=self.failed_to_start)
         problem = ""
         tests_began: float | None = None
-        offset = 0
         try:
             while True:
                 code = proc.poll()
-                offset = _read_report(self.report, offset, run)
                 if tests_began is None and any(r.get("event") == "collected"
                                                for r in run.records):
                     tests_began = time.monotonic()
@@ -168,11 +170,12 @@ class RunningExercise:
             raise
         finally:
             proc.wait()
+            kill_descendants(proc.pid)  # normally none: the test process stops its own
+            self.report_reader.join(timeout=10)
             self.reader.join(timeout=5)
             if proc.stdout is not None:
                 proc.stdout.close()
-            _read_report(self.report, offset, run)
-            self.report.unlink(missing_ok=True)
+            self.launched.discard()
         code = proc.returncode
         if not problem and code not in (0, 1):
             problem = _exit_problem(code, run)
@@ -197,6 +200,9 @@ def _drain(proc: subprocess.Popen[bytes], run: _Run) -> None:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the test process and everything below it, however the student's code detached
+    its own processes (the test process is a subreaper, so they are all below it)."""
+    kill_descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
@@ -204,22 +210,20 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
-def _read_report(report: Path, offset: int, run: _Run) -> int:
+def _read_report(fd: int, run: _Run) -> None:
+    """Read the plugin's JSON lines from the report pipe until the test process closes it."""
     try:
-        with report.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
+        handle = open(fd, "rb", closefd=False)  # noqa: SIM115 - discard() closes the fd
     except OSError:
-        return offset
-    end = data.rfind(b"\n") + 1  # only whole lines; a half-written one is read next time
-    for line in data[:end].splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a student who writes into the report file gets nothing for it
-        if isinstance(record, dict):
-            run.records.append(record)
-    return offset + end
+        return
+    with handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                run.records.append(record)
 
 
 def _exit_problem(code: int, run: _Run) -> str:

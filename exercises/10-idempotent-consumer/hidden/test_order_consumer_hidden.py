@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from sandbox.grading.plugin import load_student_module, sibling
+from sandbox.grading.plugin import sibling, student_copy
 
 visible = sibling(__file__, "test_order_consumer.py")
 
@@ -28,7 +27,7 @@ def test_the_same_order_in_a_new_job(student: ModuleType) -> None:
 def test_two_worker_processes_share_only_the_database(student: ModuleType) -> None:
     """A job redelivered to a worker in another process (its own copy of your module) is a no-op."""
     conn, email = visible.shop(), visible.Email()
-    other_worker = load_student_module(Path(student.__file__), "student_other_worker_process")
+    other_worker = student_copy(__file__, student)
     student.confirm_order(conn, "1-0", visible.job(), visible.NOW_S, email)
     counted = visible.sold(conn, 7, 9)
     again = other_worker.confirm_order(conn, "1-0", visible.job(), visible.NOW_S, email)

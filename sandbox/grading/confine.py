@@ -1,0 +1,197 @@
+"""Shut the student's worker in: it sees no course folder, writes nothing outside its own
+scratch space, reaches no network and no other process, and leaves nothing behind.
+
+On Linux the worker makes itself namespaces (user, mount, PID, network, IPC) at start, as an
+unprivileged user may: inside them
+
+- the course folder, the grader's copy of the tests and /tmp are covered by empty folders;
+- every other mount is read-only, except a fresh /tmp that is the worker's scratch space;
+- it is process 1 of its own PID namespace, so every process it starts, in any session or
+  process group, is killed by the kernel the moment it ends;
+- it has no network at all, and no capabilities left (so it cannot undo any of the above).
+
+Where namespaces are not allowed (some containers), `jail` returns "process": the worker is
+then only a separate process with limits, and the caller says so. Only the standard library
+is used: this runs before anything else in the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+SYS_MOUNT_SETATTR = 442  # the same number on x86_64 and arm64
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine if os.name == "posix" else "")
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def prctl(option: int, value: int) -> bool:
+    libc = _libc()
+    return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def protect_trusted_process() -> None:
+    """For the grader and the test process: no process of the same user may read this one's
+    memory or open its files through /proc, and orphaned descendants come back to it (so
+    they can be found and stopped, see `kill_descendants`)."""
+    prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def kill_descendants(root: int | None = None) -> int:
+    """SIGKILL every process below `root` (default: this one), however it detached itself
+    (new session, new process group, double fork: a subreaper gets the orphans back). Goes
+    round until none is left; returns how many were killed."""
+    root = os.getpid() if root is None else root
+    killed = 0
+    for _ in range(50):
+        parents: dict[int, int] = {}
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return killed
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    stat = handle.read()
+                parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        below = {pid for pid in parents if _under(pid, root, parents)}
+        if not below:
+            return killed
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        for pid in below:  # reap the ones that are our own children
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+    return killed
+
+
+def _under(pid: int, root: int, parents: dict[int, int]) -> bool:
+    seen = 0
+    while pid in parents and seen < 4096:
+        pid = parents[pid]
+        if pid == root:
+            return True
+        seen += 1
+    return False
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def jail(hide: list[str]) -> str:
+    """Confine this process (see the module docstring); returns "namespaces" or "process".
+
+    With namespaces, this forks: the original process stays outside and waits, and the
+    child, process 1 of the new PID namespace, returns from here and runs the student's code.
+    """
+    libc = _libc()
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the test process ends: so does the worker
+    if libc is None:
+        return "process"
+    uid, gid = os.geteuid(), os.getegid()
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if libc.unshare(flags) != 0:
+        return "process"
+    try:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+    except OSError:
+        os._exit(70)  # half-made namespaces: never run student code in them
+    child = os.fork()
+    if child:  # the guardian, outside: wait for process 1, then end as it ended
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            except InterruptedError:
+                continue
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the guardian is killed: so is this
+        _mounts(libc, hide)
+        _drop_capabilities(libc)
+    except OSError as exc:
+        print(f"the grader could not shut the student's code in: {exc}", file=sys.stderr)
+        os._exit(70)
+    return "namespaces"
+
+
+def _mounts(libc: ctypes.CDLL, hide: list[str]) -> None:
+    mount = libc.mount
+    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                      ctypes.c_char_p]
+    _check(mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    empty = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    for path in [*hide, "/var/tmp", "/dev/shm"]:
+        if os.path.isdir(path):
+            _check(mount(b"tmpfs", path.encode(), b"tmpfs", empty, b"size=16k,mode=0555"),
+                   f"hide {path}")
+        elif os.path.exists(path):
+            _check(mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
+    if mount(b"proc", b"/proc", b"proc", empty, None) != 0:  # this namespace's processes only
+        _check(mount(b"tmpfs", b"/proc", b"tmpfs", empty, b"size=16k,mode=0555"), "hide /proc")
+    # Everything read-only, in one call for the whole tree.
+    attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    _check(syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
+                   ctypes.c_size_t(ctypes.sizeof(attr))), "make every mount read-only")
+    # Then the one writable place: a fresh /tmp, the worker's scratch space.
+    _check(mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m,mode=1777"),
+           "mount /tmp")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities(libc: ctypes.CDLL) -> None:
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last one: fine
+    if SYS_CAPSET is None:
+        raise OSError(0, "unknown machine: cannot drop capabilities")
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    _check(libc.syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)),
+           "drop capabilities")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no new privileges")

@@ -1,0 +1,297 @@
+"""The wire between the grader's test process (trusted) and the student's worker (untrusted).
+
+Student code runs in a worker process of its own. The tests call it through proxies, and
+it calls back into the objects the tests hand it (a Redis client, a database connection, a
+`load()` function) through proxies of its own. Both directions use one small protocol on one
+socket, spoken by a `Peer` on each side:
+
+    request  ("call", ref, args, kwargs)   ("method", ref, name, args, kwargs)
+             ("getattr", ref, name)        ("setattr", ref, name, value)
+             ("op", ref, dunder, args)     ("load", name, files, main)
+    answer   ("ok", value)                 ("raised", exception description)
+
+Every frame is a 4-byte length and a pickle, and the two directions are not alike:
+
+- trusted -> worker: an ordinary pickle. Plain values (numbers, strings, lists, dicts, ...)
+  and exceptions travel by value; any other object stays in the trusted process and travels
+  as a *reference* that the worker can only call (see `Exposure` in remote.py for what it may
+  reach).
+- worker -> trusted: values are first reduced to exact built-in types (a `str` subclass with
+  a clever `__eq__` arrives as a plain `str`), everything else becomes a reference, and the
+  trusted side reads the pickle with an unpickler that refuses every class. So no code of the
+  student's ever runs in the trusted process, and a result is only ever a value.
+
+Only the standard library is imported here: the worker starts with this module alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import socket
+import struct
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+MAX_FRAME = 64 * 1024 * 1024  # one message; a bigger one is refused, never allocated
+_HEADER = struct.Struct("!I")
+
+
+class WireError(Exception):
+    """The other side broke the protocol or went away."""
+
+
+class Gone(WireError):
+    """The other process ended (or closed the socket)."""
+
+
+class RemoteFailure(Exception):
+    """A request the other side could not even begin (an unknown reference, a bad message)."""
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    if len(payload) > MAX_FRAME:
+        raise WireError(f"a message of {len(payload)} bytes is over the limit of {MAX_FRAME}")
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise Gone("the other process closed the connection")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    if size > MAX_FRAME:
+        raise WireError(f"a message of {size} bytes is over the limit of {MAX_FRAME}")
+    return _recv_exact(sock, size)
+
+
+class Ref:
+    """The handle of an object that lives in the other process (or in this one: `mine`)."""
+
+    __slots__ = ("id", "info", "mine")
+
+    def __init__(self, mine: bool, id: int, info: Any = None) -> None:
+        self.mine, self.id, self.info = mine, id, info
+
+
+class Table:
+    """This side's objects that the other side holds references to, by number."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}  # id(object) -> number, so one object has one number
+        self.next = 1
+
+    def add(self, obj: Any) -> int:
+        number = self.ids.get(id(obj))
+        if number is None:
+            number, self.next = self.next, self.next + 1
+            self.objects[number] = obj
+            self.ids[id(obj)] = number
+        return number
+
+    def get(self, number: int) -> Any:
+        try:
+            return self.objects[number]
+        except KeyError:
+            raise RemoteFailure(f"no object number {number} (released?)") from None
+
+    def release(self, number: int) -> None:
+        obj = self.objects.pop(number, None)
+        if obj is not None:
+            self.ids.pop(id(obj), None)
+
+
+class Peer:
+    """One side of the wire: sends requests, answers the other side's requests meanwhile.
+
+    A call blocks until its answer comes; while it waits, it serves whatever the other side
+    asks (a student's `get` calling the test's `load()`, which reads the database, ...), so
+    calls nest to any depth on one thread. A lock keeps other threads out meanwhile.
+    """
+
+    def __init__(self, sock: socket.socket, *, encode: Callable[[Peer, Any], bytes],
+                 decode: Callable[[Peer, bytes], Any],
+                 serve: Callable[[Peer, tuple[Any, ...]], Any],
+                 describe_error: Callable[[Peer, BaseException], Any],
+                 rebuild_error: Callable[[Peer, Any], BaseException],
+                 proxy: Callable[[Peer, Ref], Any]) -> None:
+        self.sock = sock
+        self.table = Table()
+        self._encode, self._decode, self._serve = encode, decode, serve
+        self._describe_error, self._rebuild_error, self._make_proxy = (
+            describe_error, rebuild_error, proxy)
+        self.proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self.released: list[int] = []  # the other side's numbers we no longer hold
+        self.lock = threading.RLock()
+        self.closed = False
+
+    # -- references -------------------------------------------------------------------------
+
+    def proxy_for(self, ref: Ref) -> Any:
+        """One proxy per remote object, so `is` means the same on both sides."""
+        found = self.proxies.get(ref.id)
+        if found is None:
+            found = self._make_proxy(self, ref)
+            self.proxies[ref.id] = found
+            weakref.finalize(found, self.released.append, ref.id)
+        return found
+
+    # -- talking ----------------------------------------------------------------------------
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        released, self.released = self.released, []
+        send_frame(self.sock, self._encode(self, (message, released)))
+
+    def request(self, *message: Any) -> Any:
+        """Send a request and wait for its answer, serving the other side's meanwhile."""
+        with self.lock:
+            if self.closed:
+                raise Gone("the student's worker has ended")
+            try:
+                self._send(message)
+                while True:
+                    kind, body = self._receive()
+                    if kind == "ok":
+                        return body
+                    if kind == "raised":
+                        raise self._rebuild_error(self, body)
+                    self._answer(body)
+            except (OSError, WireError) as exc:
+                self.closed = True
+                if isinstance(exc, WireError):
+                    raise
+                raise Gone(f"the connection to the other process broke: {exc}") from None
+
+    def serve_forever(self) -> None:
+        """The worker's main loop: answer requests until the other side hangs up."""
+        with self.lock:
+            while True:
+                kind, body = self._receive()
+                if kind != "request":
+                    raise WireError(f"expected a request, got {kind!r}")
+                self._answer(body)
+
+    def _receive(self) -> tuple[str, Any]:
+        frame = recv_frame(self.sock)
+        try:
+            message, released = self._decode(self, frame)
+            kind = message[0]
+        except (pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError,
+                AttributeError, EOFError) as exc:
+            raise WireError(f"a message could not be read: {exc}") from None
+        if isinstance(released, list):
+            for number in released:
+                if isinstance(number, int):
+                    self.table.release(number)
+        if kind in ("call", "method", "getattr", "setattr", "op", "load"):
+            return "request", message
+        if kind in ("ok", "raised") and len(message) == 2:
+            return kind, message[1]
+        raise WireError(f"unknown message {kind!r}")
+
+    def _answer(self, message: tuple[Any, ...]) -> None:
+        try:
+            value = self._serve(self, message)
+        except Exception as exc:  # the answer to this request is an exception
+            self._send(("raised", self._describe_error(self, exc)))
+            return
+        except BaseException as exc:  # SystemExit and friends: reported, never obeyed here
+            self._send(("raised", self._describe_error(self, exc)))
+            return
+        try:
+            self._send(("ok", value))
+        except (pickle.PicklingError, TypeError, ValueError, RecursionError,
+                AttributeError) as exc:
+            self._send(("raised", self._describe_error(self, exc)))
+
+
+def dumps(obj: Any, persistent_id: Callable[[Any], Any]) -> bytes:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+    pickler.dump(obj)
+    return buffer.getvalue()
+
+
+# -- exceptions, in both directions ---------------------------------------------------------
+
+MAX_TEXT = 4000
+
+
+def class_path(cls: type) -> list[tuple[str, str]]:
+    """An exception class and its bases, as (module, qualified name) pairs."""
+    return [(str(getattr(c, "__module__", "")), str(getattr(c, "__qualname__", c.__name__)))
+            for c in cls.__mro__ if issubclass(c, BaseException)]
+
+
+class Rebuilt:
+    """Mixed into exception classes made on this side for classes that exist only on the
+    other: it keeps the other side's message."""
+
+    _remote_message = ""
+
+    def __str__(self) -> str:
+        return self._remote_message
+
+
+def rebuild_exception(desc: Any, lookup: Callable[[str, str], type | None],
+                      classes: dict[tuple[str, str], type]) -> BaseException:
+    """An exception made from `desc` (see `describe_exception`) with the first class of its
+    chain that `lookup` finds here; a class found only on the other side is made here as a
+    subclass of that one (the same class each time, from `classes`)."""
+    if not isinstance(desc, dict):
+        return RemoteFailure(f"an unreadable error: {desc!r}"[:MAX_TEXT])
+    chain = [(str(m), str(q)) for m, q in desc.get("mro", [])][:64]
+    exc_cls = exception_class(chain, lookup, classes)
+    args = desc.get("args", ())
+    exc = exc_cls.__new__(exc_cls)
+    exc.args = tuple(args) if isinstance(args, (tuple, list)) else (str(args),)
+    attrs = desc.get("attrs")
+    if isinstance(attrs, dict):
+        for name, value in attrs.items():
+            if isinstance(name, str) and not name.startswith("__"):
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(exc, name, value)
+    if isinstance(exc, Rebuilt):
+        exc._remote_message = str(desc.get("message", ""))[:MAX_TEXT]
+    frames = desc.get("frames")
+    if frames:
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.__student_frames__ = frames  # type: ignore[attr-defined]
+    return exc
+
+
+def exception_class(chain: list[tuple[str, str]], lookup: Callable[[str, str], type | None],
+                    classes: dict[tuple[str, str], type]) -> type[BaseException]:
+    if not chain:
+        return RemoteFailure
+    key = chain[0]
+    made = classes.get(key)
+    if made is not None:
+        return made
+    for position, (module, qualname) in enumerate(chain):
+        found = lookup(module, qualname)
+        if found is not None and isinstance(found, type) and issubclass(found, BaseException):
+            if position == 0:
+                return found
+            name = key[1].rsplit(".", 1)[-1] or "StudentError"
+            try:
+                made = type(name, (Rebuilt, found), {"__module__": key[0],
+                                                     "__qualname__": key[1]})
+            except TypeError:  # a base that cannot be subclassed
+                made = type(name, (Rebuilt, Exception), {"__module__": key[0],
+                                                         "__qualname__": key[1]})
+            classes[key] = made
+            return made
+    return RemoteFailure
