@@ -39,6 +39,9 @@ def explain(excinfo: Any, student_dir: Path, files: list[str], when: str) -> dic
     elif isinstance(exc, RecursionError):
         summary = "endless recursion"
         detail = "a function kept calling itself until Python stopped it: check its base case"
+    elif kind == "StudentCodeError":  # the worker process itself ended (remote.py)
+        summary = "your code ended its process"
+        detail = message
     elif isinstance(exc, SystemExit):
         summary = "your code called sys.exit()"
         detail = "code under test must return or raise, never exit the process"

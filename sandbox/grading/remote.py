@@ -355,11 +355,13 @@ class StudentWorker:
             describe_error=lambda _peer, exc: exc,
             rebuild_error=lambda _peer, desc: rebuild_exception(desc, _lookup, self.classes),
             proxy=RemoteObject)
+        self.peer.on_gone = self._gone
         try:
             hello = self._decode(self.peer, recv_frame(ours))[0]
         except (Gone, OSError, pickle.UnpicklingError) as exc:
             self.stop()
-            raise StudentCodeError(f"the student's worker did not start: {exc}") from None
+            raise StudentCodeError(f"the student's worker did not start: {exc} "
+                                   f"(exit code {self.proc.returncode})") from None
         self.level = str(hello.get("level", "?")) if isinstance(hello, dict) else "?"
         self.loads = 0
 
@@ -370,6 +372,18 @@ class StudentWorker:
 
     def _decode(self, peer: Peer, data: bytes) -> Any:
         return _Decoder(data, peer, self.classes).load()
+
+    def _gone(self, cause: BaseException) -> BaseException:
+        """The error a test sees when the worker broke down in the middle of a call."""
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return StudentCodeError(f"the student's code broke the connection to the grader "
+                                    f"({cause})")
+        how = (f"was killed by signal {-code}" if code < 0 else f"ended with exit code {code}")
+        return StudentCodeError(f"the process running your code {how} in the middle of a "
+                                "call (does it call os._exit or exit the interpreter?)")
 
     @property
     def alive(self) -> bool:

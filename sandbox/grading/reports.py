@@ -82,8 +82,17 @@ def score_table(results: Sequence[ExerciseResult], title: str = "grade") -> Tabl
     return table
 
 
+HIDDEN_NOTE = "(a hidden test: what it checks is shown after the due date)"
+
+
 def _test_output(outcome: TestOutcome) -> str:
-    return "passed" if outcome.passed else describe(outcome)
+    """What a student is shown for one test. A hidden test says passed or failed and nothing
+    more: its messages can quote what it checks, and a student's code chooses what its
+    exceptions say."""
+    if outcome.passed:
+        return "passed"
+    # The summary is a fixed phrase ("a check failed", "stopped while running"), never a message.
+    return f"{outcome.summary} {HIDDEN_NOTE}" if outcome.test.hidden else describe(outcome)
 
 
 def gradescope(results: Sequence[ExerciseResult], execution_time_s: float) -> dict[str, Any]:
@@ -134,9 +143,10 @@ def junit(results: Sequence[ExerciseResult], execution_time_s: float) -> bytes:
             ET.SubElement(props, "property", name="points", value=_points(o.test.points))
             ET.SubElement(props, "property", name="score", value=_points(o.score))
             if not o.passed:
-                failure = ET.SubElement(case, "failure", message=clean(o.summary)[:500],
-                                        type=clean(o.summary.replace(" ", "_"))[:80])
-                failure.text = clean(describe(o))
+                summary = o.summary
+                failure = ET.SubElement(case, "failure", message=clean(summary)[:500],
+                                        type=clean(summary.replace(" ", "_"))[:80])
+                failure.text = clean(_test_output(o))
         if r.output:
             ET.SubElement(suite, "system-out").text = clean(r.output)
     written: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -201,7 +201,10 @@ def _drain(proc: subprocess.Popen[bytes], run: _Run) -> None:
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Stop the test process and everything below it, however the student's code detached
-    its own processes (the test process is a subreaper, so they are all below it)."""
+    its own processes (the test process is a subreaper, so they are all below it). The test
+    process is frozen first, so that it records nothing more and starts no new worker."""
+    with contextlib.suppress(OSError):
+        os.kill(proc.pid, signal.SIGSTOP)
     kill_descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -135,6 +135,8 @@ class Peer:
         self.released: list[int] = []  # the other side's numbers we no longer hold
         self.lock = threading.RLock()
         self.closed = False
+        # What to raise when the other side breaks down (default: Gone or WireError).
+        self.on_gone: Callable[[BaseException], BaseException] | None = None
 
     # -- references -------------------------------------------------------------------------
 
@@ -169,6 +171,8 @@ class Peer:
                     self._answer(body)
             except (OSError, WireError) as exc:
                 self.closed = True
+                if self.on_gone is not None:
+                    raise self.on_gone(exc) from None
                 if isinstance(exc, WireError):
                     raise
                 raise Gone(f"the connection to the other process broke: {exc}") from None

@@ -1,0 +1,310 @@
+"""The grader against a dishonest or hostile student: every attack here once gave full marks
+(or broke the next student's grading) and must now score 0 on an unsolved exercise, leave
+the course as it was, leak no hidden test, and finish within its time limit. A correct
+solution still scores full marks.
+
+Each attack is a student file for the worked example (07-token-bucket, 22 points, 8 tests,
+hidden ones included) that does not solve it; all are graded the way an autograder does:
+`sandbox exercises --dir COURSE grade --submission DIR --gradescope results.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "exercises" / "07-token-bucket"
+SOLUTION = (EXAMPLE / "solution" / "token_bucket.py").read_text(encoding="utf-8")
+FULL_MARKS = 22
+# A line only the hidden tests hold: it must never reach anything the student sees.
+HIDDEN_SECRET = "Hidden tests: a burst allowance and a slow window, through the sandbox."
+
+pytestmark = pytest.mark.slow
+
+UNSOLVED = '''
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        self.redis = redis
+
+    def take(self, client, now_ms):
+        raise NotImplementedError("not written")
+'''
+
+FAKE_LINES = '''
+import json, os
+def fake_lines():
+    out = []
+    for name in ("test_token_bucket.py", "hidden/test_token_bucket_hidden.py"):
+        for test in ("test_a_new_client_has_a_full_bucket", "test_spike_gets_exactly_the_right_429s"):
+            node = f"{name}::{test}"
+            out.append(json.dumps({"event": "result", "nodeid": node, "when": "call",
+                                   "outcome": "passed", "duration_s": 0}) + "\\n")
+    return "".join(out).encode()
+'''
+
+ATTACKS: dict[str, str] = {
+    # 1. Write "passed" for every test into whatever report channel can be found, then leave.
+    "forged-report": FAKE_LINES + '''
+for key, value in os.environ.items():
+    if "REPORT" in key.upper():
+        try:
+            with open(value if not value.isdigit() else int(value), "ab") as f:
+                f.write(fake_lines())
+        except OSError:
+            pass
+for fd in range(3, 64):
+    try:
+        os.write(fd, fake_lines())
+    except OSError:
+        pass
+os._exit(0)
+''',
+    # 2. Find the grading plugin's reporter through the garbage collector and make it lie.
+    "patched-reporter": '''
+import gc
+for obj in gc.get_objects():
+    if type(obj).__name__ == "_Reporter":
+        real = obj._emit
+        def emit(record, real=real):
+            if record.get("event") == "result":
+                record["outcome"] = "passed"
+            real(record)
+        obj._emit = emit
+''' + UNSOLVED,
+    # 3. Register a pytest hook that turns every report into a pass.
+    "pytest-hook": '''
+import gc
+import pytest
+
+class Cheat:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        report.outcome = "passed"
+
+for obj in gc.get_objects():
+    if type(obj).__name__ == "Config" and hasattr(obj, "pluginmanager"):
+        obj.pluginmanager.register(Cheat(), "cheat")
+''' + UNSOLVED,
+    # 4. Patch the sandbox and pytest in place: the grading plugin and the assertion helpers.
+    "monkeypatch-grader": '''
+import sandbox.grading.plugin as plugin
+import _pytest.runner
+plugin._Reporter._emit = lambda self, record: None
+_pytest.runner.call_and_report = lambda *a, **k: None
+import builtins
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+''' + UNSOLVED,
+    # 5. An object that equals anything, and a str whose == always says yes.
+    "always-equal": '''
+class Yes(str):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = str.__hash__
+
+class Anything:
+    def __eq__(self, other): return True
+    def __bool__(self): return True
+    def __iter__(self): return iter([Anything(), Anything()])
+    def __float__(self): return 1.0
+
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        pass
+
+    def take(self, client, now_ms):
+        return Anything()
+''',
+    # 6. At exit, write fake results to every open descriptor and to stdout.
+    "atexit-forgery": FAKE_LINES + '''
+import atexit, sys
+@atexit.register
+def forge():
+    sys.stdout.write(fake_lines().decode())
+    for fd in range(3, 64):
+        try:
+            os.write(fd, fake_lines())
+        except OSError:
+            pass
+''' + UNSOLVED,
+    # 7. Ignore the signals a grader sends, and write through /proc/self/fd.
+    "signals-and-proc-fd": FAKE_LINES + '''
+import signal
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        with open(f"/proc/self/fd/{fd}", "ab") as f:
+            f.write(fake_lines())
+    except OSError:
+        pass
+''' + UNSOLVED,
+    # 8. Read the test process's memory and files through /proc, and kill it.
+    "parent-memory": '''
+import os, signal
+found = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        for what in ("mem", "environ", "fd"):
+            try:
+                found.append(os.listdir(f"/proc/{pid}/fd") if what == "fd"
+                             else open(f"/proc/{pid}/{what}", "rb").read(64))
+            except OSError:
+                pass
+for pid in (os.getppid(), 1):
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+''' + UNSOLVED,
+    # 9. A thread that outlives its test, forging lines while the rest runs.
+    "lingering-thread": FAKE_LINES + '''
+import threading, time
+def forge():
+    while True:
+        for fd in range(1, 64):
+            try:
+                os.write(fd, fake_lines())
+            except OSError:
+                pass
+        time.sleep(0.01)
+threading.Thread(target=forge, daemon=False).start()
+''' + UNSOLVED,
+}
+
+
+def make_course(root: Path) -> Path:
+    course = root / "course"
+    shutil.copytree(EXAMPLE, course / EXAMPLE.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return course
+
+
+def submit(root: Path, code: str, name: str = "submission") -> Path:
+    folder = root / name / EXAMPLE.name
+    folder.mkdir(parents=True)
+    (folder / "token_bucket.py").write_text(code, encoding="utf-8")
+    return folder.parent
+
+
+def grade(course: Path, submission: Path, out: Path,
+          timeout: float = 240) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
+    junit = out.with_suffix(".xml")
+    env = dict(os.environ, COLUMNS="120", NO_COLOR="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "exercises", "--dir", str(course), "grade",
+         "--submission", str(submission), "--gradescope", str(out), "--junit", str(junit)],
+        env=env, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in result.stderr, result.stderr
+    return json.loads(out.read_text(encoding="utf-8")), result
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_an_attack_scores_nothing_and_changes_nothing(tmp_path: Path, attack: str) -> None:
+    course = make_course(tmp_path)
+    before = fingerprint(course)
+    results, run = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
+    assert results["score"] == 0, (attack, [(t["name"], t["status"]) for t in results["tests"]])
+    assert len(results["tests"]) == 8 and all(t["status"] == "failed" for t in results["tests"])
+    assert fingerprint(course) == before, "the course folder changed"
+    # The next student, graded on the same machine with a correct solution: full marks.
+    after, _ = grade(course, submit(tmp_path, SOLUTION, "next"), tmp_path / "next.json")
+    assert after["score"] == FULL_MARKS
+
+
+def test_rewriting_the_tests_cannot_pass_the_next_student(tmp_path: Path) -> None:
+    """Student code that knows where the course is rewrites every test to return at once."""
+    course = make_course(tmp_path)
+    before = fingerprint(course)
+    tamper = f'''
+import os, glob
+for root in ({str(course)!r}, os.getcwd(), "/tmp"):
+    for path in glob.glob(os.path.join(root, "**", "test_*.py"), recursive=True):
+        try:
+            with open(path, "w") as f:
+                f.write("import pytest\\n@pytest.mark.points(22)\\ndef test_x(student):\\n    return\\n")
+        except OSError:
+            pass
+''' + UNSOLVED
+    results, _ = grade(course, submit(tmp_path, tamper), tmp_path / "tamper.json")
+    assert results["score"] == 0
+    assert fingerprint(course) == before, "the student's code rewrote the course's tests"
+    empty, _ = grade(course, submit(tmp_path, UNSOLVED, "next"), tmp_path / "next.json")
+    assert empty["score"] == 0, "the next, empty submission was graded with rewritten tests"
+
+
+def test_hidden_tests_never_reach_what_the_student_sees(tmp_path: Path) -> None:
+    """Code that raises the hidden tests' source (or their folder listing) as its error."""
+    course = make_course(tmp_path)
+    hidden = course / EXAMPLE.name / "hidden" / "test_token_bucket_hidden.py"
+    leak = f'''
+import glob, os
+
+def steal():
+    text = []
+    for path in [{str(hidden)!r}] + glob.glob("/**/hidden/test_*.py", recursive=True)[:5]:
+        try:
+            text.append(open(path).read())
+        except OSError as exc:
+            text.append(str(exc))
+    return "\\n".join(text)
+
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        pass
+
+    def take(self, client, now_ms):
+        raise AssertionError(steal())
+'''
+    out = tmp_path / "results.json"
+    results, run = grade(course, submit(tmp_path, leak), out)
+    assert results["score"] == 0
+    seen = out.read_text(encoding="utf-8") + out.with_suffix(".xml").read_text(encoding="utf-8")
+    seen += run.stdout + run.stderr
+    assert HIDDEN_SECRET not in seen
+    assert "def test_" not in seen  # no test's source at all, visible or hidden
+    hidden_tests = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
+    assert hidden_tests and all(t["output"] == "a check failed (a hidden test: what it checks "
+                                "is shown after the due date)" for t in hidden_tests)
+
+
+def test_a_process_that_escapes_its_group_is_stopped_with_the_rest(tmp_path: Path) -> None:
+    """A detached `sleep` keeping the output open once held grading for its whole length."""
+    marker = "317.25"  # an unusual length, to find the process by
+    stall = f'''
+import subprocess
+subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
+''' + UNSOLVED
+    course = make_course(tmp_path)
+    manifest = course / EXAMPLE.name / "exercise.toml"
+    manifest.write_text(manifest.read_text().replace("time_limit_s = 10", "time_limit_s = 4"))
+    results, _ = grade(course, submit(tmp_path, stall), tmp_path / "results.json", timeout=120)
+    assert results["score"] == 0
+    left = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and marker in Path(f"/proc/{pid}/cmdline").read_text():
+                left.append(pid)
+        except OSError:
+            pass
+    assert not left, f"the student's process outlived grading: {left}"
+
+
+def test_a_correct_solution_still_gets_full_marks(tmp_path: Path) -> None:
+    course = make_course(tmp_path)
+    results, run = grade(course, submit(tmp_path, SOLUTION), tmp_path / "results.json")
+    assert results["score"] == FULL_MARKS, run.stdout
+    assert run.returncode == 0
