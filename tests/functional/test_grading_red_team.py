@@ -216,7 +216,7 @@ def fingerprint(folder: Path) -> dict[str, str]:
 def test_an_attack_scores_nothing_and_changes_nothing(tmp_path: Path, attack: str) -> None:
     course = make_course(tmp_path)
     before = fingerprint(course)
-    results, run = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
+    results, _ = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
     assert results["score"] == 0, (attack, [(t["name"], t["status"]) for t in results["tests"]])
     assert len(results["tests"]) == 8 and all(t["status"] == "failed" for t in results["tests"])
     assert fingerprint(course) == before, "the course folder changed"
