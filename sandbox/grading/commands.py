@@ -54,7 +54,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reset = s.add_parser("reset", help="put an exercise's stub back (asks first)")
     reset.add_argument("name", metavar="NAME")
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    grade = s.add_parser("grade", help="run every exercise, hidden tests too; score table")
+    grade = s.add_parser(
+        "grade", help="run every exercise, hidden tests too; score table",
+        description="Grades every exercise, hidden tests too. The tests and the verdict run in "
+                    "a test process of their own; the student's code runs in a separate worker "
+                    "that they call through proxies, so it can change a score only through "
+                    "what its functions return and raise. On Linux the worker is shut in with "
+                    "user, mount, PID and network namespaces: it cannot see the course folder "
+                    "or the hidden tests, writes only to a scratch /tmp, has no network, and "
+                    "every process it starts is killed with it. Where the machine allows no "
+                    "namespaces (some containers), it runs only as a separate process with "
+                    "memory, file and time limits: it can then read and write what the "
+                    "grader's user can, so grade as a user who can read no more than the "
+                    "course needs (the released bundle holds no hidden tests anyway); grade "
+                    "says so when this happens.")
     grade.add_argument("--gradescope", metavar="PATH", help="also write Gradescope results.json")
     grade.add_argument("--junit", metavar="PATH", help="also write JUnit XML")
     grade.add_argument("--submission", metavar="DIR",
@@ -265,6 +278,12 @@ def cmd_grade(exercises: list[Exercise], args: argparse.Namespace, store: Progre
             store.exercise_checked(exercise.name, exercise.fingerprint(), result.score,
                                    result.max_score, result.passed)
     out.print(score_table(results))
+    loose = sorted({r.exercise.name for r in results if r.confinement == "process"})
+    if loose:
+        out.print(f"[yellow]note:[/] this machine allows no namespaces, so the student's code "
+                  f"ran only in a process of its own ({', '.join(loose)}): it could read and "
+                  "write what this user can. See `sandbox exercises grade --help`.",
+                  highlight=False)
     if args.gradescope:
         write_report(Path(args.gradescope), gradescope(results, elapsed))
         out.print(f"wrote {args.gradescope}")

@@ -38,7 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     fd = os.environ.pop(REPORT_ENV, "")
     if fd.isdigit() and not hasattr(config, "_sandbox_report"):
         protect_trusted_process()  # the grader's test process: see confine.py
-        reporter = _Reporter(int(fd))
+        global _REPORTER
+        reporter = _REPORTER = _Reporter(int(fd))
         config._sandbox_report = reporter  # type: ignore[attr-defined]
         config.pluginmanager.register(reporter, "sandbox-grading-report")
 
@@ -98,6 +99,7 @@ def sibling(test_file: str, relative: str) -> ModuleType:
 
 
 _WORKER: StudentWorker | None = None
+_REPORTER: _Reporter | None = None
 _LOADS = 0
 _RUN_FOLDER = ""  # the folder the tests run from (the grader's private copy)
 
@@ -114,6 +116,8 @@ def worker() -> StudentWorker:
         hide = [p for p in (os.environ.get(COURSE_DIR_ENV), os.environ.get(STUDENT_DIR_ENV),
                             _RUN_FOLDER) if p]
         _WORKER = StudentWorker(hide=hide)
+        if _REPORTER is not None:
+            _REPORTER._emit({"event": "worker", "level": _WORKER.level})
     return _WORKER
 
 

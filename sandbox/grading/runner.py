@@ -59,6 +59,9 @@ class ExerciseResult:
     output: str = ""  # the first 64 KB of what the tests printed
     duration_s: float = 0.0
     hidden_included: bool = False
+    # How the student's code was shut in: "namespaces", or "process" where the machine
+    # allows no namespaces (see confine.py); "" when no worker started.
+    confinement: str = ""
 
     @property
     def score(self) -> float:
@@ -183,8 +186,10 @@ class RunningExercise:
         if run.dropped:
             output += f"\n[... {run.dropped} more bytes of output not kept]"
         outcomes = _outcomes(self.tests, run.records, problem)
+        levels = [str(r.get("level")) for r in run.records if r.get("event") == "worker"]
         return ExerciseResult(exercise, outcomes, problem, output,
-                              round(time.monotonic() - self.started, 3), self.hidden)
+                              round(time.monotonic() - self.started, 3), self.hidden,
+                              min(levels, default=""))
 
 
 def _drain(proc: subprocess.Popen[bytes], run: _Run) -> None:
