@@ -255,7 +255,8 @@ import glob, os
 
 def steal():
     text = []
-    for path in [{str(hidden)!r}] + glob.glob("/**/hidden/test_*.py", recursive=True)[:5]:
+    for path in [{str(hidden)!r}] + glob.glob({str(course)!r} + "/**/hidden/test_*.py", recursive=True)
+            + glob.glob("/tmp/**/hidden/test_*.py", recursive=True):
         try:
             text.append(open(path).read())
         except OSError as exc:
@@ -277,8 +278,9 @@ class TokenBucket:
     assert HIDDEN_SECRET not in seen
     assert "def test_" not in seen  # no test's source at all, visible or hidden
     hidden_tests = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
-    assert hidden_tests and all(t["output"] == "a check failed (a hidden test: what it checks "
-                                "is shown after the due date)" for t in hidden_tests)
+    assert hidden_tests and all(
+        t["output"].endswith("(a hidden test: what it checks is shown after the due date)")
+        for t in hidden_tests)
 
 
 def test_a_process_that_escapes_its_group_is_stopped_with_the_rest(tmp_path: Path) -> None:
