@@ -32,12 +32,13 @@ import sqlite3
 import subprocess
 import sys
 import types
-from collections.abc import Callable
 from typing import Any
 
 from sandbox.grading.wire import (
+    OPS,
     Gone,
     Peer,
+    Proxy,
     Ref,
     RemoteFailure,
     class_path,
@@ -61,14 +62,16 @@ class StudentCodeError(RuntimeError):
 
 
 def _lookup(module: str, qualname: str) -> type | None:
-    """An exception class the worker named, if it is one we trust: built-in, the sandbox's,
-    or pytest's outcomes (which can only fail or skip a test). Found among the modules
-    already imported here, never imported on the worker's say-so."""
+    """An exception class the worker named, if it is one we trust: built-in, the standard
+    library's (sqlite3.OperationalError), the sandbox's, or pytest's outcomes (which can only
+    fail or skip a test). Found among the modules already imported here, never imported on
+    the worker's say-so; rebuilt without calling its __init__."""
     if qualname in NOT_REBUILT:
         return None
     if module == "builtins":
         found = getattr(builtins, qualname, None)
-    elif module.startswith(TRUSTED_EXCEPTION_MODULES) and module in sys.modules:
+    elif (module.startswith(TRUSTED_EXCEPTION_MODULES)
+          or module.split(".")[0] in sys.stdlib_module_names) and module in sys.modules:
         found = sys.modules[module]
         for part in qualname.split("."):
             found = getattr(found, part, None)
@@ -112,8 +115,8 @@ def _methods(obj: Any) -> list[str]:
     cls = type(obj)
     names = []
     for name in dir(cls):
-        if name.startswith("_"):
-            continue
+        if name.startswith("_") or (isinstance(obj, sqlite3.Connection) and name in SQLITE_REFUSED):
+            continue  # refused ones are looked up each time, and refused then
         attr = getattr(cls, name, None)
         if isinstance(attr, types.FunctionType | types.MethodDescriptorType
                       | types.WrapperDescriptorType):
@@ -205,16 +208,6 @@ class _Decoder(pickle.Unpickler):
         raise pickle.UnpicklingError("a bad reference")
 
 
-_OPS: dict[str, Callable[..., Any]] = {
-    "__iter__": iter, "__next__": next, "__len__": len, "__bool__": bool, "__repr__": repr,
-    "__str__": str, "__getitem__": lambda o, k: o[k],
-    "__setitem__": lambda o, k, v: o.__setitem__(k, v),
-    "__delitem__": lambda o, k: o.__delitem__(k), "__contains__": lambda o, k: k in o,
-    "__enter__": lambda o: o.__enter__(),
-    "__exit__": lambda o, e: o.__exit__(type(e) if e is not None else None, e, None),
-}
-
-
 def _serve(peer: Peer, message: tuple[Any, ...]) -> Any:
     """A request from the student's code, on one of our objects."""
     op, target = message[0], message[1] if len(message) > 1 else None
@@ -235,83 +228,22 @@ def _serve(peer: Peer, message: tuple[Any, ...]) -> Any:
     if op == "setattr" and len(message) == 4:
         setattr(target, Exposure.check_name(message[2]), message[3])
         return None
-    if op == "op" and len(message) == 4 and message[2] in _OPS:
-        return _OPS[message[2]](target, *message[3])
+    if op == "op" and len(message) == 4 and message[2] in OPS:
+        return OPS[message[2]](target, *message[3])
     raise ValueError(f"unknown request {op!r}")
 
 
-class RemoteObject:
+class RemoteObject(Proxy):
     """An object of the student's, living in the worker."""
 
-    __slots__ = ("__weakref__", "_peer", "_ref")
-
-    def __init__(self, peer: Peer, ref: Ref) -> None:
-        object.__setattr__(self, "_peer", peer)
-        object.__setattr__(self, "_ref", ref)
-
-    @property
-    def _info(self) -> dict[str, Any]:
-        info = self._ref.info
-        return info if isinstance(info, dict) else {}
+    __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        info = self._info
-        if name in info.get("methods", ()):
-            return lambda *args, **kwargs: self._peer.request("method", self, name, args,
-                                                              kwargs)
-        if name in ("__name__", "__file__", "__qualname__", "__module__") and name in info:
-            return info[name]
-        if name.startswith("__") and name.endswith("__"):
+        if name in ("__name__", "__file__", "__qualname__", "__module__") and name in self._info:
+            return self._info[name]
+        if name.startswith("__") and name.endswith("__") and name != "__dict__":
             raise AttributeError(name)  # copy, pickle and friends probe these: not forwarded
-        return self._peer.request("getattr", self, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._peer.request("setattr", self, name, value)
-        info = self._info
-        if name in info.get("methods", ()):  # an attribute now hides the method from here on
-            info["methods"] = [m for m in info["methods"] if m != name]
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._peer.request("call", self, args, kwargs)
-
-    def _op(self, dunder: str, *args: Any) -> Any:
-        return self._peer.request("op", self, dunder, args)
-
-    def __iter__(self) -> Any:
-        return self._op("__iter__")
-
-    def __next__(self) -> Any:
-        return self._op("__next__")
-
-    def __len__(self) -> int:
-        return int(self._op("__len__"))
-
-    def __bool__(self) -> bool:
-        return bool(self._op("__bool__"))
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._op("__getitem__", key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._op("__setitem__", key, value)
-
-    def __contains__(self, key: Any) -> bool:
-        return bool(self._op("__contains__", key))
-
-    def __enter__(self) -> Any:
-        return self._op("__enter__")
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        return bool(self._op("__exit__", exc))
-
-    def __repr__(self) -> str:
-        try:
-            return str(self._op("__repr__"))[:2000]
-        except Exception:
-            return f"<student {self._info.get('kind', 'object')} (its worker has ended)>"
-
-    def __str__(self) -> str:
-        return str(self._op("__str__"))
+        return super().__getattr__(name)
 
 
 def is_function(obj: Any) -> bool:
@@ -321,7 +253,7 @@ def is_function(obj: Any) -> bool:
 
 def student_functions(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """The functions a student's module defines itself, by name (not ones it imports)."""
-    names = module._peer.request("getattr", module, "__dict__")
+    names = module.__dict__
     own = str(getattr(module, "__name__", ""))
     return [(name, fn) for name, fn in names.items()
             if name.startswith(prefix) and is_function(fn) and fn._info.get("__module__") == own]

@@ -151,9 +151,15 @@ class Peer:
 
     # -- talking ----------------------------------------------------------------------------
 
+    def _pack(self, message: tuple[Any, ...]) -> bytes:
+        """A message and the numbers released since the last one, encoded."""
+        released = list(self.released)
+        payload = self._encode(self, (message, released))
+        del self.released[:len(released)]
+        return payload
+
     def _send(self, message: tuple[Any, ...]) -> None:
-        released, self.released = self.released, []
-        send_frame(self.sock, self._encode(self, (message, released)))
+        send_frame(self.sock, self._pack(message))
 
     def request(self, *message: Any) -> Any:
         """Send a request and wait for its answer, serving the other side's meanwhile."""
@@ -162,13 +168,10 @@ class Peer:
                 raise Gone("the student's worker has ended")
             try:
                 self._send(message)
-                while True:
-                    kind, body = self._receive()
-                    if kind == "ok":
-                        return body
-                    if kind == "raised":
-                        raise self._rebuild_error(self, body)
+                kind, body = self._receive()
+                while kind == "request":
                     self._answer(body)
+                    kind, body = self._receive()
             except (OSError, WireError) as exc:
                 self.closed = True
                 if self.on_gone is not None:
@@ -176,6 +179,10 @@ class Peer:
                 if isinstance(exc, WireError):
                     raise
                 raise Gone(f"the connection to the other process broke: {exc}") from None
+        if kind == "ok":
+            return body
+        # Raised outside the try above: an OSError of the other side's is not a broken wire.
+        raise self._rebuild_error(self, body)
 
     def serve_forever(self) -> None:
         """The worker's main loop: answer requests until the other side hangs up."""
@@ -206,18 +213,14 @@ class Peer:
 
     def _answer(self, message: tuple[Any, ...]) -> None:
         try:
-            value = self._serve(self, message)
-        except Exception as exc:  # the answer to this request is an exception
-            self._send(("raised", self._describe_error(self, exc)))
-            return
-        except BaseException as exc:  # SystemExit and friends: reported, never obeyed here
-            self._send(("raised", self._describe_error(self, exc)))
-            return
+            reply: tuple[Any, ...] = ("ok", self._serve(self, message))
+        except BaseException as exc:  # SystemExit and friends too: reported, never obeyed here
+            reply = ("raised", self._describe_error(self, exc))
         try:
-            self._send(("ok", value))
-        except (pickle.PicklingError, TypeError, ValueError, RecursionError,
-                AttributeError) as exc:
-            self._send(("raised", self._describe_error(self, exc)))
+            payload = self._pack(reply)
+        except Exception as exc:  # the answer cannot travel as it is (a refused object): why
+            payload = self._pack(("raised", self._describe_error(self, exc)))
+        send_frame(self.sock, payload)
 
 
 def dumps(obj: Any, persistent_id: Callable[[Any], Any]) -> bytes:
@@ -299,3 +302,93 @@ def exception_class(chain: list[tuple[str, str]], lookup: Callable[[str, str], t
             classes[key] = made
             return made
     return RemoteFailure
+
+
+# -- proxies, on both sides -----------------------------------------------------------------
+
+# The operations a proxy forwards besides calls and attributes, as the answering side runs them.
+OPS: dict[str, Callable[..., Any]] = {
+    "__iter__": iter, "__next__": next, "__len__": len, "__bool__": bool, "__repr__": repr,
+    "__str__": str, "__getitem__": lambda o, k: o[k],
+    "__setitem__": lambda o, k, v: o.__setitem__(k, v),
+    "__delitem__": lambda o, k: o.__delitem__(k), "__contains__": lambda o, k: k in o,
+    "__enter__": lambda o: o.__enter__(),
+    "__exit__": lambda o, e: o.__exit__(type(e) if e is not None else None, e, None),
+}
+
+
+class Proxy:
+    """An object of the other process. Calls, attribute reads and writes, iteration, `len`,
+    `in`, `with` and `repr` are forwarded; `==` and `hash` are not (a proxy equals only
+    itself). Names the other side listed as methods cost one round trip when called and
+    none when looked up."""
+
+    __slots__ = ("__weakref__", "_peer", "_ref")
+
+    def __init__(self, peer: Peer, ref: Ref) -> None:
+        object.__setattr__(self, "_peer", peer)
+        object.__setattr__(self, "_ref", ref)
+        if not isinstance(ref.info, dict):
+            ref.info = {}
+        ref.info["methods"] = frozenset(str(m) for m in ref.info.get("methods", ()))
+
+    @property
+    def _info(self) -> dict[str, Any]:
+        info: dict[str, Any] = self._ref.info
+        return info
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._info["methods"]:
+            return lambda *args, **kwargs: self._peer.request("method", self, name, args,
+                                                              kwargs)
+        return self._peer.request("getattr", self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._peer.request("setattr", self, name, value)
+        # An attribute now hides the method of that name: look it up from here on.
+        self._info["methods"] = self._info["methods"] - {name}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._peer.request("call", self, args, kwargs)
+
+    def _op(self, dunder: str, *args: Any) -> Any:
+        return self._peer.request("op", self, dunder, args)
+
+    def __iter__(self) -> Any:
+        return self._op("__iter__")
+
+    def __next__(self) -> Any:
+        return self._op("__next__")
+
+    def __len__(self) -> int:
+        return int(self._op("__len__"))
+
+    def __bool__(self) -> bool:
+        return bool(self._op("__bool__"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._op("__getitem__", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._op("__setitem__", key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._op("__delitem__", key)
+
+    def __contains__(self, key: Any) -> bool:
+        return bool(self._op("__contains__", key))
+
+    def __enter__(self) -> Any:
+        return self._op("__enter__")
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        return bool(self._op("__exit__", exc))
+
+    def __repr__(self) -> str:
+        try:
+            return str(self._op("__repr__"))[:2000]
+        except Exception:
+            return f"<{self._info.get('kind', 'object')} of the other process (it has ended)>"
+
+    def __str__(self) -> str:
+        return str(self._op("__str__"))

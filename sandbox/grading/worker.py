@@ -30,7 +30,9 @@ from typing import Any
 from sandbox.grading import confine
 from sandbox.grading.wire import (
     MAX_TEXT,
+    OPS,
     Peer,
+    Proxy,
     Ref,
     class_path,
     dumps,
@@ -42,67 +44,10 @@ MAX_DEPTH = 200
 SCRATCH = ""  # the folder the student's files are written to; set in main()
 
 
-class TrustedProxy:
+class TrustedProxy(Proxy):
     """An object of the test process, as the student's code sees it."""
 
-    __slots__ = ("__weakref__", "_methods", "_peer", "_ref")
-
-    def __init__(self, peer: Peer, ref: Ref) -> None:
-        object.__setattr__(self, "_peer", peer)
-        object.__setattr__(self, "_ref", ref)
-        info = ref.info if isinstance(ref.info, dict) else {}
-        object.__setattr__(self, "_methods", frozenset(info.get("methods", ())))
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self._methods:  # a method: one round trip when called, none before
-            return lambda *args, **kwargs: self._peer.request("method", self, name, args,
-                                                              kwargs)
-        return self._peer.request("getattr", self, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._peer.request("setattr", self, name, value)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._peer.request("call", self, args, kwargs)
-
-    def _op(self, dunder: str, *args: Any) -> Any:
-        return self._peer.request("op", self, dunder, args)
-
-    def __iter__(self) -> Any:
-        return self._op("__iter__")
-
-    def __next__(self) -> Any:
-        return self._op("__next__")
-
-    def __len__(self) -> int:
-        return int(self._op("__len__"))
-
-    def __bool__(self) -> bool:
-        return bool(self._op("__bool__"))
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._op("__getitem__", key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._op("__setitem__", key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        self._op("__delitem__", key)
-
-    def __contains__(self, key: Any) -> bool:
-        return bool(self._op("__contains__", key))
-
-    def __enter__(self) -> Any:
-        return self._op("__enter__")
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        return bool(self._op("__exit__", exc))
-
-    def __repr__(self) -> str:
-        return str(self._op("__repr__"))
-
-    def __str__(self) -> str:
-        return str(self._op("__str__"))
+    __slots__ = ()
 
 
 class _Mark:
@@ -242,16 +187,6 @@ class _Decoder(pickle.Unpickler):
 
 def _decode(peer: Peer, data: bytes) -> Any:
     return _Decoder(data, peer).load()
-
-
-OPS: dict[str, Any] = {
-    "__iter__": iter, "__next__": next, "__len__": len, "__bool__": bool, "__repr__": repr,
-    "__str__": str, "__getitem__": lambda o, k: o[k],
-    "__setitem__": lambda o, k, v: o.__setitem__(k, v),
-    "__delitem__": lambda o, k: o.__delitem__(k), "__contains__": lambda o, k: k in o,
-    "__enter__": lambda o: o.__enter__(),
-    "__exit__": lambda o, e: o.__exit__(type(e) if e is not None else None, e, None),
-}
 
 
 def _serve(peer: Peer, message: tuple[Any, ...]) -> Any:
