@@ -289,9 +289,14 @@ async def main():
         await app.switch_mode("playground")
         await pilot.pause()
         app.screen.query_one("#run-requests", Input).value = "10000"
-        await pilot.press("r")
         controls = app.screen.query_one(RunControls)
         switches = app.screen.query_one(SwitchList)
+        # Sent like the measured keys: pilot.press may wait for the whole run to finish.
+        app._driver.send_message(events.Key("r", "r"))
+        for _ in range(1000):
+            if controls.running:
+                break
+            await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         keys = ["down", "up"]
         sent = 0
