@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import subprocess
 import sys
 import time
@@ -405,7 +406,60 @@ def exercise_rows(runs: int, say: Callable[[str], None]) -> list[dict[str, Any]]
                          grade_s, "s", bare_s, grade_s / bare_s, "< 20 s", grade_s < 20.0,
                          "baseline: bare `pytest` of a one-test file, s; the target is the wall "
                          "time"))
+    rows.append(worker_row(runs, say))
     return rows
+
+
+def worker_row(runs: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """What grading in a separate worker costs a plugged-in scenario: the token-bucket
+    solution at the gateway for a spike, its code in the worker (every `take` a round trip,
+    and each of its Redis calls another one back) against the same module imported here."""
+    from sandbox.course.exercises import default_root, find, load_exercises
+    from sandbox.grading.harness import make_sandbox, scenario
+    from sandbox.grading.plugin import load_student_module
+    from sandbox.grading.remote import StudentWorker, share_one_processor
+
+    say("timing a plugged-in spike with the student's code in its worker ...")
+    exercise = find(load_exercises(default_root())[0], "token-bucket")
+    path = exercise.solution_path(exercise.files[0])
+    here = load_student_module(path, "bench_bucket_here")
+    # Both sides on one processor, as the grader's test process and its worker run.
+    cpu = min(os.sched_getaffinity(0))
+    before = share_one_processor(cpu)
+    worker = StudentWorker(hide=[], cpu=cpu)
+    try:
+        there = worker.load("bench_bucket", {path.name: path.read_text(encoding="utf-8")},
+                            path.name)
+        echo = worker.load("bench_echo", {"echo.py": "def echo(x):\n    return x\n"}, "echo.py")
+
+        def spike(module: Any) -> float:
+            sb = make_sandbox({"ratelimit.algorithm": "token_bucket"}, plug=("ratelimit", module))
+            try:
+                started = time.perf_counter()
+                scenario(sb, "spike", requests=2000, warmup=0)
+                return time.perf_counter() - started
+            finally:
+                sb.close()
+
+        def round_trips() -> float:
+            started = time.perf_counter()
+            for number in range(2000):
+                echo.echo(number)
+            return (time.perf_counter() - started) / 2000
+
+        spike(here), spike(there)  # warm both
+        pairs = [(spike(here), spike(there)) for _ in range(2 * runs + 1)]
+        here_s, there_s = median_pair(pairs)
+        call_us = best_of(3, round_trips) * 1e6
+    finally:
+        worker.stop()
+        if before is not None:
+            os.sched_setaffinity(0, before)
+    return _row("plugged-in spike (2,000 requests), student code in its worker", there_s, "s",
+                here_s, there_s / here_s, "<= 3.0x", there_s <= 3.0 * here_s,
+                f"one call into the worker and back: {call_us:.0f} us, both on one processor as "
+                "in grading; baseline: the same solution imported in the grader's process, s; "
+                "the pair with the median ratio")
 
 
 def run_bench(quick: bool = False, log: Log = None,

@@ -6,3 +6,4 @@ instructor's tools (verify, new, release)."""
 REPORT_ENV = "SANDBOX_GRADING_REPORT_FD"  # a pipe's file descriptor: JSON lines for the runner
 STUDENT_DIR_ENV = "SANDBOX_STUDENT_DIR"  # where the student's files are (default: the exercise)
 COURSE_DIR_ENV = "SANDBOX_COURSE_DIR"  # the course folder, hidden from the worker
+CPU_ENV = "SANDBOX_GRADING_CPU"  # the processor the test process and its worker share

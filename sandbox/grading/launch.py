@@ -14,15 +14,17 @@ a worker process of its own (see plugin.py).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.grading import COURSE_DIR_ENV, REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading import COURSE_DIR_ENV, CPU_ENV, REPORT_ENV, STUDENT_DIR_ENV
 
 MEMORY_CAP = 3 * 1024**3
 FILE_CAP = 256 * 1024**2
@@ -69,7 +71,8 @@ def launch(folder: Path, files: list[str], student_dir: Path, label: str) -> Lau
         return Launched(None, -1, None, f"could not copy the tests: {exc}")
     read, write = os.pipe()
     env = dict(os.environ)
-    env.update({REPORT_ENV: str(write), "PYTHONDONTWRITEBYTECODE": "1",
+    env.update({REPORT_ENV: str(write), CPU_ENV: str(next_cpu()),
+                "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                 COURSE_DIR_ENV: str(folder.parent),
                 STUDENT_DIR_ENV: str(student_dir.resolve())})
@@ -92,6 +95,74 @@ def launch(folder: Path, files: list[str], student_dir: Path, label: str) -> Lau
     finally:
         os.close(write)
     return launched
+
+
+_LAUNCHES = itertools.count()
+
+
+def next_cpu() -> int:
+    """A processor for the next test process and its worker, taking them in turn, so that
+    exercises graded side by side get one each (see plugin.worker)."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return -1
+    return allowed[next(_LAUNCHES) % len(allowed)] if allowed else -1
+
+
+StartedWorker = tuple[subprocess.Popen[bytes], socket.socket]
+
+
+def start_worker(hide: list[str], cpu: int = -1) -> StartedWorker:
+    """Start the student's worker process (worker.py) and return it with our end of its
+    socket. The test process calls this as early as it can, so the worker's start-up runs
+    beside the loading of the tests; remote.StudentWorker then talks to it."""
+    ours, theirs = socket.socketpair()
+    hidden = [p for p in hide if _may_hide(p)]
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _worker_main(), str(theirs.fileno()), str(cpu),
+             *hidden],
+            pass_fds=[theirs.fileno()], env=_worker_env(), cwd="/",
+            stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+    except OSError:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return proc, ours
+
+
+def _worker_main() -> str:
+    """The worker's command: Python isolated from the environment and without `site` (its
+    .pth files cost a third of the start-up), given the paths to the sandbox and the
+    installed packages instead."""
+    import site
+
+    import sandbox
+
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(sandbox.__file__))),
+             *site.getsitepackages()]
+    return (f"import sys; sys.path[:0] = {paths!r}; "
+            "from sandbox.grading.worker import main; main(sys.argv)")
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: nothing of the grader's (no report pipe, no tokens)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+
+
+def _may_hide(path: str) -> bool:
+    """A folder is hidden from the worker unless Python or the sandbox live inside it."""
+    import sandbox
+
+    needed = [os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+              os.path.realpath(os.path.dirname(sandbox.__file__))]
+    real = os.path.realpath(path)
+    return os.path.isdir(real) and not any(
+        n == real or n.startswith(real.rstrip("/") + "/") for n in needed)
 
 
 def visible_test_files(folder: Path, hidden: bool) -> list[str]:

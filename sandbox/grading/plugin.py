@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.grading import COURSE_DIR_ENV, REPORT_ENV, STUDENT_DIR_ENV
+from sandbox.grading import COURSE_DIR_ENV, CPU_ENV, REPORT_ENV, STUDENT_DIR_ENV
 from sandbox.grading.confine import kill_descendants, protect_trusted_process
 
 if TYPE_CHECKING:
+    from sandbox.grading.launch import StartedWorker
     from sandbox.grading.remote import StudentWorker
 
 MANIFEST = "exercise.toml"
@@ -38,6 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     fd = os.environ.pop(REPORT_ENV, "")
     if fd.isdigit() and not hasattr(config, "_sandbox_report"):
         protect_trusted_process()  # the grader's test process: see confine.py
+        global _EARLY, _RUN_FOLDER
+        _RUN_FOLDER = str(config.rootpath)
+        # Started now, so that it gets going while pytest sets up and the tests load;
+        # waited for at the first test that needs it.
+        _EARLY = _start()
         global _REPORTER
         reporter = _REPORTER = _Reporter(int(fd))
         config._sandbox_report = reporter  # type: ignore[attr-defined]
@@ -99,6 +105,7 @@ def sibling(test_file: str, relative: str) -> ModuleType:
 
 
 _WORKER: StudentWorker | None = None
+_EARLY: StartedWorker | None = None  # a worker started before the first test asked for it
 _REPORTER: _Reporter | None = None
 _LOADS = 0
 _RUN_FOLDER = ""  # the folder the tests run from (the grader's private copy)
@@ -113,12 +120,19 @@ def worker() -> StudentWorker:
 
         if _WORKER is not None:
             _WORKER.stop()
-        hide = [p for p in (os.environ.get(COURSE_DIR_ENV), os.environ.get(STUDENT_DIR_ENV),
-                            _RUN_FOLDER) if p]
-        _WORKER = StudentWorker(hide=hide)
-        if _REPORTER is not None:
-            _REPORTER._emit({"event": "worker", "level": _WORKER.level})
+        global _EARLY
+        started, _EARLY = _EARLY, None
+        _WORKER = StudentWorker(started=started or _start())
     return _WORKER
+
+
+def _start() -> StartedWorker:
+    from sandbox.grading.launch import start_worker
+
+    hide = [p for p in (os.environ.get(COURSE_DIR_ENV), os.environ.get(STUDENT_DIR_ENV),
+                        _RUN_FOLDER) if p]
+    cpu = os.environ.get(CPU_ENV, "")
+    return start_worker(hide, int(cpu) if cpu.isdigit() else -1)
 
 
 def _student_sources(folder: Path) -> dict[str, str]:
@@ -131,7 +145,16 @@ def load_in_worker(folder: Path, file: str) -> Any:
     global _LOADS
     _LOADS += 1
     unique = f"student_{folder.name.replace('-', '_')}_{Path(file).stem}_{_LOADS}"
-    return worker().load(unique, _student_sources(folder), file)
+    started = worker()
+    if started.loads == 0:
+        if _REPORTER is not None:
+            _REPORTER._emit({"event": "worker", "level": started.level})
+        cpu = os.environ.get(CPU_ENV, "")
+        if cpu.isdigit():  # the tests are loaded: from here on, take turns with the worker
+            from sandbox.grading.remote import share_one_processor
+
+            share_one_processor(int(cpu))
+    return started.load(unique, _student_sources(folder), file)
 
 
 @pytest.fixture
@@ -163,13 +186,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _RUN_FOLDER = str(session.config.rootpath)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    global _WORKER
+_EXIT_STATUS = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _WORKER, _EXIT_STATUS
+    _EXIT_STATUS = int(exitstatus)
     if _WORKER is not None:
         _WORKER.stop()
         _WORKER = None
     if hasattr(session.config, "_sandbox_report"):
         kill_descendants()  # anything the student's code started and detached
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The grader's test process ends here, once every result is written: tearing down the
+    interpreter (the sandbox, pytest, every module) would add a fifth to a `check`."""
+    reporter = getattr(config, "_sandbox_report", None)
+    if reporter is None:
+        return
+    reporter.file.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS)
 
 
 class _Reporter:

@@ -24,16 +24,15 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import json
 import os
 import pickle
-import socket
 import sqlite3
 import subprocess
 import sys
 import types
 from typing import Any
 
+from sandbox.grading.launch import StartedWorker, start_worker
 from sandbox.grading.wire import (
     OPS,
     Gone,
@@ -259,28 +258,30 @@ def student_functions(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
             if name.startswith(prefix) and is_function(fn) and fn._info.get("__module__") == own]
 
 
-def _child_env() -> dict[str, str]:
-    """The worker's environment: nothing of the grader's (no report path, no tokens)."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+def share_one_processor(cpu: int) -> set[int] | None:
+    """Put this process (and so the worker it starts next) on processor `cpu`; returns the
+    processors it had, or None where that cannot be done. The two processes take turns and
+    never run at once, and a call that crosses between processors waits for the other one to
+    wake up: on one processor a round trip costs about a third (see `sandbox bench`)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        return None
+    return before
 
 
 class StudentWorker:
     """One worker process and the connection to it."""
 
-    def __init__(self, hide: list[str] | None = None) -> None:
-        ours, theirs = socket.socketpair()
+    def __init__(self, hide: list[str] | None = None, cpu: int = -1,
+                 started: StartedWorker | None = None) -> None:
+        """Start the worker (or take one `launch.start_worker` started); `hide` are folders it
+        must not see, `cpu` the processor it moves to once started (-1: any)."""
         self.classes: dict[tuple[str, str], type] = {}
-        hidden = [p for p in (hide or []) if _may_hide(p)]
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "sandbox.grading.worker", str(theirs.fileno()),
-                 json.dumps(hidden)],
-                pass_fds=[theirs.fileno()], env=_child_env(), cwd="/",
-                stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            )
-        finally:
-            theirs.close()
+        self.proc, ours = started or start_worker(hide or [], cpu)
         self.sock = ours
         self.peer = Peer(
             ours, encode=self._encode, decode=self._decode, serve=_serve,
@@ -288,14 +289,22 @@ class StudentWorker:
             rebuild_error=lambda _peer, desc: rebuild_exception(desc, _lookup, self.classes),
             proxy=RemoteObject)
         self.peer.on_gone = self._gone
-        try:
-            hello = self._decode(self.peer, recv_frame(ours))[0]
-        except (Gone, OSError, pickle.UnpicklingError) as exc:
-            self.stop()
-            raise StudentCodeError(f"the student's worker did not start: {exc} "
-                                   f"(exit code {self.proc.returncode})") from None
-        self.level = str(hello.get("level", "?")) if isinstance(hello, dict) else "?"
+        self._level = ""
         self.loads = 0
+
+    @property
+    def level(self) -> str:
+        """How the worker shut itself in ("namespaces" or "process"): its first message,
+        waited for only when first needed, so that it starts while the tests load."""
+        if not self._level:
+            try:
+                hello = self._decode(self.peer, recv_frame(self.sock))[0]
+            except (Gone, OSError, pickle.UnpicklingError) as exc:
+                self.stop()
+                raise StudentCodeError(f"the student's worker did not start: {exc} "
+                                       f"(exit code {self.proc.returncode})") from None
+            self._level = str(hello.get("level", "?")) if isinstance(hello, dict) else "?"
+        return self._level
 
     def _encode(self, peer: Peer, message: Any) -> bytes:
         buffer = io.BytesIO()
@@ -324,6 +333,7 @@ class StudentWorker:
     def load(self, name: str, files: dict[str, str], main: str) -> Any:
         """Import the student's files in the worker; returns the module's proxy."""
         self.loads += 1
+        assert self.level  # the worker has said it is ready
         return self.peer.request("load", name, files, main)
 
     def stop(self) -> None:
@@ -334,17 +344,6 @@ class StudentWorker:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-
-
-def _may_hide(path: str) -> bool:
-    """A folder is hidden from the worker unless Python or the sandbox live inside it."""
-    import sandbox
-
-    needed = [os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-              os.path.realpath(os.path.dirname(sandbox.__file__))]
-    real = os.path.realpath(path)
-    return os.path.isdir(real) and not any(
-        n == real or n.startswith(real.rstrip("/") + "/") for n in needed)
 
 
 __all__ = ["Exposure", "RemoteFailure", "RemoteObject", "StudentCodeError", "StudentWorker",

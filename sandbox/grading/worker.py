@@ -2,7 +2,7 @@
 
 The grader's test process starts it (`StudentWorker` in remote.py) with one end of a socket:
 
-    python -I -m sandbox.grading.worker FD '["/course", ...]'
+    python -I -S -c "...; main(sys.argv)" FD CPU /course /tmp/grade-xyz ...
 
 It shuts itself in first (confine.py: the folders named are hidden, everything else is
 read-only), then imports the student's files when asked and answers calls on them. Objects
@@ -14,16 +14,13 @@ and raise.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
-import inspect
-import json
 import os
 import pickle
 import socket
 import sys
-import tempfile
-import traceback
 import types
 from typing import Any
 
@@ -59,6 +56,15 @@ class _Mark:
         self.pid = pid
 
 
+def _on_class(cls: type, name: str) -> Any:
+    """`name` as the class defines it, without running any descriptor (inspect's
+    getattr_static, without importing inspect at start-up)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
+
+
 def info(obj: Any) -> dict[str, Any]:
     """What the test process is told about one of our objects along with its reference."""
     kind = ("module" if isinstance(obj, types.ModuleType) else
@@ -75,7 +81,7 @@ def info(obj: Any) -> dict[str, Any]:
         cls = obj if kind == "class" else type(obj)
         if kind == "object":
             found["methods"] = [n for n in dir(cls) if not n.startswith("_")
-                                and callable(inspect.getattr_static(cls, n, None))]
+                                and callable(_on_class(cls, n))]
         for name in ("__name__", "__qualname__", "__module__"):
             value = getattr(obj, name, None) if kind != "object" else None
             if isinstance(value, str):
@@ -135,6 +141,8 @@ def describe(peer: Peer, exc: BaseException) -> dict[str, Any]:
                       "filename": os.path.basename(exc.filename or "")})
     frames = []
     try:
+        import traceback
+
         for frame in traceback.extract_tb(exc.__traceback__):
             if SCRATCH and frame.filename.startswith(SCRATCH):
                 frames.append((os.path.basename(frame.filename), frame.lineno or 0,
@@ -199,7 +207,7 @@ def _serve(peer: Peer, message: tuple[Any, ...]) -> Any:
     if op == "method":  # bound as `obj.name` was when the test process first looked it up
         name = message[2]
         found = (None if isinstance(target, types.ModuleType)
-                 else inspect.getattr_static(type(target), name, None))
+                 else _on_class(type(target), name))
         method = found.__get__(target) if isinstance(found, types.FunctionType) else \
             getattr(target, name)
         return method(*message[3], **message[4])
@@ -251,11 +259,10 @@ def load(name: str, files: dict[str, str], main: str) -> types.ModuleType:
 
 def main(argv: list[str]) -> int:
     global SCRATCH
-    fd, hide = int(argv[1]), json.loads(argv[2])
-    import sandbox.errors  # noqa: F401 - student files may import it; before any hiding
-
-    level = confine.jail([str(p) for p in hide])
-    SCRATCH = tempfile.mkdtemp(prefix="student-")
+    fd, cpu, hide = int(argv[1]), int(argv[2]), argv[3:]
+    level = confine.jail([str(p) for p in hide])  # never hides Python or the sandbox package
+    SCRATCH = f"/tmp/student-{os.getpid()}-{os.urandom(4).hex()}"
+    os.mkdir(SCRATCH, 0o700)
     os.chdir(SCRATCH)
     sock = socket.socket(fileno=fd)
     peer = Peer(sock, encode=_encode, decode=_decode, serve=_serve,
@@ -267,6 +274,9 @@ def main(argv: list[str]) -> int:
 
     try:
         send_frame(sock, dumps(({"level": level}, []), lambda _obj: None))
+        if cpu >= 0:  # started: now beside the test process, which takes turns with it
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, {cpu})
         peer.serve_forever()
     except (Gone, OSError):
         pass
