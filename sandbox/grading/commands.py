@@ -62,7 +62,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     "what its functions return and raise. On Linux the worker is shut in with "
                     "user, mount, PID and network namespaces: it cannot see the course folder "
                     "or the hidden tests, writes only to a scratch /tmp, has no network, and "
-                    "every process it starts is killed with it. Where the machine allows no "
+                    "every process it starts is killed with it. Run by root, it is also the "
+                    "user `nobody` to the rest of the machine, when Python is installed where "
+                    "others can read it (otherwise root without capabilities, and grade says "
+                    "so). Where the machine allows no "
                     "namespaces (some containers), it runs only as a separate process with "
                     "memory, file and time limits: it can then read and write what the "
                     "grader's user can, so grade as a user who can read no more than the "
@@ -283,6 +286,13 @@ def cmd_grade(exercises: list[Exercise], args: argparse.Namespace, store: Progre
         out.print(f"[yellow]note:[/] this machine allows no namespaces, so the student's code "
                   f"ran only in a process of its own ({', '.join(loose)}): it could read and "
                   "write what this user can. See `sandbox exercises grade --help`.",
+                  highlight=False)
+    as_root = sorted({r.exercise.name for r in results if r.confinement == "namespaces-root"})
+    if as_root:
+        out.print("[yellow]note:[/] this Python lives where an unprivileged user cannot read it, "
+                  "so the student's code ran shut in but as root without capabilities "
+                  f"({', '.join(as_root)}): it could read, not write, files root owns outside "
+                  "the course. Install Python where others can read it to grade as `nobody`.",
                   highlight=False)
     if args.gradescope:
         write_report(Path(args.gradescope), gradescope(results, elapsed))

@@ -113,8 +113,17 @@ def _write(path: str, text: str) -> None:
         handle.write(text)
 
 
+NOBODY = 65534  # the unprivileged user a worker started by root becomes
+
+
 def jail(hide: list[str]) -> str:
-    """Confine this process (see the module docstring); returns "namespaces" or "process".
+    """Confine this process (see the module docstring); returns how:
+
+    - "namespaces": shut in, and an unprivileged user to the rest of the machine (a grader
+      run by root makes it `nobody`; anyone else's stays that user);
+    - "namespaces-root": shut in, but root with no capabilities, because this Python lives
+      where `nobody` cannot read it: it can read, never write, what root owns elsewhere;
+    - "process": no namespaces allowed here; only a separate process with limits.
 
     With namespaces, this forks: the original process stays outside and waits, and the
     child, process 1 of the new PID namespace, returns from here and runs the student's code.
@@ -123,6 +132,8 @@ def jail(hide: list[str]) -> str:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the test process ends: so does the worker
     if libc is None:
         return "process"
+    if os.geteuid() == 0 and others_can_run_python():
+        return _jail_as_nobody(libc, hide)
     uid, gid = os.geteuid(), os.getegid()
     flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     if libc.unshare(flags) != 0:
@@ -134,13 +145,62 @@ def jail(hide: list[str]) -> str:
     except OSError:
         os._exit(70)  # half-made namespaces: never run student code in them
     child = os.fork()
-    if child:  # the guardian, outside: wait for process 1, then end as it ended
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-            except InterruptedError:
-                continue
+    if child:
+        _guard(child)
+    _shut_in(libc, hide)
+    return "namespaces-root" if uid == 0 else "namespaces"
+
+
+def _jail_as_nobody(libc: ctypes.CDLL, hide: list[str]) -> str:
+    """Root's way in: a PID namespace first, then the child makes its user namespace and
+    the parent, still root outside, maps it to `nobody` (a process may not map itself to
+    another user)."""
+    os.setgroups([])  # root's supplementary groups must not come along
+    if libc.unshare(CLONE_NEWPID) != 0:
+        return "process"
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(ready_w)
+        os.close(go_r)
+        try:
+            if os.read(ready_r, 1) == b"1":
+                _write(f"/proc/{child}/setgroups", "deny")
+                _write(f"/proc/{child}/uid_map", f"0 {NOBODY} 1")
+                _write(f"/proc/{child}/gid_map", f"0 {NOBODY} 1")
+                os.write(go_w, b"1")
+        except OSError:
+            pass  # the child reads no "1" and ends
+        os.close(go_w)
+        _guard(child)
+    os.close(ready_r)
+    os.close(go_w)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if libc.unshare(flags) != 0:
+        os.write(ready_w, b"0")
+        return "process"
+    os.write(ready_w, b"1")
+    if os.read(go_r, 1) != b"1":
+        os._exit(70)
+    os.setresgid(0, 0, 0)  # root in here is now `nobody` everywhere else
+    os.setresuid(0, 0, 0)
+    _shut_in(libc, hide)
+    return "namespaces"
+
+
+def _guard(child: int) -> None:
+    """The guardian, outside: wait for process 1, then end as it ended."""
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        except InterruptedError:
+            continue
+
+
+def _shut_in(libc: ctypes.CDLL, hide: list[str]) -> None:
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the guardian is killed: so is this
         _mounts(libc, hide)
@@ -148,7 +208,24 @@ def jail(hide: list[str]) -> str:
     except OSError as exc:
         print(f"the grader could not shut the student's code in: {exc}", file=sys.stderr)
         os._exit(70)
-    return "namespaces"
+
+
+def others_can_run_python() -> bool:
+    """Whether a user who owns nothing here can run this Python: its program and every
+    folder it imports from are readable by others, all the way down from /."""
+    paths = [os.path.realpath(sys.executable), *(os.path.realpath(p) for p in sys.path if p)]
+    return all(_open_to_others(p) for p in paths if os.path.exists(p))
+
+
+def _open_to_others(path: str) -> bool:
+    import stat
+
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        folder = "/".join(parts[:depth]) or "/"
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
 
 
 def _mounts(libc: ctypes.CDLL, hide: list[str]) -> None:

@@ -113,15 +113,16 @@ def next_cpu() -> int:
 StartedWorker = tuple[subprocess.Popen[bytes], socket.socket]
 
 
-def start_worker(hide: list[str], cpu: int = -1) -> StartedWorker:
+def start_worker(hide: list[str], cpu: int = -1, python: str = "") -> StartedWorker:
     """Start the student's worker process (worker.py) and return it with our end of its
     socket. The test process calls this as early as it can, so the worker's start-up runs
-    beside the loading of the tests; remote.StudentWorker then talks to it."""
+    beside the loading of the tests; remote.StudentWorker then talks to it. `python` is
+    another interpreter of the same version to run it with (default: this one)."""
     ours, theirs = socket.socketpair()
     hidden = [p for p in hide if _may_hide(p)]
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _worker_main(), str(theirs.fileno()), str(cpu),
+            [python or sys.executable, "-I", "-S", "-c", _worker_main(), str(theirs.fileno()), str(cpu),
              *hidden],
             pass_fds=[theirs.fileno()], env=_worker_env(), cwd="/",
             stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,

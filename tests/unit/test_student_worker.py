@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,7 +183,7 @@ def test_the_worker_sees_no_hidden_folder_and_writes_only_its_own_tmp(tmp_path: 
     (course / "secret.py").write_text("answer = 42\n")
     shut_in = StudentWorker(hide=[str(course)])
     try:
-        if shut_in.level != "namespaces":
+        if shut_in.level == "process":
             pytest.skip("this machine allows no namespaces (the grader says so in `grade`)")
         probe = shut_in.load("probe", {"p.py": (
             "import os\n"
@@ -200,3 +201,35 @@ def test_the_worker_sees_no_hidden_folder_and_writes_only_its_own_tmp(tmp_path: 
         assert not os.path.exists("/tmp/mine.txt"), "the worker's /tmp is its own"
     finally:
         shut_in.stop()
+
+
+def test_a_worker_started_by_root_is_nobody_outside() -> None:
+    """Run by root with a Python anyone can read, the student's code is `nobody` to the rest
+    of the machine: it cannot read what only root may."""
+    from sandbox.grading.launch import start_worker
+
+    system_python = "/usr/bin/python3.11"
+    if os.geteuid() != 0 or not os.path.exists(system_python):
+        pytest.skip("needs root and Debian's python3.11 (CI has both)")
+    # A file only root may read, in a folder anyone may enter (/tmp is the worker's own).
+    folder = Path(__file__).resolve().parents[2] / ".sandbox-cache"
+    folder.mkdir(exist_ok=True)
+    os.chmod(folder, 0o755)
+    secret = str(folder / "root-only-secret")
+    with open(secret, "w") as handle:
+        handle.write("root only")
+    os.chmod(secret, 0o600)
+    shut_in = StudentWorker(started=start_worker([], python=system_python))
+    try:
+        if shut_in.level == "process":
+            pytest.skip("this machine allows no namespaces")
+        probe = shut_in.load("who", {"w.py": (
+            "import os\n"
+            "def read(path):\n"
+            "    try:\n        return open(path).read()\n"
+            "    except OSError as exc:\n        return type(exc).__name__\n")}, "w.py")
+        assert shut_in.level == "namespaces"
+        assert probe.read(secret) == "PermissionError"
+    finally:
+        shut_in.stop()
+        os.unlink(secret)
