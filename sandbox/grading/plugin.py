@@ -35,16 +35,15 @@ MANIFEST = "exercise.toml"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _EARLY, _RUN_FOLDER, _REPORTER
     config.addinivalue_line("markers", "points(n): how many points the test is worth")
     fd = os.environ.pop(REPORT_ENV, "")
     if fd.isdigit() and not hasattr(config, "_sandbox_report"):
         protect_trusted_process()  # the grader's test process: see confine.py
-        global _EARLY, _RUN_FOLDER
         _RUN_FOLDER = str(config.rootpath)
         # Started now, so that it gets going while pytest sets up and the tests load;
         # waited for at the first test that needs it.
         _EARLY = _start()
-        global _REPORTER
         reporter = _REPORTER = _Reporter(int(fd))
         config._sandbox_report = reporter  # type: ignore[attr-defined]
         config.pluginmanager.register(reporter, "sandbox-grading-report")
@@ -142,9 +141,7 @@ def _student_sources(folder: Path) -> dict[str, str]:
 
 def load_in_worker(folder: Path, file: str) -> Any:
     """The student's `file` of the exercise in `folder`, freshly imported in the worker."""
-    global _LOADS
-    _LOADS += 1
-    unique = f"student_{folder.name.replace('-', '_')}_{Path(file).stem}_{_LOADS}"
+    unique = _unique(f"student_{folder.name.replace('-', '_')}_{Path(file).stem}")
     started = worker()
     if started.loads == 0:
         if _REPORTER is not None:
@@ -268,6 +265,11 @@ def helper_in_worker(source: str) -> Any:
     """Instructor code run beside the student's, in the worker, for tests that look at how
     the code works rather than at what it returns (did it call hmac.compare_digest?). Its
     answers come from the worker, so they are no stronger than the student's own."""
+    return worker().load(_unique("helper"), {"helper.py": source}, "helper.py")
+
+
+def _unique(prefix: str) -> str:
+    """A module name used once in the worker (every load is a fresh import)."""
     global _LOADS
     _LOADS += 1
-    return worker().load(f"helper_{_LOADS}", {"helper.py": source}, "helper.py")
+    return f"{prefix}_{_LOADS}"

@@ -98,6 +98,10 @@ class Exposure:
                 getattr(obj, "__self__", None), types.ModuleType | type(None)):
             raise PermissionError(f"student code cannot be given the function "
                                   f"{getattr(obj, '__name__', '?')}")
+        if isinstance(obj, types.FunctionType) and str(obj.__module__).split(".")[0] in \
+                sys.stdlib_module_names:  # shutil.rmtree, subprocess.run: ours to call, not theirs
+            raise PermissionError(f"student code cannot be given the function "
+                                  f"{obj.__module__}.{obj.__qualname__}")
         if isinstance(obj, types.FrameType | types.CodeType | types.TracebackType):
             raise PermissionError("student code cannot be given the grader's frames")
         if isinstance(obj, sqlite3.Connection):

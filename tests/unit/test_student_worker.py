@@ -135,6 +135,10 @@ def test_private_names_modules_and_classes_are_out_of_reach(student: Any) -> Non
         student.call(lambda: Store)  # a class: it would make anything here
     with pytest.raises(PermissionError):
         student.call(lambda: open)  # a builtin function of a module
+    import shutil
+
+    with pytest.raises(PermissionError):
+        student.call(lambda: shutil.rmtree)  # the standard library's, written in Python
 
 
 def test_a_connection_cannot_write_files_or_load_code(student: Any, tmp_path: Any) -> None:
