@@ -240,17 +240,41 @@ def _mounts(libc: ctypes.CDLL, hide: list[str]) -> None:
                    f"hide {path}")
         elif os.path.exists(path):
             _check(mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
-    if mount(b"proc", b"/proc", b"proc", empty, None) != 0:  # this namespace's processes only
-        _check(mount(b"tmpfs", b"/proc", b"tmpfs", empty, b"size=16k,mode=0555"), "hide /proc")
-    # Everything read-only, in one call for the whole tree.
-    attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    syscall = libc.syscall
-    syscall.restype = ctypes.c_long
-    _check(syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-                   ctypes.c_size_t(ctypes.sizeof(attr))), "make every mount read-only")
+    # What Python needs from under /tmp (a checkout there, its .venv) comes back after the
+    # fresh /tmp covers it: held open now, bound in again below.
+    keep = _needed_under("/tmp")
+    held = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep]
+    _read_only(libc, b"/")  # every mount, in one call for the whole tree
     # Then the one writable place: a fresh /tmp, the worker's scratch space.
     _check(mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m,mode=1777"),
            "mount /tmp")
+    for path, fd in zip(keep, held, strict=True):
+        os.makedirs(path, exist_ok=True)
+        _check(mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC,
+                     None), f"keep {path}")  # with the course still hidden inside it
+        _read_only(libc, path.encode())
+        os.close(fd)
+    if mount(b"proc", b"/proc", b"proc", empty, None) != 0:  # this namespace's processes only
+        _check(mount(b"tmpfs", b"/proc", b"tmpfs", empty, b"size=16k,mode=0555"), "hide /proc")
+
+
+def _read_only(libc: ctypes.CDLL, path: bytes) -> None:
+    attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    _check(syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path, AT_RECURSIVE, ctypes.byref(attr),
+                   ctypes.c_size_t(ctypes.sizeof(attr))), f"make {path.decode()} read-only")
+
+
+def _needed_under(top: str) -> list[str]:
+    """The folders under `top` this Python imports from (outermost only)."""
+    import sandbox
+
+    found = {os.path.realpath(p) for p in [*sys.path, os.path.dirname(sys.executable),
+                                           os.path.dirname(os.path.dirname(sandbox.__file__))]
+             if p and os.path.isdir(p)}
+    inside = sorted(p for p in found if p.startswith(top.rstrip("/") + "/"))
+    return [p for p in inside if not any(p.startswith(q + "/") for q in inside if q != p)]
 
 
 class _CapHeader(ctypes.Structure):

@@ -119,7 +119,7 @@ def start_worker(hide: list[str], cpu: int = -1, python: str = "") -> StartedWor
     beside the loading of the tests; remote.StudentWorker then talks to it. `python` is
     another interpreter of the same version to run it with (default: this one)."""
     ours, theirs = socket.socketpair()
-    hidden = [p for p in hide if _may_hide(p)]
+    hidden = [p for p in [*hide, *_repositories_around(hide)] if _may_hide(p)]
     try:
         proc = subprocess.Popen(
             [python or sys.executable, "-I", "-S", "-c", _worker_main(), str(theirs.fileno()), str(cpu),
@@ -155,14 +155,31 @@ def _worker_env() -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
+def _repositories_around(folders: list[str]) -> list[str]:
+    """The .git of every repository a hidden folder sits in: its history holds the hidden
+    tests and the solutions too."""
+    found = []
+    for folder in folders:
+        here = os.path.realpath(folder)
+        while True:
+            if os.path.exists(os.path.join(here, ".git")):
+                found.append(os.path.join(here, ".git"))
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+    return sorted(set(found))
+
+
 def _may_hide(path: str) -> bool:
-    """A folder is hidden from the worker unless Python or the sandbox live inside it."""
+    """A folder (or a file) is hidden from the worker unless Python or the sandbox live in
+    it."""
     import sandbox
 
     needed = [os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
               os.path.realpath(os.path.dirname(sandbox.__file__))]
     real = os.path.realpath(path)
-    return os.path.isdir(real) and not any(
+    return os.path.exists(real) and not any(
         n == real or n.startswith(real.rstrip("/") + "/") for n in needed)
 
 

@@ -283,6 +283,54 @@ class TokenBucket:
         for t in hidden_tests)
 
 
+def test_the_course_repository_history_is_out_of_reach() -> None:
+    """A course kept in git: its history holds the hidden tests, compressed but readable.
+    (Outside /tmp, which the worker gets a fresh one of.)"""
+    import tempfile
+
+    (REPO / ".sandbox-cache").mkdir(exist_ok=True)
+    tmp_path = Path(tempfile.mkdtemp(dir=REPO / ".sandbox-cache", prefix="course-repo-"))
+    try:
+        _dig_in_history(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _dig_in_history(tmp_path: Path) -> None:
+    course = make_course(tmp_path)
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=i", "-c", "user.email=i@x",
+                                                    "commit", "-qm", "course"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True, capture_output=True)
+    dig = f"""
+import os, zlib
+
+def dig():
+    found = []
+    for root, _, files in os.walk({str(tmp_path / ".git")!r}):
+        for name in files:
+            try:
+                text = zlib.decompress(open(os.path.join(root, name), "rb").read())
+            except Exception:
+                continue
+            if {HIDDEN_SECRET[:30]!r}.encode() in text:
+                found.append(text.decode(errors="replace"))
+    return "; ".join(found) or "nothing found"
+
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        pass
+
+    def take(self, client, now_ms):
+        raise AssertionError(dig())
+"""
+    out = tmp_path / "results.json"
+    results, run = grade(course, submit(tmp_path / "elsewhere", dig), out)
+    assert results["score"] == 0
+    seen = out.read_text(encoding="utf-8") + out.with_suffix(".xml").read_text(encoding="utf-8")
+    assert HIDDEN_SECRET[:30] not in seen + run.stdout
+    assert "nothing found" in seen  # the code ran, and found no history to read
+
+
 def test_a_process_that_escapes_its_group_is_stopped_with_the_rest(tmp_path: Path) -> None:
     """A detached `sleep` keeping the output open once held grading for its whole length."""
     marker = "317.25"  # an unusual length, to find the process by
