@@ -41,7 +41,6 @@ from sandbox.grading.wire import (
     Ref,
     RemoteFailure,
     class_path,
-    dumps,
     exception_class,
     rebuild_exception,
     recv_frame,
@@ -201,7 +200,7 @@ class _Decoder(pickle.Unpickler):
         if kind == "t" and len(pid) == 2 and isinstance(pid[1], int):
             return self.peer.table.get(pid[1])
         if kind == "w" and len(pid) == 3 and isinstance(pid[1], int):
-            return self.peer.proxy_for(Ref(False, pid[1], pid[2] if isinstance(pid[2], dict)
+            return self.peer.proxy_for(Ref(pid[1], pid[2] if isinstance(pid[2], dict)
                                            else {}))
         if kind == "e" and len(pid) == 2:
             return rebuild_exception(pid[1], _lookup, self.classes)
@@ -351,4 +350,4 @@ class StudentWorker:
 
 
 __all__ = ["Exposure", "RemoteFailure", "RemoteObject", "StudentCodeError", "StudentWorker",
-           "dumps", "is_function", "student_functions"]
+           "is_function", "student_functions"]

@@ -76,12 +76,13 @@ def recv_frame(sock: socket.socket) -> bytes:
 
 
 class Ref:
-    """The handle of an object that lives in the other process (or in this one: `mine`)."""
+    """The handle of an object that lives in the other process: its number there, and what
+    that side told about it (its kind and method names)."""
 
-    __slots__ = ("id", "info", "mine")
+    __slots__ = ("id", "info")
 
-    def __init__(self, mine: bool, id: int, info: Any = None) -> None:
-        self.mine, self.id, self.info = mine, id, info
+    def __init__(self, id: int, info: Any = None) -> None:
+        self.id, self.info = id, info
 
 
 class Table:

@@ -190,7 +190,7 @@ class _Decoder(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         if pid[0] == "w":
             return self.peer.table.get(pid[1])
-        return self.peer.proxy_for(Ref(False, pid[1], pid[2]))
+        return self.peer.proxy_for(Ref(pid[1], pid[2]))
 
 
 def _decode(peer: Peer, data: bytes) -> Any:
