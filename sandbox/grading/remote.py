@@ -340,13 +340,17 @@ class StudentWorker:
         return self.peer.request("load", name, files, main)
 
     def stop(self) -> None:
+        """Hang up; a worker that does not end at once (busy in the student's code) is
+        killed. Whatever it started goes with it (confine.py)."""
         self.peer.closed = True
         with contextlib.suppress(OSError):
             self.sock.close()
-        if self.proc.poll() is None:
+        try:
+            self.proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
 
 
 __all__ = ["Exposure", "RemoteFailure", "RemoteObject", "StudentCodeError", "StudentWorker",

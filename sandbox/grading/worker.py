@@ -28,12 +28,14 @@ from sandbox.grading import confine
 from sandbox.grading.wire import (
     MAX_TEXT,
     OPS,
+    Gone,
     Peer,
     Proxy,
     Ref,
     class_path,
     dumps,
     rebuild_exception,
+    send_frame,
 )
 
 PLAIN = (type(None), bool, int, float, complex, str, bytes)
@@ -270,8 +272,6 @@ def main(argv: list[str]) -> int:
                 rebuild_error=lambda _peer, body: body if isinstance(body, BaseException)
                 else RuntimeError(str(body)),
                 proxy=TrustedProxy)
-    from sandbox.grading.wire import Gone, send_frame
-
     try:
         send_frame(sock, dumps(({"level": level}, []), lambda _obj: None))
         if cpu >= 0:  # started: now beside the test process, which takes turns with it
@@ -281,6 +281,10 @@ def main(argv: list[str]) -> int:
     except (Gone, OSError):
         pass
     sys.stdout.flush()
+    if level == "process":  # no fresh /tmp of its own to vanish with it: tidy up
+        import shutil
+
+        shutil.rmtree(SCRATCH, ignore_errors=True)
     os._exit(0)
 
 

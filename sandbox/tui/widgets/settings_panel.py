@@ -78,6 +78,9 @@ class SettingsPanel(Vertical):
 
     def edit(self, key: str) -> SettingEditor:
         """Highlight `key` in the list and show it in the editor (tests and `/` use this)."""
+        if self._pending_timer is not None:  # an earlier cursor's editor is not wanted now
+            self._pending_timer.stop()
+        self._pending_key = None
         self.switch_list.highlight_key(key)
         self.editor.show(key_spec(key), self.settings.get(key))
         return self.editor
@@ -100,9 +103,12 @@ class SettingsPanel(Vertical):
             # moved cursor at once, without re-laying out the screen for the editor below
             # (new help text, another widget for another kind of value), and keys pressed
             # in a row (or held) lay it out once at the end.
-            self._pending_key = key
             if self._pending_timer is not None:
                 self._pending_timer.stop()
+            if key == self.editor.key:  # shown already (`edit`, or back where it started):
+                self._pending_key = None  # a late re-show would undo a value being chosen
+                return
+            self._pending_key = key
             self._pending_timer = self.set_timer(EDITOR_FOLLOWS_S, self._show_pending)
 
     def _show_pending(self) -> None:
