@@ -50,6 +50,16 @@ def fake_lines():
     return "".join(out).encode()
 '''
 
+# A bucket whose every decision raises, with `what` as its message: the channel for a leak.
+RAISES = """
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        pass
+
+    def take(self, client, now_ms):
+        raise AssertionError({what})
+"""
+
 ATTACKS: dict[str, str] = {
     # 1. Write "passed" for every test into whatever report channel can be found, then leave.
     "forged-report": FAKE_LINES + '''
@@ -262,14 +272,7 @@ def steal():
         except OSError as exc:
             text.append(str(exc))
     return "\\n".join(text)
-
-class TokenBucket:
-    def __init__(self, redis, limit, window_s, burst):
-        pass
-
-    def take(self, client, now_ms):
-        raise AssertionError(steal())
-'''
+''' + RAISES.format(what="steal()")
     out = tmp_path / "results.json"
     results, run = grade(course, submit(tmp_path, leak), out)
     assert results["score"] == 0
@@ -315,14 +318,7 @@ def dig():
             if {HIDDEN_SECRET[:30]!r}.encode() in text:
                 found.append(text.decode(errors="replace"))
     return "; ".join(found) or "nothing found"
-
-class TokenBucket:
-    def __init__(self, redis, limit, window_s, burst):
-        pass
-
-    def take(self, client, now_ms):
-        raise AssertionError(dig())
-"""
+""" + RAISES.format(what="dig()")
     out = tmp_path / "results.json"
     results, run = grade(course, submit(tmp_path / "elsewhere", dig), out)
     assert results["score"] == 0
