@@ -1,9 +1,13 @@
 """A learner's progress: steps done, checkpoint answers, challenges met, where to resume.
 
 Kept in SQLite in the user's data directory ($XDG_DATA_HOME/backend-sandbox/progress.sqlite,
-or $SANDBOX_DATA_DIR). Every record is written in its own transaction, and the database runs
-in WAL mode with full syncs, so a crash or a kill in the middle of a write loses nothing that
-was already saved: the half-written transaction simply never happened.
+or $SANDBOX_DATA_DIR). Every change is one transaction (a step done and the resume position it
+moves to are saved together), and the database runs in WAL mode with full syncs, so a crash or
+a kill in the middle of a write loses nothing that was already saved and leaves nothing half
+saved: the half-written transaction simply never happened.
+
+Several processes may open the file at once, even a brand-new one: they wait their turn (up to
+`BUSY_TIMEOUT`) instead of failing.
 """
 
 from __future__ import annotations
@@ -38,8 +42,21 @@ CREATE TABLE IF NOT EXISTS exercise_hints (
 """
 
 
+BUSY_TIMEOUT = 10.0  # seconds an open or a write waits for another process's lock on the file
+
+
 class ProgressError(SandboxError):
     """The progress file cannot be opened or written."""
+
+
+def _pause(seconds: float) -> None:
+    """Wait before trying a busy file again (tests replace it to see that an open waits)."""
+    time.sleep(seconds)
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether `exc` says another connection holds the lock (SQLITE_BUSY or one of its kinds)."""
+    return ((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 def data_dir() -> Path:
@@ -78,30 +95,75 @@ class ProgressStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "progress.sqlite"
+        conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.executescript(SCHEMA)
+            # No busy timeout while setting up: _set_up waits and retries itself, because
+            # SQLite's own wait does not cover it (see there).
+            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            self._set_up(conn)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.Error) and _busy(exc):
+                raise ProgressError(
+                    f"the progress file {self.path} is busy: another program has kept it locked "
+                    f"for over {BUSY_TIMEOUT:g} s. Close other copies of the sandbox, or try "
+                    "again."
+                ) from None
             raise ProgressError(
                 f"cannot open the progress file {self.path}: {exc}. Set SANDBOX_DATA_DIR to a "
                 "writable folder."
             ) from None
+        self.conn = conn
+
+    @staticmethod
+    def _set_up(conn: sqlite3.Connection) -> None:
+        """WAL mode, full syncs and the tables, however many processes open the file at once.
+
+        Switching a new file to WAL fails with SQLITE_BUSY at once, without calling the busy
+        handler, while another process is switching it (waiting there could deadlock, so SQLite
+        will not), and the tables need the write lock too. Every step is idempotent, so on
+        SQLITE_BUSY the whole setup is tried again, until `BUSY_TIMEOUT` has passed.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        tries = 0
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                with conn:  # all the tables, or none
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                return
+            except sqlite3.Error as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+            _pause(min(0.001 * 2 ** tries, 0.05))
+            tries += 1
 
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        self._transaction((sql, params))
+
+    def _transaction(self, *statements: tuple[str, tuple[object, ...]]) -> None:
+        """Run `statements` as one transaction: all of them are saved, or none."""
         try:
-            with self.conn:  # one transaction per record: all of it is saved, or none
+            with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.execute(sql, params)
+                for sql, params in statements:
+                    self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise ProgressError(f"cannot save progress to {self.path}: {exc}") from None
 
     def step_done(self, lesson_id: str, step: int) -> None:
-        self._write("INSERT OR REPLACE INTO steps VALUES (?, ?, ?)", (lesson_id, step, time.time()))
-        self._write("INSERT OR REPLACE INTO position VALUES (?, ?, ?)",
-                    (lesson_id, step + 1, time.time()))
+        """The step is done and the lesson resumes at the next one: both saved, or neither."""
+        now = time.time()
+        self._transaction(
+            ("INSERT OR REPLACE INTO steps VALUES (?, ?, ?)", (lesson_id, step, now)),
+            ("INSERT OR REPLACE INTO position VALUES (?, ?, ?)", (lesson_id, step + 1, now)))
 
     def answered(self, lesson_id: str, step: int, checkpoint: int, answer: str,
                  correct: bool) -> None:
