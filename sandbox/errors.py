@@ -10,6 +10,7 @@
         ├── NotFound             404: no such resource
         ├── Conflict             409: the request clashes with current state
         ├── PayloadTooLarge      413: the body is bigger than the server accepts
+        ├── UnsupportedMediaType 415: the body is declared as something other than JSON
         ├── ValidationFailed     422: the request is readable but its fields are wrong
         ├── TooManyRequests      429: over the rate limit
         ├── BadGateway           502: the instance behind the balancer did not answer
@@ -116,6 +117,12 @@ class PayloadTooLarge(ApiError):
     """The request body is larger than the server accepts."""
 
     status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    """The body's Content-Type is not one the endpoint reads (it reads JSON)."""
+
+    status, code = 415, "unsupported_media_type"
 
 
 class ValidationFailed(ApiError):

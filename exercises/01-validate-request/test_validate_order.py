@@ -60,13 +60,16 @@ def test_items_must_be_a_list_of_one_to_twenty(student: ModuleType) -> None:
 
 @pytest.mark.points(3)
 def test_numbers_must_be_whole_and_in_range(student: ModuleType) -> None:
-    """product_id and quantity: missing, 0, negative, too big, 2.5, "3", true and null are refused."""
-    bad_values: list[Any] = [0, -3, 2.5, 3.0, "3", True, None, [1], {"n": 1}]
+    """product_id and quantity: missing, 0, negative, too big, 2.5, "3", true and null are
+    refused; 3.0 is the whole number 3 (JSON Schema's integer), so it passes."""
+    bad_values: list[Any] = [0, -3, 2.5, 0.0, 100.5, "3", True, None, [1], {"n": 1}]
     for value in bad_values:
         expect(student, {"items": [{"product_id": value, "quantity": 1}]},
                ["items[0].product_id"])
         expect(student, {"items": [{"product_id": 1, "quantity": value}]}, ["items[0].quantity"])
+    expect(student, {"items": [{"product_id": 3.0, "quantity": 2.0}]}, [])
     expect(student, {"items": [{"product_id": 1, "quantity": 101}]}, ["items[0].quantity"])
+    expect(student, {"items": [{"product_id": 1, "quantity": 101.0}]}, ["items[0].quantity"])
     expect(student, {"items": [{"product_id": 2**62 + 1, "quantity": 1}]},
            ["items[0].product_id"])
     expect(student, {"items": [{"quantity": 1}, {"product_id": 5}]},

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from sandbox import tracing
 from sandbox.backend.context import AppContext
 from sandbox.backend.services import Services, require_user
-from sandbox.backend.validation import Field, problems, query_int, validate
+from sandbox.backend.validation import Field, conform, problems, query_int, validate
 from sandbox.errors import (
     ApiError,
     BadRequest,
@@ -29,6 +29,7 @@ from sandbox.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from sandbox.mechanisms.auth import Identity
@@ -39,8 +40,14 @@ MAX_ID = 2**62
 
 Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
 
-REGISTER = {"email": Field("str", lo=3, hi=254), "name": Field("str", lo=1, hi=100),
-            "password": Field("str", lo=8, hi=128)}
+# What an e-mail address must look like: no spaces or control characters anywhere, one @, a
+# domain of dot-separated labels. Written out character by character (no \s) so that Python
+# and ECMA-262, which disagree on what \s means, read the published pattern alike.
+_NOT_IN_EMAIL = r"@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+EMAIL_PATTERN = rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}.]+(?:\.[^{_NOT_IN_EMAIL}.]+)+"
+REGISTER = {"email": Field("str", lo=3, hi=254, pattern=EMAIL_PATTERN,
+                           explain="must be an e-mail address"),
+            "name": Field("str", lo=1, hi=100), "password": Field("str", lo=8, hi=128)}
 LOGIN = {"email": Field("str", lo=1, hi=254), "password": Field("str", lo=1, hi=128)}
 REVIEW = {"rating": Field("int", lo=1, hi=5), "body": Field("str", lo=1, hi=2000)}
 PRODUCT_PATCH = {"name": Field("str", required=False, lo=1, hi=200),
@@ -48,6 +55,17 @@ PRODUCT_PATCH = {"name": Field("str", required=False, lo=1, hi=200),
                  "stock": Field("int", required=False, lo=0, hi=1_000_000)}
 ORDER = {"items": Field("list", lo=1, hi=20)}
 ORDER_ITEM = {"product_id": Field("int", lo=1, hi=MAX_ID), "quantity": Field("int", lo=1, hi=100)}
+# Any unique string per order, e.g. a UUID: visible ASCII, so it survives every proxy and log.
+IDEMPOTENCY_KEY = Field("str", required=False, lo=1, hi=100, pattern=r"[\x21-\x7e]+",
+                        explain="must be visible ASCII characters only: no spaces, control "
+                                "or non-ASCII characters")
+# Query parameters (all optional). The OpenAPI document publishes these same Fields.
+PRODUCTS_QUERY = {"category": Field("str", required=False, hi=50),
+                  "limit": Field("int", required=False, lo=1, hi=100),
+                  "offset": Field("int", required=False, lo=0, hi=1_000_000),
+                  "after": Field("int", required=False, lo=0, hi=MAX_ID)}
+REVIEWS_QUERY = {"limit": Field("int", required=False, lo=1, hi=100)}
+HISTORY_QUERY = {"limit": Field("int", required=False, lo=1, hi=50)}
 
 
 async def send_json(send: Send, status: int, content: Any,
@@ -67,6 +85,30 @@ async def send_error(send: Send, error: ApiError, request_id: str) -> None:
     await send_json(send, error.status, error.envelope(request_id), headers)
 
 
+def query_number(params: dict[str, str], spec: dict[str, Field], name: str,
+                 default: int) -> int:
+    """The int query parameter `name`, checked against its published Field in `spec`."""
+    field = spec[name]
+    assert field.lo is not None and field.hi is not None, "query ints are bounded"
+    return query_int(params, name, default, field.lo, field.hi)
+
+
+def header_problems(request: Request, name: str, spec: Field) -> tuple[str | None, list[FieldError]]:
+    """An optional header's value (None when absent) and its problems against `spec`.
+
+    The spaces and tabs around a value are not part of it (RFC 9110 5.5), as every HTTP server
+    reads it; a header sent twice is refused, as nobody can say which one was meant.
+    """
+    values = request.headers.getlist(name)
+    if not values:
+        return None, []
+    if len(values) > 1:
+        return None, [FieldError(name, "must be sent once")]
+    value = values[0].strip(" \t")
+    problem = spec.check(value)
+    return value, [FieldError(name, problem)] if problem else []
+
+
 def path_id(request: Request, name: str) -> int:
     """A numeric id from the path; ids out of range cannot exist, so they are 404."""
     value = int(request.path_params[name])
@@ -75,8 +117,20 @@ def path_id(request: Request, name: str) -> int:
     return value
 
 
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type names JSON, the one body type the shop reads (any parameter,
+    such as charset, is ignored: JSON is UTF-8)."""
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
 async def read_json(request: Request) -> Any:
-    """The body as JSON: 413 when too large, 400 when it is not JSON."""
+    """The body as JSON: 415 when declared as anything else, 413 when too large, 400 when it
+    is not JSON. A body without a Content-Type is read as JSON."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json(content_type):
+        raise UnsupportedMediaType(
+            f"The body must be JSON, sent with 'Content-Type: application/json', not "
+            f"{content_type[:100]!r}.")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
@@ -143,7 +197,11 @@ class Endpoint:
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """No route matched: the same envelope as every other error."""
     trace = tracing.current_trace.get()
-    error = NotFound(f"There is no route {scope['method']} {scope['path']}.")
+    path: str = scope["path"]
+    message = f"There is no route {scope['method']} {path}."
+    if len(path) > 1 and path.endswith("/"):
+        message += f" Paths here end without a slash: try {path.rstrip('/') or '/'}."
+    error = NotFound(message)
     await send_error(send, error, trace.request_id if trace is not None else "")
 
 
@@ -197,13 +255,14 @@ class ShopController:
 
     async def list_products(self, request: Request) -> tuple[int, Any]:
         params = dict(request.query_params)
-        limit = query_int(params, "limit", 20, 1, 100)
-        after = query_int(params, "after", -1, 0, MAX_ID) if "after" in params else None
-        offset = query_int(params, "offset", 0, 0, 1_000_000)
+        limit = query_number(params, PRODUCTS_QUERY, "limit", 20)
+        after = query_number(params, PRODUCTS_QUERY, "after", -1) if "after" in params else None
+        offset = query_number(params, PRODUCTS_QUERY, "offset", 0)
         category = params.get("category") or None
-        if category is not None and len(category) > 50:
+        problem = PRODUCTS_QUERY["category"].check(category) if category is not None else None
+        if problem is not None:
             raise ValidationFailed("Some query parameters are not valid.",
-                                   details=[FieldError("query.category", "is too long")])
+                                   details=[FieldError("query.category", problem)])
         return 200, self.services.catalog.products(category, limit, offset, after)
 
     async def get_product(self, request: Request) -> tuple[int, Any]:
@@ -219,7 +278,7 @@ class ShopController:
         return 200, self.services.catalog.update_product(identity, product_id, body)
 
     async def get_reviews(self, request: Request) -> tuple[int, Any]:
-        limit = query_int(dict(request.query_params), "limit", 10, 1, 100)
+        limit = query_number(dict(request.query_params), REVIEWS_QUERY, "limit", 10)
         return 200, self.services.catalog.reviews(path_id(request, "product_id"), limit)
 
     async def post_review(self, request: Request) -> tuple[int, Any]:
@@ -245,14 +304,14 @@ class ShopController:
     async def post_order(self, request: Request) -> tuple[int, Any]:
         body = await read_json(request)
         errors = self.order_problems(body)
-        if errors:
-            raise ValidationFailed("Some fields are not valid.", details=errors)
+        key, key_errors = header_problems(request, "Idempotency-Key", IDEMPOTENCY_KEY)
+        if errors or key_errors:  # one 422 lists the body's problems and the header's
+            raise ValidationFailed(
+                "Some fields are not valid." if errors else "Some headers are not valid.",
+                details=errors + key_errors)
         identity = self.identity(request)
-        key = request.headers.get("idempotency-key")
-        if key is not None and not 1 <= len(key) <= 100:
-            raise ValidationFailed("Some headers are not valid.", details=[
-                FieldError("Idempotency-Key", "must be 1 to 100 characters")])
-        order, replayed = self.services.orders.place(identity, body["items"], key)
+        items = [conform(item, ORDER_ITEM) for item in body["items"]]  # 3.0 is 3 from here
+        order, replayed = self.services.orders.place(identity, items, key)
         if replayed:
             order = {**order, "replayed": True}
         return 201, order
@@ -263,11 +322,11 @@ class ShopController:
 
     async def user_orders(self, request: Request) -> tuple[int, Any]:
         user_id = path_id(request, "user_id")
-        limit = query_int(dict(request.query_params), "limit", 10, 1, 50)
+        limit = query_number(dict(request.query_params), HISTORY_QUERY, "limit", 10)
         return 200, self.services.orders.history(self.identity(request), user_id, limit)
 
     async def my_orders(self, request: Request) -> tuple[int, Any]:
         identity = self.identity(request)
         identity = require_user(identity)
-        limit = query_int(dict(request.query_params), "limit", 10, 1, 50)
+        limit = query_number(dict(request.query_params), HISTORY_QUERY, "limit", 10)
         return 200, self.services.orders.history(identity, identity.user_id, limit)

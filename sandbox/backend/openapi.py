@@ -7,13 +7,18 @@ from typing import Any
 
 from sandbox import __version__
 from sandbox.backend.controllers import (
+    HISTORY_QUERY,
+    IDEMPOTENCY_KEY,
     LOGIN,
     MAX_BODY_BYTES,
     MAX_ID,
+    ORDER,
     ORDER_ITEM,
     PRODUCT_PATCH,
+    PRODUCTS_QUERY,
     REGISTER,
     REVIEW,
+    REVIEWS_QUERY,
 )
 from sandbox.backend.validation import Field
 
@@ -32,6 +37,9 @@ def _field(spec: Field) -> dict[str, Any]:
             out["minLength"] = spec.lo
         if spec.hi is not None:
             out["maxLength"] = spec.hi
+        if spec.pattern is not None:  # the Field matches the whole string, so: ^...$
+            out["pattern"] = (f"^(?:{spec.pattern})$" if "|" in spec.pattern
+                              else f"^{spec.pattern}$")
         return out
     out = {"type": "array"}
     if spec.lo is not None:
@@ -74,10 +82,12 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": STR}},
     "User": {"type": "object", "required": ["id", "email", "name", "role"],
-             "properties": {"id": INT, "email": STR, "name": STR, "role": STR}},
+             "properties": {"id": INT, "email": STR, "name": STR,
+                            "role": {"type": "string", "enum": ["customer", "admin"]}}},
     "Token": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
-              "properties": {"access_token": STR, "token_type": STR, "expires_in": INT,
-                             "user_id": INT}},
+              "properties": {"access_token": STR,
+                             "token_type": {"type": "string", "enum": ["Bearer"]},
+                             "expires_in": INT, "user_id": INT}},
     "Product": {
         "type": "object",
         "required": ["id", "sku", "name", "category", "price_cents", "stock", "rating"],
@@ -106,7 +116,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "customer_id", "status", "total_cents", "created_at", "items"],
         "properties": {
-            "id": INT, "customer_id": INT, "status": STR, "total_cents": INT,
+            "id": INT, "customer_id": INT, "total_cents": INT,
+            "status": {"type": "string", "enum": ["paid", "shipped", "delivered", "cancelled"]},
             "created_at": INT, "items": {"type": "array", "items": _ref("OrderItem")},
             "confirmation": {"type": "string", "enum": ["sent", "queued"]},
             "replayed": {"type": "boolean"},
@@ -115,17 +126,26 @@ SCHEMAS: dict[str, Any] = {
     "OrderHistory": {"type": "object", "required": ["user_id", "orders"],
                      "properties": {"user_id": INT,
                                     "orders": {"type": "array", "items": _ref("Order")}}},
+    # The e-mail's rule is its pattern. No `format: email`: the formats' RFC grammar refuses
+    # addresses the shop takes (`o'neil;x@shop.test`) and takes ones it refuses (`a@localhost`).
     "Register": {**_object(REGISTER), "properties": {
         **_object(REGISTER)["properties"],
-        "email": {**_field(REGISTER["email"]), "format": "email"}}},
+        "email": {**_field(REGISTER["email"]),
+                  "description": "An e-mail address: no spaces or control characters, one @, "
+                                 "a domain with a dot. Stored in lower case."}}},
     "Login": _object(LOGIN),
     "Review.create": _object(REVIEW),
     "Product.patch": {**_object(PRODUCT_PATCH), "minProperties": 1},
-    "Order.create": {
-        "type": "object", "required": ["items"], "additionalProperties": False,
-        "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 20,
-                                 "items": _object(ORDER_ITEM)}},
-    },
+    "Order.create": {**_object(ORDER), "properties": {
+        "items": {**_field(ORDER["items"]), "items": _object(ORDER_ITEM)}}},
+}
+
+HEADERS: dict[str, Any] = {
+    "RequestId": {"description": "This request's id, also in an error's `request_id`: quote "
+                                 "it to find the request in the log.",
+                  "schema": {"type": "string", "minLength": 1}},
+    "RetryAfter": {"description": "Seconds to wait before trying again.", "required": True,
+                   "schema": {"type": "integer", "minimum": 1}},
 }
 
 ERRORS = {
@@ -133,8 +153,9 @@ ERRORS = {
     "401": "Who are you? Missing, invalid or expired credentials.",
     "403": "Known caller, not allowed.",
     "404": "No such resource.",
-    "409": "Conflicts with the current state (taken e-mail, out of stock).",
+    "409": "Conflicts with the current state (taken e-mail, out of stock, already reviewed).",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    "415": "The body is declared as something other than `application/json`.",
     "422": "Readable, but some fields are invalid; `details` names each.",
     "429": "Over the rate limit; see Retry-After.",
     "502": "The instance behind the balancer did not answer.",
@@ -147,9 +168,9 @@ def _id_param(name: str) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+def _query(spec: dict[str, Field], name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": spec[name].required,
+            "schema": _field(spec[name]), "description": description}
 
 
 def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
@@ -162,6 +183,10 @@ def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
     for code in (*errors, "429", "502", "503"):
         responses[code] = {"description": ERRORS[code],
                            "content": {"application/json": {"schema": _ref("Error")}}}
+    for code, response in responses.items():
+        response["headers"] = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
+        if code == "429":
+            response["headers"]["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if params:
         op["parameters"] = params
@@ -175,16 +200,14 @@ def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
 
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
-    body_errors = ("400", "413", "422")
+    body_errors = ("400", "413", "415", "422")
     paging = [
-        _query("category", {"type": "string", "maxLength": 50}, "Only this category."),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size."),
-        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000},
-               "Skip this many (offset paging)."),
-        _query("after", {"type": "integer", "minimum": 0, "maximum": MAX_ID},
-               "Start after this product id (keyset paging)."),
+        _query(PRODUCTS_QUERY, "category", "Only this category."),
+        _query(PRODUCTS_QUERY, "limit", "Page size."),
+        _query(PRODUCTS_QUERY, "offset", "Skip this many (offset paging)."),
+        _query(PRODUCTS_QUERY, "after", "Start after this product id (keyset paging)."),
     ]
-    history = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 50}, "Orders.")]
+    history = [_query(HISTORY_QUERY, "limit", "Orders.")]
     paths: dict[str, Any] = {
         "/health": {"get": _operation("Liveness: the process answers.", "200", "Health", ())},
         "/ready": {"get": _operation("Readiness: the instance can serve traffic.", "200",
@@ -207,18 +230,16 @@ def openapi_document() -> dict[str, Any]:
             "get": _operation("A product's newest reviews.", "200", "ReviewPage",
                               ("404", "422"), params=[
                                   _id_param("product_id"),
-                                  _query("limit", {"type": "integer", "minimum": 1,
-                                                   "maximum": 100}, "Reviews.")]),
+                                  _query(REVIEWS_QUERY, "limit", "Reviews.")]),
             "post": _operation("Review a product.", "201", "Review",
-                               (*body_errors, "401", "404"), body="Review.create",
+                               (*body_errors, "401", "404", "409"), body="Review.create",
                                params=[_id_param("product_id")], secured=True),
         },
         "/orders": {"post": _operation(
             "Place an order; with an Idempotency-Key, retries place it only once.", "201",
             "Order", (*body_errors, "401", "404", "409"), body="Order.create", secured=True,
-            params=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": 100,
-                                "pattern": "^[\\x21-\\x7e]+$"},
+            params=[{"name": "Idempotency-Key", "in": "header",
+                     "required": IDEMPOTENCY_KEY.required, "schema": _field(IDEMPOTENCY_KEY),
                      "description": "Any unique string per order, e.g. a UUID."}])},
         "/orders/{order_id}": {"get": _operation("One order with its lines.", "200", "Order",
                                                  ("401", "403", "404"),
@@ -235,11 +256,16 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "The backend sandbox shop", "version": __version__,
                  "description": "A small online shop served by the backend sandbox. Every "
-                                "error has the one envelope in `Error`."},
+                                "error has the one envelope in `Error`. Bodies are JSON "
+                                "(`Content-Type: application/json`). An integer may be "
+                                "written 3 or 3.0 (JSON Schema's integers); above 2^53 write "
+                                "it without a fraction or exponent, or it is refused: a "
+                                "JSON parser cannot read it exactly."},
         "servers": [{"url": "http://127.0.0.1:8000"}],
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
+            "headers": HEADERS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},

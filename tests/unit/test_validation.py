@@ -13,9 +13,27 @@ def test_int_accepts_whole_numbers(value: int) -> None:
     assert Field("int").check(value) is None
 
 
-@pytest.mark.parametrize("value", [True, False, 1.0, "1", None, [1]])
+@pytest.mark.parametrize("value", [True, False, 1.5, float("nan"), float("inf"), "1", None, [1]])
 def test_int_rejects_bools_and_non_ints(value: Any) -> None:
     assert Field("int").check(value) == "must be a whole number"
+
+
+@pytest.mark.parametrize("value", [1.0, -0.0, 2.0**53])
+def test_int_takes_integral_floats_as_json_schema_does(value: float) -> None:
+    assert Field("int").parse(value) == (int(value), None)
+    assert type(Field("int").parse(value)[0]) is int
+
+
+def test_validate_returns_integral_floats_as_ints() -> None:
+    assert validate({"email": "a@b.c", "qty": 2.0}, SCHEMA) == {"email": "a@b.c", "qty": 2}
+    assert type(validate({"email": "a@b.c", "qty": 2.0}, SCHEMA)["qty"]) is int
+
+
+def test_str_pattern_must_match_the_whole_string() -> None:
+    f = Field("str", pattern=r"[a-z]+", explain="must be lower-case letters")
+    assert f.check("abc") is None
+    for bad in ("abc\n", "Abc", "ab1", ""):
+        assert f.check(bad) == "must be lower-case letters"
 
 
 def test_int_bounds() -> None:

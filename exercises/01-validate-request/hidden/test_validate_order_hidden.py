@@ -40,14 +40,15 @@ def reference(body: Any) -> list[str]:
             continue
         for name, top in (("product_id", 2**62), ("quantity", 100)):
             value = item.get(name)
-            if type(value) is not int or not 1 <= value <= top:
+            whole = type(value) is int or (type(value) is float and value.is_integer())
+            if not whole or not 1 <= value <= top:
                 out.append(f"items[{i}].{name}")
         out += [f"items[{i}].{k}" for k in item if k not in ("product_id", "quantity")]
     return sorted(out)
 
 
 def random_body(rng: random.Random) -> Any:
-    values: list[Any] = [1, 5, 100, 101, 0, -1, 2**62, 2**62 + 1, 2.0, "7", True, None, [], {}]
+    values: list[Any] = [1, 5, 100, 101, 0, -1, 2**62, 2**62 + 1, 2.0, 2.5, 101.0, "7", True, None, [], {}]
 
     def item() -> Any:
         if rng.random() < 0.1:

@@ -32,7 +32,9 @@ def validate_order(body: Any) -> list[Problem]:
         problem for "items" and its entries are not looked at;
       - each entry items[i] is an object; otherwise the problem is ("items[i]", ...);
       - in each entry, "product_id" (1 to MAX_ID) and "quantity" (1 to MAX_QUANTITY) are
-        required whole numbers: 3 is one, but 3.0, "3" and true are not;
+        required whole numbers: 3 is one, and so is 3.0 (JSON has one kind of number,
+        and JSON Schema's "integer" is any number without a fraction), but 2.5, "3" and
+        true are not;
       - a field the order does not know, at the top or in an entry, is a problem too
         ("coupon", "items[0].colour"): a typo must not be silently ignored.
 
@@ -53,8 +55,10 @@ def validate_order(body: Any) -> list[Problem]:
                 problems.append((path, "is required"))
                 continue
             value = item[name]
-            # In Python a bool is an int (True == 1), but a JSON true is not a number.
-            if not isinstance(value, int) or isinstance(value, bool):
+            # In Python a bool is an int (True == 1), but a JSON true is not a number. A
+            # float counts when it has no fraction: 3.0 is the number 3, written another way.
+            whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            if not whole or isinstance(value, bool):
                 problems.append((path, "must be a whole number"))
             elif not 1 <= value <= top:
                 problems.append((path, f"must be from 1 to {top}"))
