@@ -124,12 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the same backend (same settings and mechanisms) on a real socket. "
                     "Requests are traced like in-process ones; one log line each. Stop with "
                     "Ctrl-C. Admin API on loopback: GET/POST /_sandbox/settings, "
-                    "GET /_sandbox/traces.",
+                    "GET /_sandbox/traces, with the admin token serve prints at start "
+                    "(header X-Sandbox-Token; or set SANDBOX_ADMIN_TOKEN). Tokens are signed "
+                    "with a random key kept in the data folder (SANDBOX_DATA_DIR), or "
+                    "SANDBOX_SIGNING_SECRET.",
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; anything else is reachable "
                             "from other machines)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a proxy in front of the sandbox whose X-Forwarded-For the rate "
+                            "limiter believes (repeatable; default: none, the peer counts)")
     with_settings(serve)
 
     lessons = sub.add_parser(
@@ -480,6 +486,10 @@ def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
+    import secrets
+
+    from sandbox.course.progress import data_dir
+    from sandbox.mechanisms.auth import load_signing_secret
     from sandbox.runtime import Sandbox
     from sandbox.serving import is_loopback, port_free, serve
 
@@ -492,10 +502,13 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not port_free(args.host, args.port):
         raise SettingsError(f"port {args.port} on {args.host} is in use: stop what uses it, "
                             "or choose another with --port")
+    secret = load_signing_secret(data_dir())
+    admin_token = os.environ.get("SANDBOX_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     _announce_seed_build(err)
-    sandbox = Sandbox(settings, seed=args.seed)
+    sandbox = Sandbox(settings, seed=args.seed, secret=secret)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     out.print(f"[bold]Serving the sandbox shop at {base}[/]  (Ctrl-C stops it)", highlight=False)
+    out.print(f"Admin token (for /_sandbox/): {admin_token}", highlight=False)
     out.print("Try:", style="dim")
     for line in (
         f"curl -i {base}/products/1",
@@ -504,11 +517,13 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
         "-d '{\"email\": \"grace@shop.test\", \"password\": \"sandbox123\"}'",
         "TOKEN=<the access_token from that answer>",
         f'curl -i {base}/users/me/orders -H "Authorization: Bearer $TOKEN"',
-        f"curl -s -X POST {base}/_sandbox/settings -d '{{\"cache.strategy\": \"cache_aside\"}}'",
+        f"curl -s -X POST {base}/_sandbox/settings -H 'X-Sandbox-Token: {admin_token}' "
+        "-H 'Content-Type: application/json' -d '{\"cache.strategy\": \"cache_aside\"}'",
     ):
         out.print("  " + escape(line), highlight=False, soft_wrap=True)
     serve(sandbox, args.host, args.port,
-          lambda line: out.print(escape(line), highlight=False, soft_wrap=True))
+          lambda line: out.print(escape(line), highlight=False, soft_wrap=True),
+          admin_token=admin_token, trusted_proxies=args.trusted_proxy)
     out.print("stopped", style="dim")
     return EXIT_OK
 

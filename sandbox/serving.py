@@ -2,20 +2,31 @@
 
 A request that arrives over TCP is handed to the sandbox exactly like one from the scenario
 engine: through the simulated DNS, balancer and gateway into an app instance, with a trace.
-In serve mode the simulated clock follows the wall clock, so a 30-second cache TTL lasts 30
-real seconds. A small admin API under `/_sandbox/` (answered only to loopback clients) reads
-and changes settings and lists recent traces.
+In serve mode the simulated clock follows the wall clock: each request starts at the real
+moment it arrived, never later, so a 30-second cache TTL lasts 30 real seconds and a
+20 req/s limit lets 20 requests through per real second.
+
+A small admin API under `/_sandbox/` reads and changes settings and lists recent traces. It
+can switch authentication off, so it is guarded like a local notebook server's API is:
+- loopback clients only;
+- the Host header must be an IP address, `localhost` or the bound name. A web page cannot
+  point its own domain at 127.0.0.1 (DNS rebinding) and talk to it as "same origin";
+- an Origin header, when a browser sends one, must be this server's own;
+- writes must be JSON, which a cross-site HTML form cannot send without a CORS preflight;
+- every call carries the admin token `serve` prints when it starts (`X-Sandbox-Token`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
+import secrets
 import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -27,7 +38,14 @@ from sandbox.settings import apply_assignments, format_value
 from sandbox.tracing import Trace
 
 ADMIN_PREFIX = "/_sandbox/"
+ADMIN_TOKEN_HEADER = "X-Sandbox-Token"
 RECENT_TRACES = 200
+# All request headers together; more gets 431 in the error envelope. (Common servers allow
+# 8 to 32 KB; the largest header the shop reads is a 4 KB access token.)
+MAX_HEADER_BYTES = 16 * 1024
+# What the HTTP parser buffers before it gives up on a request: big enough that any header
+# block up to here reaches the app, which answers it with the envelope.
+PARSER_LIMIT_BYTES = 1024 * 1024
 
 Send = Callable[[dict[str, Any]], Any]
 
@@ -39,6 +57,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal or in a log: control characters (ESC, newline, DEL,
+    bidi overrides…) become visible escapes such as `\\x1b`, so a URL cannot colour the
+    screen or forge a second log line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: `[::1]:8000` -> `::1`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def port_free(host: str, port: int) -> bool:
@@ -59,13 +94,25 @@ class ServedSandbox:
     Args:
         sandbox: the sandbox to serve.
         log: called with one line per request (method, path, status, simulated and real ms).
+        admin_token: the admin API's token; by default a new random one (`admin_token`).
+        host_names: names besides IP addresses and `localhost` that the admin API answers
+            to (the name `serve` was told to bind, if it is one).
+        trusted_proxies: peers whose X-Forwarded-For the rate limiter believes.
+        wall: the wall clock in seconds (tests pass a fake one).
     """
 
-    def __init__(self, sandbox: Sandbox, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, sandbox: Sandbox, log: Callable[[str], None] | None = None,
+                 admin_token: str | None = None, host_names: Iterable[str] = (),
+                 trusted_proxies: Iterable[str] = (),
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.sandbox = sandbox
         self.log = log
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self.host_names = frozenset(name.lower() for name in host_names) | {"localhost"}
+        sandbox.network.gateway.trusted_proxies = frozenset(trusted_proxies)
         self.recent: deque[Trace] = deque(maxlen=RECENT_TRACES)
-        self._started = time.monotonic()
+        self._wall = wall
+        self._started = wall()
         self._start_ms = sandbox.clock.now_ms
         self.listeners: list[Callable[[Trace], None]] = []  # e.g. the terminal app
 
@@ -83,13 +130,21 @@ class ServedSandbox:
                 break
         client_host = (scope.get("client") or ("unknown", 0))[0]
         path: str = scope["path"]
+        if sum(len(k) + len(v) + 4 for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+            await _json(send, 431, _error(
+                "headers_too_large",
+                f"The request's headers are larger than {MAX_HEADER_BYTES} bytes in all."))
+            return
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, body, client_host, send)
             return
         real_start = time.perf_counter()
-        elapsed_ms = (time.monotonic() - self._started) * 1000.0
-        clock = self.sandbox.clock
-        clock.jump_to(max(clock.now_ms, self._start_ms + elapsed_ms))
+        # The request starts when it really arrived. The previous request's simulated work
+        # may have moved the clock past that moment (the engine simulates one request at a
+        # time); jumping back is what the scenario engine does for overlapping requests too.
+        # Never ahead: otherwise time would pass faster than real time under load, and
+        # rate-limit windows and TTLs with it.
+        self.sandbox.clock.jump_to(self._start_ms + (self._wall() - self._started) * 1000.0)
         host = "shop.sandbox"
         request = SimRequest(
             method=scope["method"], path=path, query=scope.get("query_string", b""),
@@ -106,7 +161,8 @@ class ServedSandbox:
         await send({"type": "http.response.body", "body": response.body})
         if self.log is not None:
             real_ms = (time.perf_counter() - real_start) * 1000.0
-            self.log(f"{scope['method']:6} {path[:30]:30} {response.status}  "
+            shown = printable(path)
+            self.log(f"{printable(scope['method']):6} {shown[:30]:30} {response.status}  "
                      f"{response.trace.duration_ms:7.2f} ms sim  {real_ms:6.2f} ms real")
 
     async def _lifespan(self, receive: Callable[[], Any], send: Send) -> None:
@@ -122,10 +178,16 @@ class ServedSandbox:
 
     async def _admin(self, scope: dict[str, Any], body: bytes, client_host: str,
                      send: Send) -> None:
-        if not is_loopback(client_host):
-            await _json(send, 403, _error("forbidden", "The admin API answers loopback only."))
+        refusal = self._admin_refusal(scope, client_host)
+        if refusal is not None:
+            await _json(send, refusal[0], _error(refusal[1], refusal[2]))
             return
         path, method = scope["path"][len(ADMIN_PREFIX):], scope["method"]
+        if method in ("POST", "PATCH") and not _is_json(_header(scope, b"content-type")):
+            await _json(send, 415, _error(
+                "unsupported_media_type", "Send the settings as JSON, with the header "
+                "'Content-Type: application/json'."))
+            return
         if path == "settings" and method == "GET":
             values = {k: format_value(v) for k, v in self.sandbox.settings.as_dict().items()}
             await _json(send, 200, values)
@@ -152,6 +214,49 @@ class ServedSandbox:
             await _json(send, 404, _error("not_found", f"No admin route {method} {scope['path']}."))
 
 
+    def _admin_refusal(self, scope: dict[str, Any], client: str) -> tuple[int, str, str] | None:
+        """Why this admin call is refused (status, code, message), or None to let it in."""
+        if not is_loopback(client):
+            return 403, "forbidden", "The admin API answers loopback clients only."
+        host = _header(scope, b"host") or ""
+        if not self._host_allowed(host):
+            return 403, "forbidden", (
+                f"The admin API answers to an IP address or localhost, not {host!r}: "
+                "a web page's own domain pointed at 127.0.0.1 must not reach it.")
+        origin = _header(scope, b"origin")
+        if origin is not None and origin.lower() != f"http://{host.lower()}":
+            return 403, "forbidden", "The admin API refuses calls from other web pages (Origin)."
+        token = _header(scope, ADMIN_TOKEN_HEADER.lower().encode()) or ""
+        if not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            return 401, "unauthorized", (
+                f"Send the admin token `sandbox serve` printed when it started, in the header "
+                f"'{ADMIN_TOKEN_HEADER}: <token>'.")
+        return None
+
+    def _host_allowed(self, host: str) -> bool:
+        name = host_name(host).lower()
+        if name in self.host_names:
+            return True
+        try:
+            ipaddress.ip_address(name)  # an address cannot be re-pointed by DNS
+        except ValueError:
+            return False
+        return True
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    """The first header called `name` (lower case), or None."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json"
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -164,7 +269,38 @@ async def _json(send: Send, status: int, content: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(sandbox: Sandbox, host: str, port: int, log: Callable[[str], None]) -> None:
+def server_config(app: ServedSandbox, host: str, port: int, **extra: Any) -> Any:
+    """uvicorn's configuration for serving `app`: the HTTP parser buffers up to
+    PARSER_LIMIT_BYTES, so the app itself answers big header blocks, and a request the parser
+    cannot read still gets the JSON error envelope."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          lifespan="on", http=_envelope_protocol(),
+                          h11_max_incomplete_event_size=PARSER_LIMIT_BYTES, **extra)
+
+
+def _envelope_protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol, with its plain-text 400 replaced by the error envelope."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class EnvelopeH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            body = orjson.dumps(_error("bad_request", "The request is not valid HTTP/1.1, or "
+                                       f"its headers are over {PARSER_LIMIT_BYTES} bytes."))
+            headers = [(b"content-type", b"application/json"), (b"connection", b"close"),
+                       (b"content-length", str(len(body)).encode())]
+            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                          h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
+
+    return EnvelopeH11Protocol
+
+
+def serve(sandbox: Sandbox, host: str, port: int, log: Callable[[str], None],
+          admin_token: str | None = None, trusted_proxies: Iterable[str] = ()) -> None:
     """Serve until Ctrl-C or SIGTERM, then finish in-flight requests and return."""
     import uvicorn
 
@@ -185,9 +321,9 @@ def serve(sandbox: Sandbox, host: str, port: int, log: Callable[[str], None]) ->
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    app = ServedSandbox(sandbox, log)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5)
+    app = ServedSandbox(sandbox, log, admin_token, host_names=[host],
+                        trusted_proxies=trusted_proxies)
+    config = server_config(app, host, port, timeout_graceful_shutdown=5)
     try:
         Server(config).run()
     finally:

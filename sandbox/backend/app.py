@@ -36,4 +36,7 @@ def create_app(ctx: AppContext) -> Router:
     routes: list[BaseRoute] = [
         Route(path, controller.endpoint(path, handlers)) for path, handlers in ROUTES.items()
     ]
-    return Router(routes=routes, default=not_found)
+    # No slash redirects: Starlette would answer `/products/1/` with a redirect built from
+    # the request's Host, which inside the sandbox is the simulated `shop.sandbox`; a 404 that
+    # names the right path helps a client more.
+    return Router(routes=routes, default=not_found, redirect_slashes=False)

@@ -3,20 +3,27 @@
 Passwords are never stored, only a PBKDF2 hash with a per-user salt. The hash is slow on
 purpose: a login pays it once, but an attacker with a stolen table pays it for every guess.
 Tokens are JWTs signed with HMAC-SHA256; verification pins the algorithm, checks issuer,
-audience and expiry, and reads time from the simulated clock.
+audience, expiry and lifetime, and reads time from the simulated clock.
+
+The signing key is a secret nobody can derive: random bytes made once per data folder (a file
+only its owner may read) or given in an environment variable. A key computed from something
+public, such as the seed, would let anyone mint an admin token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
 
-from sandbox.errors import Unauthorized
+from sandbox.errors import SettingsError, Unauthorized
 
 ALGORITHM = "HS256"
 ISSUER = "backend-sandbox"
@@ -24,6 +31,49 @@ AUDIENCE = "shop-api"
 MAX_TOKEN_BYTES = 4096
 # Simulated cost of one PBKDF2 iteration; 600,000 iterations cost about 300 ms.
 HASH_MS_PER_ITERATION = 0.0005
+SECRET_ENV = "SANDBOX_SIGNING_SECRET"
+SECRET_FILE = "signing-secret"
+SECRET_BYTES = 32  # 256 bits: as long as the HMAC-SHA256 output
+
+
+def load_signing_secret(folder: Path) -> bytes:
+    """The signing key: $SANDBOX_SIGNING_SECRET, else `folder/signing-secret`, made on first use.
+
+    The file is created readable by its owner only (0600), written whole under a temporary
+    name and then linked into place, so two processes starting at once agree on one key.
+    SettingsError with what to do when neither works.
+    """
+    given = os.environ.get(SECRET_ENV)
+    if given is not None:
+        if len(given) < SECRET_BYTES:
+            raise SettingsError(f"{SECRET_ENV} is too short to be a secret: use at least "
+                                f"{SECRET_BYTES} random characters (or unset it)")
+        return given.encode()
+    path = folder / SECRET_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            temporary = folder / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, secrets.token_bytes(SECRET_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(temporary, path)  # fails if another process linked its key first
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        secret = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot keep the token signing key in {folder} ({exc.strerror}): "
+                            f"set SANDBOX_DATA_DIR to a writable folder, or {SECRET_ENV}") from None
+    if len(secret) < SECRET_BYTES:
+        raise SettingsError(f"the signing key in {path} is damaged: delete the file and start "
+                            "again (tokens issued with it stop working)")
+    return secret
 
 
 def hash_password(password: str, salt: bytes, iterations: int) -> str:
@@ -96,8 +146,17 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str, now_s: float) -> Identity:
-        """The identity inside a valid token; Unauthorized with a safe message otherwise."""
+    @property
+    def secret(self) -> bytes:
+        """The signing key (for in-process tests and a student's plugged verifier)."""
+        return self._secret
+
+    def verify(self, token: str, now_s: float, max_lifetime_s: float | None = None) -> Identity:
+        """The identity inside a valid token; Unauthorized with a safe message otherwise.
+
+        `max_lifetime_s` caps `exp - iat`: a token made to last for ever is refused even if
+        its signature is right (the policy today, not the token, says how long one may live).
+        """
         if self.check_claims is not None:
             return identity_from_claims(self.check_claims(token, self._secret, now_s))
         if len(token) > MAX_TOKEN_BYTES:
@@ -118,9 +177,14 @@ class TokenIssuer:
         except jwt.PyJWTError:
             raise Unauthorized("The access token is not valid.") from None
         try:
-            exp, nbf = int(claims["exp"]), int(claims["nbf"])  # 1e400 is inf: OverflowError
+            # 1e400 is inf: OverflowError
+            exp, nbf, iat = int(claims["exp"]), int(claims["nbf"]), int(claims["iat"])
         except (TypeError, ValueError, OverflowError):
             raise Unauthorized("The access token is not valid.") from None
+        if max_lifetime_s is not None and exp - iat > max_lifetime_s:
+            raise Unauthorized("The access token lives longer than this server allows.")
+        if iat > now_s:
+            raise Unauthorized("The access token is not valid yet.")
         if now_s >= exp:
             raise Unauthorized("The access token has expired. Log in again.")
         if now_s < nbf:

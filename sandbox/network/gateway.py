@@ -1,11 +1,19 @@
 """The API gateway: the one door every request passes before an app instance.
 
-Here it enforces the rate limit, keyed per client: the API key when one is sent, otherwise
-the client's address. If the limiter's Redis is unreachable the gateway fails open (lets the
-request through and says so in the trace): a broken limiter must not take the shop down.
+Here it enforces the rate limit, keyed per client: a *valid* API key when one is sent,
+otherwise the client's address. A made-up key counts as no key: if any key bought a fresh
+allowance, one header would bypass the limit. The address is the connection's peer;
+`X-Forwarded-For` is believed only from a proxy the operator trusts, because any client can
+write that header. Health and readiness probes are never limited: a probe answered 429 looks
+like a dead instance, and the orchestrator would kill a healthy one.
+
+If the limiter's Redis is unreachable the gateway fails open (lets the request through and
+says so in the trace): a broken limiter must not take the shop down.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sandbox.errors import TooManyRequests
 from sandbox.mechanisms.ratelimit import Decision, RateLimiter
@@ -13,23 +21,42 @@ from sandbox.mechanisms.redis_store import CacheUnavailable
 from sandbox.tracing import Span
 
 GATEWAY_CPU_MS = 0.05
+PROBE_PATHS = frozenset({"/health", "/ready"})
+MAX_API_KEY = 128
 
 
 class Gateway:
     def __init__(self) -> None:
         self.limiter: RateLimiter | None = None
+        # Is this an API key the shop issued? Set by the sandbox; a gateway keeps its own
+        # copy of the keys, so asking costs no trip to the database.
+        self.key_is_valid: Callable[[str], bool] = lambda key: False
+        # Peers whose X-Forwarded-For is believed (`sandbox serve --trusted-proxy`).
+        self.trusted_proxies: frozenset[str] = frozenset()
 
     def client_key(self, headers: list[tuple[bytes, bytes]], address: str) -> str:
+        """Who the limit counts against: `key:<api key>`, or `addr:<address>`."""
+        api_key, forwarded = "", []
         for key, value in headers:
-            if key == b"x-api-key" and value:
-                return "key:" + value.decode("latin-1")[:128]
+            if key == b"x-api-key":
+                api_key = value.decode("latin-1")
+            elif key == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+        if api_key and len(api_key) <= MAX_API_KEY and self.key_is_valid(api_key):
+            return "key:" + api_key
+        if forwarded and address in self.trusted_proxies:
+            # Each proxy appends the address it saw, so only the last entry comes from our
+            # trusted proxy; everything left of it is the client's own word.
+            last = ",".join(forwarded).rsplit(",", 1)[-1].strip()
+            if last:
+                return "addr:" + last[:64]
         return "addr:" + address
 
     def admit(self, headers: list[tuple[bytes, bytes]], address: str, now_ms: float,
-              span: Span) -> tuple[Decision | None, TooManyRequests | None]:
-        """The limiter's decision (None when off) and the error to send if refused."""
+              span: Span, path: str = "") -> tuple[Decision | None, TooManyRequests | None]:
+        """The limiter's decision (None when off or for a probe) and the error if refused."""
         limiter = self.limiter
-        if limiter is None:
+        if limiter is None or path in PROBE_PATHS:
             return None, None
         client = self.client_key(headers, address)
         try:

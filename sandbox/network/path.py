@@ -257,7 +257,7 @@ class Network:
             if self._hop_fault("gateway", span):
                 return _envelope_response(BadGateway("The gateway failed."), trace.request_id)
             decision, refusal = self.gateway.admit(request.headers, request.client,
-                                                   clock.now_ms, span)
+                                                   clock.now_ms, span, request.path)
             if refusal is not None:
                 return _envelope_response(refusal, trace.request_id)
         trace.instance = instance.name

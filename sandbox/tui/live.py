@@ -30,6 +30,7 @@ class LiveServer:
         self.on_trace = on_trace
         self.on_error = on_error
         self.port = 0
+        self.admin_token = ""  # for the admin API under /_sandbox/, new at every start
         self.sandbox: Sandbox | None = None
         self._server: object | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -51,19 +52,20 @@ class LiveServer:
         """
         import uvicorn
 
+        from sandbox.course.progress import data_dir
+        from sandbox.mechanisms.auth import load_signing_secret
         from sandbox.runtime import Sandbox
-        from sandbox.serving import ServedSandbox, port_free
+        from sandbox.serving import ServedSandbox, port_free, server_config
 
         if self.running:
             return
         if not port_free("127.0.0.1", port):
             raise SettingsError(f"port {port} is in use: stop what uses it first")
-        self.sandbox = Sandbox(settings)
+        self.sandbox = Sandbox(settings, secret=load_signing_secret(data_dir()))
         app = ServedSandbox(self.sandbox)
+        self.admin_token = app.admin_token
         app.listeners.append(self.on_trace)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="on")
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(server_config(app, "127.0.0.1", port))
         self._server = server
         self.port = port
         started = threading.Event()

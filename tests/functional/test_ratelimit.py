@@ -152,14 +152,17 @@ async def test_429_has_the_envelope_and_headers(sandbox: Sandbox,
     statuses = []
     last = None
     for _ in range(5):
-        last = await client.get("/health")
+        last = await client.get("/products/1")
         statuses.append(last.status_code)
     assert statuses == [200, 200, 200, 429, 429]
     assert last is not None
     assert last.json()["error"]["code"] == "too_many_requests"
     assert int(last.headers["retry-after"]) >= 1
     assert last.headers["ratelimit-limit"] == "3" and last.headers["ratelimit-remaining"] == "0"
-    ok = await client.get("/health", headers={"X-Api-Key": "someone-else"})
+    # A real API key is another client; a made-up one is not.
+    made_up = await client.get("/products/1", headers={"X-Api-Key": "someone-else"})
+    assert made_up.status_code == 429
+    ok = await client.get("/products/1", headers={"X-Api-Key": "sk_test_partner"})
     assert ok.status_code == 200 and ok.headers["ratelimit-remaining"] == "2"
 
 
@@ -167,19 +170,19 @@ async def test_retry_after_is_honest(sandbox: Sandbox, client: httpx.AsyncClient
     sandbox.apply(sandbox.settings.replace({"ratelimit.algorithm": "token_bucket",
                                             "ratelimit.limit": 2, "ratelimit.window_s": 10}))
     for _ in range(2):
-        assert (await client.get("/health")).status_code == 200
-    refused = await client.get("/health")
+        assert (await client.get("/products/1")).status_code == 200
+    refused = await client.get("/products/1")
     wait_s = int(refused.headers["retry-after"])
     assert wait_s == math.ceil(10 / 2)  # one token refills every 5 s
     sandbox.clock.advance(wait_s * 1000)
-    assert (await client.get("/health")).status_code == 200
+    assert (await client.get("/products/1")).status_code == 200
 
 
 async def test_limiter_down_fails_open(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
     sandbox.apply(sandbox.settings.replace({"ratelimit.algorithm": "fixed_window",
                                             "ratelimit.limit": 1, "faults.cache_down": True}))
     for _ in range(3):
-        response = await client.get("/health")
+        response = await client.get("/products/1")
         assert response.status_code == 200
     (gate,) = [s for s in response.extensions["sandbox.trace"].find("gateway")
                if s.name == "gateway"]

@@ -131,7 +131,8 @@ def assert_handled(response: httpx.Response) -> None:
 
 
 def signing_key(sandbox: Sandbox) -> bytes:
-    return hashlib.sha256(f"sandbox-signing-key-{sandbox.seed}".encode()).digest()
+    """The sandbox's real key: random per sandbox, so a test can only take it from inside."""
+    return sandbox.ctx.tokens.secret
 
 
 def b64url(data: bytes) -> str:
@@ -203,8 +204,16 @@ ATTACKS: dict[str, TokenFactory] = {
         {"alg": "HS256", "typ": "JWT"}, claims_for(sb), signing_key(sb), hashlib.sha512),
     "not-yet-valid": lambda sb: signed(sb, claims_for(sb, nbf=int(sb.ctx.now_s()) + 60)),
     "wrong-key": lambda sb: signed(sb, claims_for(sb), hashlib.sha256(b"another-secret").digest()),
-    "other-sandbox-key": lambda sb: signed(
-        sb, claims_for(sb), hashlib.sha256(f"sandbox-signing-key-{sb.seed + 1}".encode()).digest()),
+    "other-sandbox-key": lambda sb: signed(sb, claims_for(sb), Sandbox().ctx.tokens.secret),
+    # The key this sandbox once derived from its seed, which anyone could compute.
+    "seed-derived-key": lambda sb: signed(
+        sb, claims_for(sb), hashlib.sha256(f"sandbox-signing-key-{sb.seed}".encode()).digest()),
+    "unknown-user": lambda sb: signed(sb, claims_for(sb, sub="999999", role="admin")),
+    "lives-for-ever": lambda sb: signed(sb, claims_for(sb, exp=10**30)),
+    "lives-longer-than-policy": lambda sb: signed(
+        sb, claims_for(sb, exp=int(sb.ctx.now_s()) + sb.settings.auth.token_ttl_s + 1)),
+    "issued-in-the-future": lambda sb: signed(
+        sb, claims_for(sb, iat=int(sb.ctx.now_s()) + 60, exp=int(sb.ctx.now_s()) + 120)),
     "wrong-audience": lambda sb: signed(sb, claims_for(sb, aud="admin-api")),
     "audience-list-without-ours": lambda sb: signed(sb, claims_for(sb, aud=["admin-api"])),
     "wrong-issuer": lambda sb: signed(sb, claims_for(sb, iss="evil-issuer")),
@@ -275,7 +284,8 @@ async def test_expired_token_is_401(
     sandbox: Sandbox, client: httpx.AsyncClient, exp_offset: int
 ) -> None:
     now = int(sandbox.ctx.now_s())
-    token = signed(sandbox, claims_for(sandbox, iat=now - 7200, nbf=now - 7200, exp=now + exp_offset))
+    issued = now + exp_offset - 900  # a normal 15-minute token, issued long enough ago
+    token = signed(sandbox, claims_for(sandbox, iat=issued, nbf=issued, exp=now + exp_offset))
     message = assert_error(await client.get(ORDERS, headers=bearer(token)), 401, "unauthorized")
     assert "expired" in message.lower()
 

@@ -95,12 +95,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+ADMIN_TOKEN = "test-admin-token-" + "x" * 16
+ADMIN_HEADERS = {"X-Sandbox-Token": ADMIN_TOKEN}
+
+
+def start_server(port: int, log: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     # Output goes to a file: a pipe nobody reads fills up and blocks the server.
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "serve", "--port", str(port), *extra],
-            stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ),
+            stdout=sink, stderr=subprocess.STDOUT,
+            env=env or {**os.environ, "SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN},
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -132,7 +138,7 @@ def test_over_tcp_login_authorised_call_and_every_error(
 ) -> None:
     base, _ = server
     with httpx.Client(base_url=base, timeout=10) as c:
-        key = {"X-API-Key": "functional"}  # the rate limit is counted per key
+        key = {"X-API-Key": "sk_test_partner"}  # the rate limit is counted per valid key
         login = c.post("/auth/login", json={"email": "grace@shop.test", "password": "sandbox123"},
                        headers=key)
         assert login.status_code == 200
@@ -143,10 +149,13 @@ def test_over_tcp_login_authorised_call_and_every_error(
         assert c.get("/users/5/orders", headers=grace).status_code == 403
         bad = c.post("/orders", headers=grace, json={"items": []})
         assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "items"
-        burst = [c.get("/health", headers={"X-API-Key": "burst"}) for _ in range(150)]
+        burst = [c.get("/products/3") for _ in range(150)]  # counted per address
         assert {r.status_code for r in burst} <= {200, 429}
         assert_fixed_windows_of_60(burst)
-        assert c.get("/openapi.json").json()["openapi"] == "3.1.0"
+        probes = [c.get("/health") for _ in range(100)]  # never limited, even now
+        assert {r.status_code for r in probes} == {200}
+        assert all("RateLimit-Limit" not in r.headers for r in probes)
+        assert c.get("/openapi.json", headers=key).json()["openapi"] == "3.1.0"  # key's own limit
         assert c.get("/ready").json() == {"status": "ready"}
 
 
@@ -171,12 +180,13 @@ def assert_fixed_windows_of_60(responses: list[httpx.Response]) -> None:
 def test_admin_api_changes_settings_live(server: tuple[str, subprocess.Popen[bytes]]) -> None:
     base, _ = server
     with httpx.Client(base_url=base, timeout=10) as c:
-        changed = c.post("/_sandbox/settings", json={"cache.strategy": "cache_aside"})
+        changed = c.post("/_sandbox/settings", json={"cache.strategy": "cache_aside"},
+                         headers=ADMIN_HEADERS)
         assert changed.status_code == 200 and changed.json()["cache.strategy"] == "cache_aside"
-        wrong = c.post("/_sandbox/settings", json={"cache.stratgy": "x"})
+        wrong = c.post("/_sandbox/settings", json={"cache.stratgy": "x"}, headers=ADMIN_HEADERS)
         assert wrong.status_code == 422 and "cache.strategy" in wrong.json()["error"]["message"]
-        c.get("/products/77", headers={"X-API-Key": "admin-test"})
-        traces = c.get("/_sandbox/traces").json()
+        c.get("/products/77", headers={"X-API-Key": "sk_test_partner"})
+        traces = c.get("/_sandbox/traces", headers=ADMIN_HEADERS).json()
         assert traces[-1]["path"] == "/products/77"
         kinds = {s["kind"] for s in traces[-1]["root"]["children"]}
         assert {"lb", "gateway", "instance"} <= kinds  # traced like in-process requests
@@ -208,11 +218,15 @@ def test_a_concurrent_burst_has_no_errors_but_the_configured_429s(
 def test_fuzzing_the_served_socket(server: tuple[str, subprocess.Popen[bytes]],
                                    tmp_path: Path) -> None:
     base, _ = server
+    # Every sandbox signs with its own secret: log in to this one.
+    login = httpx.post(f"{base}/auth/login", timeout=10, headers={"X-API-Key": "sk_test_partner"},
+                       json={"email": "ada@shop.test", "password": "sandbox123"})
+    admin = f"Bearer {login.json()['access_token']}"
     cli = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
         [str(cli), "run", f"{base}/openapi.json", "--checks", ",".join(CHECK_NAMES),
          "--max-examples", "100", "--phases", "examples,coverage,fuzzing", "--seed", "1",
-         "-H", "X-API-Key: fuzz", "-H", f"Authorization: {ADMIN['Authorization']}",
+         "-H", "X-API-Key: sk_test_partner", "-H", f"Authorization: {admin}",
          "--report", "junit", "--report-dir", str(tmp_path), "--workers", "1"],
         capture_output=True, text=True, timeout=600,
     )

@@ -55,6 +55,11 @@ async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
         _, trace = next(iter(view._traces.values()))
         assert trace.path == "/products/7" and trace.status == 200
         assert trace.find("lb") and trace.find("gateway") and trace.find("db")
+        # The admin API wants the token the app shows when it starts serving.
+        settings_url = f"{screen.live.url}/_sandbox/settings"
+        token = {"X-Sandbox-Token": screen.live.admin_token}
+        assert screen.live.admin_token and httpx.get(settings_url, timeout=30).status_code == 401
+        assert httpx.get(settings_url, headers=token, timeout=30).status_code == 200
         # A switch flipped in the app applies to the served backend from the next request on.
         # Served time follows the wall clock, so the window is an hour: a slow machine must
         # not let the three requests fall into three different windows.
@@ -63,7 +68,7 @@ async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
                                              "ratelimit.window_s": 3600})
         await pilot.pause()
         for _ in range(3):
-            thread = outside_get(f"{screen.live.url}/health", statuses)
+            thread = outside_get(f"{screen.live.url}/products/8", statuses)
             await wait_until(pilot, lambda t=thread: not t.is_alive(), tries=500)
         assert statuses[1:] == [200, 429, 429]
         await wait_until(pilot, lambda: len(view._traces) == 4)

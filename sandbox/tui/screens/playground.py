@@ -133,8 +133,9 @@ class PlaygroundScreen(Screen[None]):
         self._served_count = 0
         self.sub_title = f"playground · serving {self.live.url}"
         self.notify(f"curl -i {self.live.url}/products/1 — outside requests appear in the "
-                    "Requests and Flow tabs as they arrive.", title=f"serving {self.live.url}",
-                    timeout=8)
+                    "Requests and Flow tabs as they arrive. Admin API: header "
+                    f"X-Sandbox-Token: {self.live.admin_token}", title=f"serving {self.live.url}",
+                    timeout=12)
 
     def _error_from_server_thread(self, message: str) -> None:
         with contextlib.suppress(RuntimeError):  # the app is shutting down
