@@ -107,9 +107,9 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
         ("db queries / rows examined",
          f"{metrics['db']['queries']:,} / {metrics['db']['rows_scanned']:,}"),
         ("rate-limited (429)", f"{metrics['ratelimit']['rejected']:,}"),
-        ("queue published / processed / dead / lost",
-         " / ".join(str(metrics["queue"][k]) for k in
-                    ("published", "processed", "dead_lettered", "lost"))),
+        ("queue published / processed / e-mails / dead / lost",
+         " / ".join(str(metrics["queue"].get(k, 0)) for k in
+                    ("published", "processed", "emails_sent", "dead_lettered", "lost"))),
         ("requests per instance", "  ".join(f"{k}:{v:,}" for k, v in
                                             metrics["instances"].items())),
     ]

@@ -10,8 +10,8 @@ Everything else (the CLI, scenarios, the terminal app, tests) builds a Sandbox a
 
 from __future__ import annotations
 
-import hashlib
 import random
+import secrets
 import sqlite3
 from collections import deque
 
@@ -23,7 +23,7 @@ from sandbox.backend.database import Database
 from sandbox.backend.repositories import Repositories
 from sandbox.backend.services import EMAIL_MS, Services
 from sandbox.clock import SimClock
-from sandbox.mechanisms.auth import TokenIssuer
+from sandbox.mechanisms.auth import SECRET_BYTES, TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
@@ -42,9 +42,14 @@ class Sandbox:
     Args:
         settings: the switches; change them later with `apply`.
         seed: seeds traffic, jitter and anything else random, so runs repeat exactly.
+        secret: the token signing key; `sandbox serve` keeps one per data folder
+            (`auth.load_signing_secret`). By default a random one for this sandbox only.
+            Never derived from the seed: anyone could then mint tokens. (No number a run
+            prints depends on it: every signature has the same length.)
     """
 
-    def __init__(self, settings: Settings | None = None, seed: int = 7) -> None:
+    def __init__(self, settings: Settings | None = None, seed: int = 7,
+                 secret: bytes | None = None) -> None:
         self.settings = settings or Settings()
         self.seed = seed
         self.plugs: dict[str, object] = {}  # parts replaced by a student's code (sandbox.plugs)
@@ -56,7 +61,7 @@ class Sandbox:
         if self.settings.redis.url:
             self.redis.check()
         self.cache = Cache(self.redis, self.clock, self.settings.cache)
-        secret = hashlib.sha256(f"sandbox-signing-key-{seed}".encode()).digest()
+        secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
         self.ctx = AppContext(
             settings=self.settings,
             clock=self.clock,
@@ -65,8 +70,9 @@ class Sandbox:
             rng=self.rng,
             cache=make_strategy(self.cache),
         )
+        self._orders = Services(self.ctx).orders  # the workers' handler, and the outbox relay
         self.ctx.jobs = JobQueue(self.redis, self.clock, lambda: self.settings,
-                                 random.Random(seed * 7 + 3), Services(self.ctx).orders.confirm)
+                                 random.Random(seed * 7 + 3), self._orders.confirm)
         self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"))
         self.ctx.email = Dependency("email", EMAIL_MS, self.clock, lambda: self.settings,
                                     random.Random(seed * 11 + 7))
@@ -77,6 +83,7 @@ class Sandbox:
             self.ctx.log_event, background=self.background,
         )
         self.network.ping_database = self._database_answers
+        self.network.gateway.key_is_valid = self._api_key_exists
         self._configure_mechanisms(self.settings, None)
 
     def apply(self, settings: Settings) -> None:
@@ -138,6 +145,19 @@ class Sandbox:
             self.replica.guard = self.db.guard
             self.replica.available = self.db.available
 
+    def _api_key_exists(self, key: str) -> bool:
+        """The gateway's own copy of the issued API keys (read here, untraced, from the table
+        the shop keeps them in; a real gateway syncs a copy and asks no database per request)."""
+        found = self.db.conn.execute("SELECT 1 FROM api_keys WHERE key = ?", (key,)).fetchone()
+        return found is not None
+
+    def _outbox_waiting(self) -> int:
+        """Jobs in the outbox the queue does not have yet (read untraced: a figure, not traffic)."""
+        if not self.ctx.outbox_behind:
+            return 0
+        row = self.db.conn.execute("SELECT count(*) FROM outbox WHERE published = 0").fetchone()
+        return int(row[0])
+
     def _database_answers(self) -> bool:
         """A readiness probe's trivial query (`SELECT 1`): does the database answer at all?"""
         if not self.db.available:
@@ -152,6 +172,7 @@ class Sandbox:
         cache = self.ctx.cache
         if isinstance(cache, WriteBehind) and cache.pending:
             cache.flush_due()
+        self._orders.relay_outbox()  # jobs the queue could not take when their order committed
         jobs = self.ctx.jobs
         if jobs is not None and jobs.pending:
             jobs.run_until(self.clock.now_ms)
@@ -160,6 +181,7 @@ class Sandbox:
         """Let simulated time run on until the workers have nothing left (or `limit_ms`)."""
         jobs = self.ctx.jobs
         deadline = self.clock.now_ms + limit_ms
+        self._orders.relay_outbox()
         while jobs is not None and jobs.pending:
             when = jobs.next_event_ms()
             if when is None or when > deadline:
@@ -175,8 +197,15 @@ class Sandbox:
             self.ctx.events.deliver(wait_s=0.05 if self.redis.url else 0.0)
 
     def queue_metrics(self) -> dict[str, object]:
-        jobs, events = self.ctx.jobs, self.ctx.events
-        out: dict[str, object] = dict(jobs.stats.as_dict(jobs.pending)) if jobs else {}
+        """The queue's figures. `pending` counts jobs still in the outbox too; `emails_sent` is
+        what the e-mail provider really sent (one per order, however often it was asked)."""
+        jobs, events, mailer = self.ctx.jobs, self.ctx.events, self.ctx.mailer
+        out: dict[str, object] = {}
+        if jobs is not None:
+            jobs.reconcile()  # a job gone from Redis is lost, not pending
+            figures = jobs.stats.as_dict(jobs.pending + self._outbox_waiting())
+            out = {"published": 0, "processed": 0, "emails_sent": mailer.sent,
+                   "email_repeats": mailer.repeats, **figures}
         if events is not None:
             out["pubsub"] = {"published": events.published, "received": dict(events.received)}
         return out

@@ -12,6 +12,7 @@ from sandbox.backend.seed import SEED_EPOCH_S
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
+from sandbox.mechanisms.email_provider import EmailProvider
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.resilience import Dependency
 from sandbox.settings import Settings
@@ -32,8 +33,12 @@ class AppContext:
     rng: random.Random
     cache: NoCache  # the cache strategy in force (NoCache when `cache.strategy=off`)
     jobs: JobQueue | None = None  # set once the sandbox has built it
+    # True while jobs wait in the outbox because the queue could not take them (Redis down):
+    # the sandbox's background relay tries again (OrderService.relay_outbox).
+    outbox_behind: bool = False
     events: EventBus | None = None
-    email: Dependency | None = None  # the outside e-mail provider
+    email: Dependency | None = None  # the network hop to the outside e-mail provider
+    mailer: EmailProvider = field(default_factory=EmailProvider)  # the provider's own side
     replica_repos: Repositories | None = None  # set while `db.read_replica` is on
 
     @property

@@ -234,6 +234,11 @@ class OrderRepository(Repository):
 
 
 class ConfirmationRepository(Repository):
+    def is_confirmed(self, order_id: int) -> bool:
+        with tracing.span("repository.order_confirmations.is_confirmed", "repository"):
+            return self.db.query_one("SELECT 1 FROM order_confirmations WHERE order_id = ?",
+                                     (order_id,)) is not None
+
     def confirm(self, order_id: int, job_id: str, now_s: int) -> bool:
         """Record the order as confirmed; False if it already was (the idempotency check)."""
         with tracing.span("repository.order_confirmations.confirm", "repository"):
@@ -270,6 +275,26 @@ class IdempotencyRepository(Repository):
                           "VALUES (?, ?, ?, ?, ?)", (key, user_id, status, body, now_s))
 
 
+class OutboxRepository(Repository):
+    """Jobs owed to the queue: written with their order, marked once the queue has them."""
+
+    def add(self, order_id: int, job: str) -> int:
+        with tracing.span("repository.outbox.add", "repository"):
+            cur = self.db.write("INSERT INTO outbox (order_id, job, published) VALUES (?, ?, 0)",
+                                (order_id, job))
+            return int(cur.lastrowid or 0)
+
+    def unpublished(self) -> list[tuple[int, str]]:
+        """(row id, job as JSON) of every job the queue does not have yet, oldest first."""
+        with tracing.span("repository.outbox.unpublished", "repository"):
+            rows = self.db.query("SELECT id, job FROM outbox WHERE published = 0 ORDER BY id")
+            return [(int(r[0]), str(r[1])) for r in rows]
+
+    def mark_published(self, row_id: int) -> None:
+        with tracing.span("repository.outbox.mark_published", "repository"):
+            self.db.write("UPDATE outbox SET published = 1 WHERE id = ?", (row_id,))
+
+
 class ReviewRepository(Repository):
     def for_product(self, product_id: int, limit: int) -> list[dict[str, Any]]:
         with tracing.span("repository.reviews.for_product", "repository"):
@@ -303,6 +328,7 @@ class Repositories:
         self.reviews = ReviewRepository(db)
         self.confirmations = ConfirmationRepository(db)
         self.idempotency = IdempotencyRepository(db)
+        self.outbox = OutboxRepository(db)
 
     def transaction(self) -> Any:
         return self.db.transaction()

@@ -34,6 +34,7 @@ from sandbox.mechanisms.auth import (
 )
 from sandbox.mechanisms.cache import WriteBehind
 from sandbox.mechanisms.queue import JobFailed
+from sandbox.mechanisms.redis_store import CacheUnavailable
 from sandbox.mechanisms.resilience import DependencyFailed
 
 SERVICE_CPU_MS = 0.02
@@ -78,6 +79,46 @@ def page_key(category: str | None, limit: int, offset: int | None, after: int | 
     """`products:books:offset=20:limit=20`: one cached entry per listing page."""
     start = f"after={after}" if after is not None else f"offset={offset or 0}"
     return f"products:{category or 'all'}:{start}:limit={limit}"
+
+
+def after_commit(ctx: AppContext, step: str, action: Callable[[], object],
+                 **fields: object) -> bool:
+    """Run `action`, a step that follows a committed write; True if it worked.
+
+    The write stands whatever happens here, so a failure is not the client's error: it is
+    logged, counted as `<step>_failed` (a run's metrics show it), and the request goes on.
+    """
+    try:
+        action()
+    except Exception as exc:  # anything at all: the commit cannot be taken back
+        tracing.count(f"{step}_failed")
+        ctx.log_event("warning", f"{step} failed after a committed write", error=repr(exc),
+                      **fields)
+        return False
+    return True
+
+
+def cache_written(ctx: AppContext, key: str, load: Callable[[], dict[str, Any] | None]) -> None:
+    """Tell the cache that the row behind `key` changed; the database write has committed.
+    If the cache cannot drop its copy, it serves the old row until the TTL ends: counted as
+    `cache.invalidation_failed`, never a failed request."""
+    after_commit(ctx, "cache.invalidation", lambda: ctx.cache.written(key, load), key=key)
+
+
+def email_key(order_id: int) -> str:
+    """The idempotency key of an order's confirmation e-mail: the provider sends one per key."""
+    return f"order-confirmation-{order_id}"
+
+
+def send_confirmation(ctx: AppContext, order_id: int) -> None:
+    """Ask the e-mail provider to send order `order_id`'s confirmation. Raises
+    DependencyFailed when the call fails (nothing was sent)."""
+    key = email_key(order_id)
+    if ctx.email is None:
+        tracing.work(EMAIL_MS)
+        ctx.mailer.send(key)
+        return
+    ctx.email.call(lambda: ctx.mailer.send(key))
 
 
 def present_product(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +193,14 @@ class AccountService:
                 scheme, _, token = authorization.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
-                return self.ctx.tokens.verify(token.strip(), self.ctx.now_s())
+                claimed = self.ctx.tokens.verify(token.strip(), self.ctx.now_s(),
+                                                 self.ctx.settings.auth.token_ttl_s)
+                # A valid signature says who the token was issued to, not who they are now:
+                # a deleted user's token must stop working, and a role taken away must go.
+                user = self.ctx.repos.users.by_id(claimed.user_id)
+                if user is None:
+                    raise Unauthorized("The account behind this access token no longer exists.")
+                return Identity(claimed.user_id, user["role"], "jwt")
             if mode == "api_key":
                 if not api_key:
                     return None
@@ -160,7 +208,9 @@ class AccountService:
                 if owner is None:
                     raise Unauthorized("The API key is not valid.")
                 user = self.ctx.repos.users.by_id(owner)
-                return Identity(owner, user["role"] if user else "customer", "api_key")
+                if user is None:  # the key outlived its account
+                    raise Unauthorized("The account behind this API key no longer exists.")
+                return Identity(owner, user["role"], "api_key")
             # Auth off: the caller's word is taken. This is the hole the security lesson shows.
             user_id = parse_user_id(user_header) if user_header else 2
             if user_id is None:
@@ -245,9 +295,9 @@ class CatalogService:
         with repos.transaction():
             review_id = repos.reviews.add(product_id, user_id, rating, body, now)
             repos.products.add_rating(product_id, rating)
-        self.ctx.cache.written(product_key(product_id), self._loader(product_id))
-        self.ctx.cache.written(
-            reviews_key(product_id),
+        cache_written(self.ctx, product_key(product_id), self._loader(product_id))
+        cache_written(
+            self.ctx, reviews_key(product_id),
             lambda: {"items": repos.reviews.for_product(product_id, REVIEW_PAGE)},
         )
         return {"id": review_id, "product_id": product_id, "user_id": user_id,
@@ -273,7 +323,7 @@ class CatalogService:
                 return changed
             if not repo.update(product_id, fields, now):
                 raise NotFound(f"There is no product {product_id}.")
-            cache.written(key, self._loader(product_id))
+            cache_written(self.ctx, key, self._loader(product_id))
             return self.product(product_id)
 
 
@@ -289,6 +339,10 @@ class OrderService:
         remembered under (user, key); a retry with the same key and body gets that response
         back (the second value is True: replayed) instead of a second order. Reusing a key for
         a different order is refused: the client has a bug.
+
+        The key is remembered in the order's own transaction: both commit, or neither. Saved
+        after the commit, a failure in between (the cache, the queue, the process) would answer
+        an error for an order that exists, and the client's retry would place it again.
         """
         with tracing.span("service.orders.place", "service") as span:
             tracing.work(SERVICE_CPU_MS)
@@ -300,10 +354,12 @@ class OrderService:
                 replayed = store.replay(who.user_id, idempotency_key, items)
                 if replayed is not None:
                     span.set("idempotency", "replayed")
-                    return replayed, True
-                order = self._place(who, items)
-                store.remember(who.user_id, idempotency_key, items, order)
-                return order, False
+                    return self._replay(replayed), True
+
+                def remember_with(order: dict[str, Any]) -> None:
+                    store.remember(who.user_id, idempotency_key, items, order)
+
+                return self._place(who, items, remember_with), False
             key = f"{who.user_id}:{idempotency_key}"
             fingerprint = orjson.dumps(sorted((i["product_id"], i["quantity"]) for i in items))
             remembered = self.ctx.repos.idempotency.get(key)
@@ -315,17 +371,27 @@ class OrderService:
                         details=[FieldError("Idempotency-Key", "use a new key for a new order")],
                     )
                 span.set("idempotency", "replayed")
-                return stored["response"], True
-            order = self._place(who, items)
-            self.ctx.repos.idempotency.put(
-                key, who.user_id, 201,
-                orjson.dumps({"request": fingerprint.decode(), "response": order}).decode(),
-                int(self.ctx.now_s()),
-            )
-            return order, False
+                return self._replay(stored["response"]), True
 
-    def _place(self, who: Identity, items: list[dict[str, int]]) -> dict[str, Any]:
-        """Check stock, take it, record the order, then do the follow-up work."""
+            def remember(order: dict[str, Any]) -> None:
+                self.ctx.repos.idempotency.put(
+                    key, who.user_id, 201,
+                    orjson.dumps({"request": fingerprint.decode(), "response": order}).decode(),
+                    int(self.ctx.now_s()),
+                )
+
+            return self._place(who, items, remember), False
+
+    def _replay(self, order: dict[str, Any]) -> dict[str, Any]:
+        """A remembered order, to answer a retry. It was remembered as committed, before its
+        confirmation happened, so the retry hears where the confirmation stands now."""
+        confirmed = self.ctx.repos.confirmations.is_confirmed(order["id"])
+        return {**order, "confirmation": "sent" if confirmed else "queued"}
+
+    def _place(self, who: Identity, items: list[dict[str, int]],
+               remember: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Check stock, take it and record the order, with its idempotency key (`remember`)
+        and, in async mode, its follow-up job, in one transaction; then what follows a commit."""
         with tracing.span("service.orders.take", "service"):
             repos = self.ctx.repos
             wanted: dict[int, int] = {}
@@ -333,6 +399,7 @@ class OrderService:
                 wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
             lines: list[tuple[int, int, int]] = []
             now = int(self.ctx.now_s())
+            queued = self.ctx.settings.queue.mode == "async"
             with repos.transaction():
                 for product_id, quantity in sorted(wanted.items()):
                     price = repos.products.take_stock(product_id, quantity)
@@ -343,77 +410,110 @@ class OrderService:
                         raise Conflict(f"Only {left} of product {product_id} left in stock.")
                     lines.append((product_id, quantity, price))
                 order_id = repos.orders.add(who.user_id, lines, now)
+                order: dict[str, Any] = {
+                    "id": order_id, "customer_id": who.user_id, "status": "paid",
+                    "total_cents": sum(q * p for _, q, p in lines), "created_at": now,
+                    "items": [{"order_id": order_id, "product_id": p, "quantity": q,
+                               "price_cents": c} for p, q, c in lines],
+                }
+                if remember is not None:
+                    remember(order)
+                job = {"order_id": str(order_id),
+                       "lines": orjson.dumps([[p, q] for p, q, _ in lines]).decode()}
+                # The outbox: the job commits with the order, so no order is left without one.
+                outbox_id = self._save_job(job) if queued else None
+            # Committed: the order exists. Nothing below may turn that into an error.
             catalog = CatalogService(self.ctx)
             for product_id, _, _ in lines:  # their stock changed
-                self.ctx.cache.written(product_key(product_id), catalog._loader(product_id))
-            job = {"order_id": str(order_id),
-                   "lines": orjson.dumps([[p, q] for p, q, _ in lines]).decode()}
-            confirmation = self._follow_up(order_id, job)
-            order: dict[str, Any] = {
-                "id": order_id, "customer_id": who.user_id, "status": "paid",
-                "total_cents": sum(q * p for _, q, p in lines), "created_at": now,
-            }
-            order["items"] = [
-                {"order_id": order_id, "product_id": p, "quantity": q, "price_cents": c}
-                for p, q, c in lines
-            ]
-            order["confirmation"] = confirmation
-            return order
+                cache_written(self.ctx, product_key(product_id), catalog._loader(product_id))
+            return {**order, "confirmation": self._follow_up(order_id, job, outbox_id)}
 
-    def _follow_up(self, order_id: int, job: dict[str, str]) -> str:
-        """Confirmation, e-mail and sales count: now (sync) or by a worker later (async).
+    def _save_job(self, job: dict[str, str]) -> int:
+        """Write a follow-up job to the outbox; its row id. (A `faults.poison_rate` share of
+        jobs carry a poison mark.)"""
+        if self.ctx.rng.random() < self.ctx.settings.faults.poison_rate:
+            job["poison"] = "1"
+        return self.ctx.repos.outbox.add(int(job["order_id"]), orjson.dumps(job).decode())
+
+    def _follow_up(self, order_id: int, job: dict[str, str], outbox_id: int | None) -> str:
+        """Confirmation, e-mail and sales count: now (sync) or by a worker later (async, the
+        job already in the outbox as `outbox_id`). The order has committed: failures here are
+        logged and counted, never the client's error.
 
         Returns "sent", or "queued" when a worker will do it (async mode, or because the
         e-mail provider failed: the order stands, the e-mail goes out later).
         """
-        ctx = self.ctx
-        if ctx.events is not None:
-            ctx.events.publish(f"order_placed:{order_id}")
-        if ctx.settings.queue.mode == "async" and ctx.jobs is not None:
-            self._enqueue(job)
+        ctx, events = self.ctx, self.ctx.events
+        if events is not None:  # fire and forget: pub/sub keeps nothing for later anyway
+            after_commit(ctx, "events.publish",
+                         lambda: events.publish(f"order_placed:{order_id}"), order_id=order_id)
+        if outbox_id is not None:
+            self._relay(outbox_id, job)
             return "queued"
         try:
             # Inside the request: the customer waits for the e-mail provider.
-            self._send_email()
+            send_confirmation(ctx, order_id)
         except DependencyFailed:
-            if ctx.jobs is None:
-                raise ServiceUnavailable("The e-mail provider is down.") from None
             tracing.count("email.deferred")  # graceful degradation: sell now, e-mail later
-            self._enqueue(job)
+            after_commit(ctx, "outbox.add", lambda: self._relay(self._save_job(job), job),
+                         order_id=order_id)
             return "queued"
-        self.confirm(f"sync-{order_id}", job, email_sent=True)
+        after_commit(ctx, "orders.confirm",
+                     lambda: self.confirm(f"sync-{order_id}", job, email_sent=True),
+                     order_id=order_id)
         return "sent"
 
-    def _enqueue(self, job: dict[str, str]) -> None:
+    def _relay(self, outbox_id: int, job: dict[str, str]) -> None:
+        """Hand an outbox row's job to the queue, then mark the row. If the queue cannot take
+        it (Redis is down), the row waits and the sandbox's background relay tries again
+        (`relay_outbox`). Dying between the two would publish the job twice: a redelivery,
+        which the consumer already takes in its stride."""
         jobs = self.ctx.jobs
-        assert jobs is not None
-        with tracing.span("queue.publish", "queue") as span:
-            if self.ctx.rng.random() < self.ctx.settings.faults.poison_rate:
-                job["poison"] = "1"
-            span.set("queue.job_id", jobs.publish(job))
 
-    def _send_email(self) -> None:
-        email = self.ctx.email
-        if email is None:
-            tracing.work(EMAIL_MS)
+        def publish() -> None:
+            if jobs is None:
+                raise CacheUnavailable("no queue to publish to")
+            with tracing.span("queue.publish", "queue") as span:
+                span.set("queue.job_id", jobs.publish(job))
+            self.ctx.repos.outbox.mark_published(outbox_id)
+
+        if not after_commit(self.ctx, "queue.publish", publish, order_id=job["order_id"]):
+            self.ctx.outbox_behind = True
+
+    def relay_outbox(self) -> None:
+        """Publish the jobs still waiting in the outbox, oldest first (the background relay).
+        Stops at the first failure, to try again on a later pass."""
+        ctx = self.ctx
+        if not ctx.outbox_behind or ctx.jobs is None:
             return
-        email.call(lambda: None)
+        try:
+            for outbox_id, job in ctx.repos.outbox.unpublished():
+                ctx.jobs.publish(orjson.loads(job))
+                ctx.repos.outbox.mark_published(outbox_id)
+        except (CacheUnavailable, ServiceUnavailable):
+            return  # Redis or the database is still down
+        ctx.outbox_behind = False
 
     def confirm(self, job_id: str, job: dict[str, str], email_sent: bool = False) -> bool:
-        """The order-confirmation job. Idempotent: a second delivery changes nothing.
+        """The order-confirmation job. Idempotent: a second delivery changes nothing, and
+        e-mails nobody.
 
         Returns True when it did the work, False when the order was already confirmed.
-        Raises JobFailed for a job that cannot succeed (a poison message).
+        Raises JobFailed for a job that cannot succeed (a poison message, a failing provider).
         """
+        order_id = int(job["order_id"])
+        repos = self.ctx.repos
+        if not email_sent and repos.confirmations.is_confirmed(order_id):
+            return False  # a redelivery: the work is done, only the acknowledgement was lost
         if job.get("poison") == "1":
             raise JobFailed("the e-mail provider permanently rejects this address")
         if not email_sent:
             try:
-                self._send_email()  # the worker's call to the provider
+                # Keyed by order: should this worker die before the commit below, the next
+                # delivery's e-mail is one the provider has already sent, and it sends nothing.
+                send_confirmation(self.ctx, order_id)
             except DependencyFailed as exc:
                 raise JobFailed(str(exc)) from None
-        order_id = int(job["order_id"])
-        repos = self.ctx.repos
         with repos.transaction():
             # The check and the effect commit together: a crash between them cannot leave
             # one without the other.

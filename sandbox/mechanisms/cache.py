@@ -30,7 +30,10 @@ With `cache.invalidate_on_write=off` writes leave old entries in place, and read
 data until the TTL ends. The sandbox counts those stale reads with an oracle: it knows the
 truth because it sees every write, which a real cache cannot.
 
-If Redis is down, every strategy falls back to the database: slower, never failing.
+If Redis is down, every strategy falls back to the database: slower, never failing. A write is
+the exception that cannot be hidden: if the old entry cannot be dropped, `written` raises
+CacheUnavailable, and the service (whose database write has already committed) logs and counts
+it instead of failing the request. Until its TTL ends, that entry serves stale data.
 """
 
 from __future__ import annotations
@@ -200,7 +203,9 @@ class CacheStrategy(Protocol):
     `read` returns the value for `key`, from the cache or from `load` (the database); `tags`,
     if given, names the keys the loaded value was built from (see `Cache`).
     `written` is called after the service changed the row behind `key` in the database;
-    `load` then returns the fresh row.
+    `load` then returns the fresh row. It raises CacheUnavailable when the old entry could not
+    be dropped (Redis is down): the change is in the database, the cache may still show the
+    old row.
     """
 
     name: str
@@ -248,10 +253,12 @@ class CacheAside(NoCache):
             self._invalidate(key)
 
     def _invalidate(self, key: str) -> None:
-        """Drop `key` and the entries tagged with it."""
+        """Drop `key` and the entries tagged with it. Raises CacheUnavailable if Redis is down:
+        unlike a failed read or fill, a failed drop leaves wrong data behind, so the caller
+        must hear of it."""
         with tracing.span("cache.invalidate", "cache") as span:
             span.attrs["cache.key"] = key
-            _degrade(lambda: self.cache.delete(key))
+            self.cache.delete(key)
 
     def _lookup(self, key: str) -> Entry | None:
         with tracing.span("cache.get", "cache") as span:
@@ -323,7 +330,9 @@ class WriteBehind(WriteThrough):
         """Put `value` in the cache now; run `write_db` after the configured delay."""
         self.cache.oracle.bump(key)
         if self.cache.settings.invalidate_on_write:
-            self._invalidate(key)  # entries tagged with it show the old row
+            # Entries tagged with it show the old row. Nothing is written yet, and the value
+            # goes on to the database either way, so a Redis outage only costs the cache.
+            _degrade(lambda: self._invalidate(key))
         self._fill(key, value, self.cache.oracle.now())
         due = self.cache.clock.now_ms + self.cache.settings.write_behind_delay_s * 1000.0
         self.pending.append((due, key, write_db))

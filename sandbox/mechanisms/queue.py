@@ -15,6 +15,12 @@ The queue is a Redis Stream read by a consumer group, so each job goes to one wo
    `queue.max_attempts` it moves to a dead-letter stream for a human to look at, instead of
    blocking the queue forever (a *poison message*).
 
+A job is *lost* when Redis no longer has it although it was never done nor dead-lettered:
+deleted or trimmed from the stream, or gone with a Redis that restarted without saving. The
+queue does not infer that from its own counters (they always add up); it finds out from Redis,
+when a worker asks for a job that is not there any more, and when `reconcile` checks every job
+it is still waiting for.
+
 Redis keeps who holds each job (the pending list); *when* a job may be taken over or retried
 is a deadline in simulated time, which Redis cannot know, so the queue keeps those deadlines.
 Workers run in simulated time too: the sandbox lets them catch up before each request.
@@ -27,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,12 +59,12 @@ class QueueStats:
     crashes: int = 0
     claimed: int = 0
     dead_lettered: int = 0
+    lost: int = 0  # published, never done nor dead-lettered, and no longer in Redis
 
     def as_dict(self, pending: int) -> dict[str, int]:
         return {
             "published": self.published, "processed": self.processed,
-            "dead_lettered": self.dead_lettered, "pending": pending,
-            "lost": self.published - self.processed - self.dead_lettered - pending,
+            "dead_lettered": self.dead_lettered, "pending": pending, "lost": self.lost,
             "retries": self.retries, "crashes": self.crashes, "claimed": self.claimed,
             "duplicates": self.duplicates,
         }
@@ -108,9 +113,9 @@ class JobQueue:
         self.held: dict[str, Held] = {}  # job id -> who-may-take-it-over deadline
         self._seq = 0
         self._dead_seq = 0
-        # Publish times of jobs no worker has read yet, oldest first: a worker cannot take a
-        # job before it exists.
-        self._unread: deque[float] = deque()
+        # Job id -> publish time of jobs no worker has read yet, oldest first: a worker cannot
+        # take a job before it exists.
+        self._unread: dict[str, float] = {}
         store.run("XGROUP", ("XGROUP", "CREATE", self.stream, GROUP, "0", "MKSTREAM"),
                   kind="queue")
         self.resize(settings().queue.workers)
@@ -134,7 +139,7 @@ class JobQueue:
             flat += [key, value]
         self.store.run("XADD", ("XADD", self.stream, job_id, *flat), kind="queue")
         self.stats.published += 1
-        self._unread.append(self.clock.now_ms)
+        self._unread[job_id] = self.clock.now_ms
         return job_id
 
     # -- workers ----------------------------------------------------------------------------
@@ -170,7 +175,7 @@ class JobQueue:
         """When a worker can next start something: a job is available and a worker is free."""
         available = [h.deadline_ms for h in self.held.values()]
         if self._unread:
-            available.append(self._unread[0])
+            available.append(self._oldest_unread())
         if not available or not self.workers:
             return None
         return max(min(available), min(w.free_at for w in self.workers))
@@ -178,8 +183,8 @@ class JobQueue:
     def _next_arrival_after(self, t: float) -> float | None:
         """The first moment after `t` when a job becomes available to take."""
         times = [h.deadline_ms for h in self.held.values() if h.deadline_ms > t]
-        if self._unread and self._unread[0] > t:
-            times.append(self._unread[0])
+        if self._unread and self._oldest_unread() > t:
+            times.append(self._oldest_unread())
         return min(times) if times else None
 
     def _next_job(self, worker: Worker, now: float) -> tuple[str, dict[str, str]] | None:
@@ -190,20 +195,30 @@ class JobQueue:
             _, job_id = min(due)
             reply = self.store.run("XCLAIM", ("XCLAIM", self.stream, GROUP, worker.name, 0,
                                               job_id), kind="worker")[0]
+            if not reply or reply[0][1] is None:
+                # Only this queue acknowledges, so the entry itself has left the stream.
+                self._lose([job_id])
+                return None
             self.stats.claimed += 1
-            if reply:
-                return job_id, _fields(reply[0][1])
-            self.held.pop(job_id, None)  # acknowledged meanwhile
-            return None
-        if not self._unread or self._unread[0] > now:
+            return job_id, _fields(reply[0][1])
+        if not self._unread or self._oldest_unread() > now:
             return None
         reply = self.store.run("XREADGROUP", ("XREADGROUP", "GROUP", GROUP, worker.name,
                                               "COUNT", 1, "STREAMS", self.stream, ">"),
                                kind="worker")[0]
-        if not reply:
+        entries = reply[0][1] if reply else []
+        job_id, raw = entries[0] if entries else ("", {})
+        # Redis hands out the oldest job left in the stream: any published before it (every
+        # one, if it hands out none) is no longer there.
+        gone: list[str] = []
+        for unread_id in self._unread:
+            if entries and _stream_order(unread_id) >= _stream_order(job_id):
+                break
+            gone.append(unread_id)
+        self._lose(gone)
+        if not entries:
             return None
-        job_id, raw = reply[0][1][0]
-        self._unread.popleft()
+        self._unread.pop(job_id, None)
         self.held[job_id] = Held(0, now)
         return job_id, _fields(raw)
 
@@ -241,6 +256,32 @@ class JobQueue:
         self.held.pop(job_id, None)
         self.stats.processed += 1
 
+    def _oldest_unread(self) -> float:
+        return next(iter(self._unread.values()))
+
+    def _lose(self, job_ids: list[str]) -> None:
+        """Count jobs Redis no longer has as lost, and stop waiting for them."""
+        for job_id in job_ids:
+            self._unread.pop(job_id, None)
+            self.held.pop(job_id, None)
+            self.stats.lost += 1
+
+    def reconcile(self) -> None:
+        """Check every job the queue is still waiting for against the stream itself: a job no
+        longer in it is lost. (Workers find out the same way when they next ask Redis for a
+        job; this finds out now, for the figures.) Does nothing while Redis is down."""
+        waiting = [*self.held, *self._unread]
+        if not waiting:
+            return
+        oldest = min(waiting, key=_stream_order)
+        try:
+            entries = self.store.run("XRANGE", ("XRANGE", self.stream, oldest, "+"),
+                                     kind="queue")[0]
+        except CacheUnavailable:
+            return
+        there = {entry_id for entry_id, _ in entries or []}
+        self._lose([job_id for job_id in waiting if job_id not in there])
+
     def _attempt(self, job_id: str, fields: dict[str, str]) -> bool:
         return self.handler(job_id, fields)
 
@@ -264,6 +305,12 @@ class JobQueue:
         """Everything in the dead-letter stream, oldest first."""
         reply = self.store.run("XRANGE", ("XRANGE", self.dead, "-", "+"), kind="queue")[0]
         return [_fields(raw) for _, raw in reply or []]
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    """`12-0` -> (12, 0): stream ids compare as numbers, not as text."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
 
 
 def _fields(raw: Any) -> dict[str, str]:

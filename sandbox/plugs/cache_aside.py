@@ -10,7 +10,8 @@ what the sandbox's own strategies have on top (see sandbox/mechanisms/cache.py):
 - tags: when a product is written, the listing pages built from it are invalidated too (the
   adapter remembers which entries each key went into and asks the student's `invalidate` for
   each of them);
-- a fallback to the database while Redis is down (`faults.cache_down`).
+- a fallback to the database while Redis is down (`faults.cache_down`); a write's invalidation
+  then raises CacheUnavailable, as the sandbox's own strategies do, for the service to log.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sandbox import tracing
-from sandbox.mechanisms.redis_store import PER_COMMAND_MS, ROUND_TRIP_MS, RedisStore
+from sandbox.mechanisms.redis_store import (
+    PER_COMMAND_MS,
+    ROUND_TRIP_MS,
+    CacheUnavailable,
+    RedisStore,
+)
 from sandbox.plugs import PlugPoint, need
 
 if TYPE_CHECKING:
@@ -145,9 +151,8 @@ class StudentCacheAside:
             return
         with tracing.span("cache.invalidate", "cache") as span:
             span.attrs["cache.key"] = key
-            if not self.sb.redis.available:
-                tracing.count("cache.errors")
-                return
+            if not self.sb.redis.available:  # the service logs and counts it (see written)
+                raise CacheUnavailable("the cache server is unreachable")
             student = self._student()
             student.invalidate(self._key(key))
             for other in sorted(self.tagged.pop(key, ())):

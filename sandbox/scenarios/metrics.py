@@ -86,6 +86,8 @@ class MetricsRecorder:
                 "hit_rate": round(hits / looked, 4) if looked else 0.0,
                 "stale_reads": self.counts["cache.stale_reads"],
                 "evictions": self.counts["cache.evictions"],
+                # Writes that committed while the cache kept its old copy (Redis was down).
+                "invalidation_failed": self.counts["cache.invalidation_failed"],
             },
             "db": {
                 "queries": self.counts["db.queries"],

@@ -173,17 +173,13 @@ async def arun_scenario(
 
 
 def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
-    """The queue's figures for the measured part of a run: counts as differences, `pending`
-    as the run ended. Jobs already pending when measuring began count as carried in: a job is
-    lost when it was published or carried in and is now neither done, dead-lettered nor
-    pending."""
+    """The queue's figures for the measured part of a run: counts (the jobs found lost among
+    them) as differences, `pending` as the run ended."""
     if "pending" not in end:
         return end
     out: dict[str, Any] = {k: v - start.get(k, 0) for k, v in end.items()
-                           if isinstance(v, int) and k not in ("pending", "lost")}
+                           if isinstance(v, int) and k != "pending"}
     out["pending"] = end["pending"]
-    out["lost"] = (out["published"] + start.get("pending", 0) - out["processed"]
-                   - out["dead_lettered"] - end["pending"])
     if "pubsub" in end:
         was = start.get("pubsub", {"published": 0, "received": {}})
         out["pubsub"] = {

@@ -66,7 +66,7 @@ def recorder() -> MetricsRecorder:
     rec.record("order", make_trace(clock, 1000.0, 30.0, 429, "",
                                    {"cache.stale_reads": 1, "cache.misses": 1}))
     rec.record("order", make_trace(clock, 1500.0, 40.0, 500, "app-1",
-                                   {"cache.evictions": 2}))
+                                   {"cache.evictions": 2, "cache.invalidation_failed": 1}))
     return rec
 
 
@@ -84,6 +84,7 @@ def test_summary_cache_db_ratelimit(recorder: MetricsRecorder) -> None:
     s = recorder.summary()
     assert s["cache"] == {
         "hits": 3, "misses": 2, "hit_rate": 0.6, "stale_reads": 1, "evictions": 2,
+        "invalidation_failed": 1,
     }
     assert {k: s["db"][k] for k in ("queries", "rows_scanned")} == {"queries": 4, "rows_scanned": 40}
     assert s["db"]["stale_reads"] == 0 and s["db"]["pool_waits"] == 0
