@@ -491,7 +491,7 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox.course.progress import data_dir
     from sandbox.mechanisms.auth import load_signing_secret
     from sandbox.runtime import Sandbox
-    from sandbox.serving import is_loopback, port_free, serve
+    from sandbox.serving import MIN_ADMIN_TOKEN, is_loopback, port_free, serve
 
     if not 1 <= args.port <= 65535:
         raise SettingsError(f"bad port {args.port}: choose one from 1 to 65535")
@@ -504,6 +504,9 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
                             "or choose another with --port")
     secret = load_signing_secret(data_dir())
     admin_token = os.environ.get("SANDBOX_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    if len(admin_token) < MIN_ADMIN_TOKEN:
+        raise SettingsError(f"SANDBOX_ADMIN_TOKEN is too short to guard the admin API: use at "
+                            f"least {MIN_ADMIN_TOKEN} random characters (or unset it)")
     _announce_seed_build(err)
     sandbox = Sandbox(settings, seed=args.seed, secret=secret)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"

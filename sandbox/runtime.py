@@ -10,6 +10,8 @@ Everything else (the CLI, scenarios, the terminal app, tests) builds a Sandbox a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import secrets
 import sqlite3
@@ -42,7 +44,7 @@ class Sandbox:
     Args:
         settings: the switches; change them later with `apply`.
         seed: seeds traffic, jitter and anything else random, so runs repeat exactly.
-        secret: the token signing key; `sandbox serve` keeps one per data folder
+        secret: the root of the token signing key; `sandbox serve` keeps one per data folder
             (`auth.load_signing_secret`). By default a random one for this sandbox only.
             Never derived from the seed: anyone could then mint tokens. (No number a run
             prints depends on it: every signature has the same length.)
@@ -61,7 +63,12 @@ class Sandbox:
         if self.settings.redis.url:
             self.redis.check()
         self.cache = Cache(self.redis, self.clock, self.settings.cache)
-        secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        root = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        # Tokens live as long as this sandbox's data: every start rebuilds the shop and
+        # restarts its clock, so a token from an earlier run would name a user id that may now
+        # be someone else's, and count its expiry on a clock that went back. Each sandbox
+        # signs with its own key, derived from the root and a random value.
+        secret = hmac.new(root, b"run " + secrets.token_bytes(16), hashlib.sha256).digest()
         self.ctx = AppContext(
             settings=self.settings,
             clock=self.clock,

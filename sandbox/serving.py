@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from sandbox.backend.controllers import MAX_BODY_BYTES
 from sandbox.errors import SettingsError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
@@ -46,6 +47,11 @@ MAX_HEADER_BYTES = 16 * 1024
 # What the HTTP parser buffers before it gives up on a request: big enough that any header
 # block up to here reaches the app, which answers it with the envelope.
 PARSER_LIMIT_BYTES = 1024 * 1024
+ADMIN_BODY_BYTES = 16 * 1024  # a settings change is a few hundred bytes
+# A request must arrive whole within this many seconds; a client that sends half its headers
+# and waits (a "slowloris") would otherwise hold its connection open for ever.
+REQUEST_READ_TIMEOUT_S = 30.0
+MIN_ADMIN_TOKEN = 16
 
 Send = Callable[[dict[str, Any]], Any]
 
@@ -122,18 +128,19 @@ class ServedSandbox:
             return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         client_host = (scope.get("client") or ("unknown", 0))[0]
         path: str = scope["path"]
         if sum(len(k) + len(v) + 4 for k, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
             await _json(send, 431, _error(
                 "headers_too_large",
                 f"The request's headers are larger than {MAX_HEADER_BYTES} bytes in all."))
+            return
+        body = await _read_body(scope, receive,
+                                ADMIN_BODY_BYTES if path.startswith(ADMIN_PREFIX) else MAX_BODY_BYTES)
+        if body is None:
+            limit = ADMIN_BODY_BYTES if path.startswith(ADMIN_PREFIX) else MAX_BODY_BYTES
+            await _json(send, 413, _error("payload_too_large",
+                                          f"The body is larger than {limit} bytes."))
             return
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, body, client_host, send)
@@ -178,16 +185,24 @@ class ServedSandbox:
 
     async def _admin(self, scope: dict[str, Any], body: bytes, client_host: str,
                      send: Send) -> None:
+        status = await self._admin_answer(scope, body, client_host, send)
+        if self.log is not None:  # who changed what, and every refusal; never the token
+            self.log(f"{printable(scope['method']):6} {printable(scope['path'])[:30]:30} "
+                     f"{status}  admin API, from {printable(client_host)}")
+
+    async def _admin_answer(self, scope: dict[str, Any], body: bytes, client_host: str,
+                            send: Send) -> int:
+        """Answer one admin call; its status."""
         refusal = self._admin_refusal(scope, client_host)
         if refusal is not None:
             await _json(send, refusal[0], _error(refusal[1], refusal[2]))
-            return
+            return refusal[0]
         path, method = scope["path"][len(ADMIN_PREFIX):], scope["method"]
         if method in ("POST", "PATCH") and not _is_json(_header(scope, b"content-type")):
             await _json(send, 415, _error(
                 "unsupported_media_type", "Send the settings as JSON, with the header "
                 "'Content-Type: application/json'."))
-            return
+            return 415
         if path == "settings" and method == "GET":
             values = {k: format_value(v) for k, v in self.sandbox.settings.as_dict().items()}
             await _json(send, 200, values)
@@ -196,28 +211,37 @@ class ServedSandbox:
                 changes = orjson.loads(body) if body else None
                 if not isinstance(changes, dict):
                     raise SettingsError('send a JSON object: {"cache.strategy": "cache_aside"}')
+                for key in changes:
+                    if "=" in key:  # it would read as `key=value` below
+                        raise SettingsError(f"unknown setting {key!r}: `sandbox settings` "
+                                            "lists them")
                 assignments = [f"{k}={v if isinstance(v, str) else format_value(v)}"
                                for k, v in changes.items()]
                 settings = apply_assignments(self.sandbox.settings, assignments)
                 self.sandbox.apply(settings)
             except orjson.JSONDecodeError:
                 await _json(send, 400, _error("bad_request", "The body is not valid JSON."))
-                return
+                return 400
             except SettingsError as exc:
                 await _json(send, 422, _error("validation_failed", str(exc)))
-                return
+                return 422
             values = {k: format_value(v) for k, v in self.sandbox.settings.as_dict().items()}
             await _json(send, 200, values)
         elif path == "traces" and method == "GET":
             await _json(send, 200, [t.as_dict() for t in list(self.recent)[-20:]])
         else:
             await _json(send, 404, _error("not_found", f"No admin route {method} {scope['path']}."))
+            return 404
+        return 200
 
 
     def _admin_refusal(self, scope: dict[str, Any], client: str) -> tuple[int, str, str] | None:
         """Why this admin call is refused (status, code, message), or None to let it in."""
         if not is_loopback(client):
             return 403, "forbidden", "The admin API answers loopback clients only."
+        for name in (b"host", b"origin", b"content-type", ADMIN_TOKEN_HEADER.lower().encode()):
+            if sum(key.lower() == name for key, _ in scope.get("headers", [])) > 1:
+                return 400, "bad_request", f"Send the {name.decode()} header once."
         host = _header(scope, b"host") or ""
         if not self._host_allowed(host):
             return 403, "forbidden", (
@@ -229,8 +253,9 @@ class ServedSandbox:
         token = _header(scope, ADMIN_TOKEN_HEADER.lower().encode()) or ""
         if not hmac.compare_digest(token.encode(), self.admin_token.encode()):
             return 401, "unauthorized", (
-                f"Send the admin token `sandbox serve` printed when it started, in the header "
-                f"'{ADMIN_TOKEN_HEADER}: <token>'.")
+                f"Send the admin token in the header '{ADMIN_TOKEN_HEADER}: <token>': "
+                "`sandbox serve` prints it when it starts, the terminal app shows it when you "
+                "press v.")
         return None
 
     def _host_allowed(self, host: str) -> bool:
@@ -242,6 +267,24 @@ class ServedSandbox:
         except ValueError:
             return False
         return True
+
+
+async def _read_body(scope: dict[str, Any], receive: Callable[[], Any],
+                     limit: int) -> bytes | None:
+    """The whole request body, or None once it is over `limit` bytes. A declared length over
+    the limit is refused before reading anything (no `100 Continue` invites the body), and
+    the body is never read beyond the limit."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return bytes(body)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -269,23 +312,62 @@ async def _json(send: Send, status: int, content: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def server_config(app: ServedSandbox, host: str, port: int, **extra: Any) -> Any:
-    """uvicorn's configuration for serving `app`: the HTTP parser buffers up to
-    PARSER_LIMIT_BYTES, so the app itself answers big header blocks, and a request the parser
-    cannot read still gets the JSON error envelope."""
+def server_config(app: ServedSandbox, host: str, port: int,
+                  read_timeout_s: float = REQUEST_READ_TIMEOUT_S, **extra: Any) -> Any:
+    """uvicorn's configuration for serving `app`.
+
+    - The HTTP parser buffers up to PARSER_LIMIT_BYTES, so the app itself answers big header
+      blocks, and a request the parser cannot read still gets the JSON error envelope.
+    - `proxy_headers=False`: uvicorn would otherwise take X-Forwarded-For from any loopback
+      peer as the client's address, before the gateway (which believes only
+      `--trusted-proxy`) ever sees it; one made-up header would then dodge the rate limit.
+    - A request that has not arrived whole after `read_timeout_s` loses its connection.
+    """
     import uvicorn
 
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                          lifespan="on", http=_envelope_protocol(),
+                          lifespan="on", http=_envelope_protocol(read_timeout_s),
+                          proxy_headers=False,
                           h11_max_incomplete_event_size=PARSER_LIMIT_BYTES, **extra)
 
 
-def _envelope_protocol() -> type:
-    """uvicorn's HTTP/1.1 protocol, with its plain-text 400 replaced by the error envelope."""
+def _envelope_protocol(read_timeout_s: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, with its plain-text 400 replaced by the error envelope,
+    and a deadline for each request to arrive."""
+    import asyncio
+
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class EnvelopeH11Protocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._start_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._start_deadline()  # the next request on this connection gets its own time
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _start_deadline(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(read_timeout_s, self._too_slow)
+
+        def _too_slow(self) -> None:
+            """Still waiting for headers or body: close. (A request being answered is left
+            alone; an idle keep-alive connection has its own, shorter timeout.)"""
+            cycle = self.cycle
+            arriving = cycle is None or cycle.response_complete or cycle.more_body
+            if arriving and not self.transport.is_closing():
+                self.transport.close()
+
         def send_400_response(self, msg: str) -> None:
             body = orjson.dumps(_error("bad_request", "The request is not valid HTTP/1.1, or "
                                        f"its headers are over {PARSER_LIMIT_BYTES} bytes."))

@@ -5,9 +5,10 @@ purpose: a login pays it once, but an attacker with a stolen table pays it for e
 Tokens are JWTs signed with HMAC-SHA256; verification pins the algorithm, checks issuer,
 audience, expiry and lifetime, and reads time from the simulated clock.
 
-The signing key is a secret nobody can derive: random bytes made once per data folder (a file
-only its owner may read) or given in an environment variable. A key computed from something
-public, such as the seed, would let anyone mint an admin token.
+The signing key is a secret nobody can derive. Its root is random bytes made once per data
+folder (a file only its owner may read) or given in an environment variable; each sandbox
+derives its own key from that root (see `Sandbox`). A key computed from something public, such
+as the seed, would let anyone mint an admin token.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ SECRET_BYTES = 32  # 256 bits: as long as the HMAC-SHA256 output
 
 
 def load_signing_secret(folder: Path) -> bytes:
-    """The signing key: $SANDBOX_SIGNING_SECRET, else `folder/signing-secret`, made on first use.
+    """The root signing secret: $SANDBOX_SIGNING_SECRET, else `folder/signing-secret`, made on
+    first use.
 
     The file is created readable by its owner only (0600), written whole under a temporary
     name and then linked into place, so two processes starting at once agree on one key.

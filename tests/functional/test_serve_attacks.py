@@ -248,6 +248,43 @@ async def test_the_operator_with_the_token_changes_settings(sandbox: Sandbox) ->
         assert (await client.get("/_sandbox/traces")).status_code == 401
 
 
+async def test_admin_headers_sent_twice_and_odd_keys_are_refused(sandbox: Sandbox) -> None:
+    lines: list[str] = []
+    _, client = served(sandbox, log=lines.append)
+    async with client:
+        twice = await client.post("/_sandbox/settings", content=b'{"cache.ttl_s": 5}', headers=[
+            ("Content-Type", "application/json"), ("Origin", "http://127.0.0.1:8000"),
+            ("Origin", "http://evil.example"), ("X-Sandbox-Token", TOKEN)])
+        assert twice.status_code == 400
+        odd = await client.post("/_sandbox/settings", json={"cache.ttl_s=5,cache.strategy": "off"},
+                                headers=ADMIN)
+        assert odd.status_code == 422 and "unknown setting" in odd.json()["error"]["message"]
+        assert (await client.get("/_sandbox/settings")).status_code == 401
+    assert sandbox.settings.cache.ttl_s == 30
+    # Every admin call is logged with its status; the token never is.
+    assert [line.split()[2] for line in lines] == ["400", "422", "401"]
+    assert all("admin API" in line and TOKEN not in line for line in lines)
+
+
+async def test_bodies_over_the_limit_are_never_read_whole(sandbox: Sandbox) -> None:
+    read: list[int] = []
+
+    async def chunks() -> Any:
+        for _ in range(1000):  # 64 MB if it were all read
+            read.append(1)
+            yield b" " * 65536
+
+    _, client = served(sandbox)
+    async with client:
+        streamed = await client.post("/orders", content=chunks(),
+                                     headers={"Content-Type": "application/json"})
+        admin = await client.post("/_sandbox/settings", content=b" " * 20_000,
+                                  headers={"Content-Type": "application/json", **ADMIN})
+    assert streamed.status_code == 413 and admin.status_code == 413
+    assert streamed.json()["error"]["code"] == "payload_too_large"
+    assert len(read) < 1000
+
+
 async def test_the_admin_api_answers_loopback_only(sandbox: Sandbox) -> None:
     _, client = served(sandbox, peer="192.0.2.7")
     async with client:
@@ -387,20 +424,34 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_ADMIN_TOKEN"}
     env["SANDBOX_DATA_DIR"] = str(folder / "data")
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", str(port)],
-                                stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = start_serve(port, env, sink, "--set", "ratelimit.algorithm=fixed_window",
+                           "--set", f"ratelimit.limit={SOCKET_LIMIT}",
+                           "--set", "ratelimit.window_s=3600")
     try:
-        for _ in range(1200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                assert proc.poll() is None, log.read_text()
-                time.sleep(0.05)
+        wait_for(port, proc, log)
         yield port, folder
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+SOCKET_LIMIT = 12  # requests per address per hour on the real server below
+
+
+def start_serve(port: int, env: dict[str, str], sink: Any, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", str(port), *extra],
+                            stdout=sink, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(1200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+    raise AssertionError("the server did not start")
 
 
 def raw_exchange(port: int, request: bytes) -> bytes:
@@ -436,15 +487,104 @@ def test_serve_prints_its_admin_token_and_keeps_the_secret_private(
     assert httpx.get(base, headers={"X-Sandbox-Token": token}, timeout=30).status_code == 200
     secret = folder / "data" / "signing-secret"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    # The served shop signs with the data folder's key, and the seed-derived key is not it.
-    key = secret.read_bytes()
+    # Neither the stored root nor the seed-derived key signs the served shop's tokens: each
+    # start derives its own key from the root.
     login = httpx.post(f"http://127.0.0.1:{port}/auth/login", timeout=30,
                        json={"email": "grace@shop.test", "password": "sandbox123"})
     issued = login.json()["access_token"]
     times = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}  # simulated time
-    assert jwt.decode(issued, key, algorithms=["HS256"], audience=AUDIENCE, options=times)
-    with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(issued, SEED_KEY, algorithms=["HS256"], audience=AUDIENCE, options=times)
+    for key in (secret.read_bytes(), SEED_KEY):
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(issued, key, algorithms=["HS256"], audience=AUDIENCE, options=times)
+
+
+def test_a_spoofed_x_forwarded_for_over_the_socket_is_still_one_client(
+        real_server: tuple[int, Path]) -> None:
+    """Found by the attacker's pass: uvicorn itself believed X-Forwarded-For from loopback
+    peers, so a fresh made-up address per request passed every limit."""
+    port, _ = real_server
+    statuses = [httpx.get(f"http://127.0.0.1:{port}/products/1", timeout=30,
+                          headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                for i in range(SOCKET_LIMIT + 5)]
+    assert statuses.count(200) <= SOCKET_LIMIT and statuses.count(429) >= 5
+
+
+def test_a_huge_declared_body_is_refused_before_it_is_sent(real_server: tuple[int, Path]) -> None:
+    """Found by the attacker's pass: bodies were read whole (400 MB took minutes) and
+    `Expect: 100-continue` was answered `100 Continue` whatever the length."""
+    port, _ = real_server
+    head = (b"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 999999999\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    answer = raw_exchange(port, head)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"100 Continue" not in answer
+    assert orjson.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "payload_too_large"
+
+
+def test_a_token_from_an_earlier_run_is_refused(tmp_path: Path) -> None:
+    """Found by the attacker's pass: the shop is rebuilt at every start, so an earlier run's
+    token named a user id that a new registration now had, and revived once expired."""
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_ADMIN_TOKEN"}
+    env["SANDBOX_DATA_DIR"] = str(tmp_path / "data")
+    tokens: list[str] = []
+    for run in range(2):
+        port, log = free_port(), tmp_path / f"run{run}.log"
+        with log.open("wb") as sink:
+            proc = start_serve(port, env, sink)
+        try:
+            wait_for(port, proc, log)
+            base = f"http://127.0.0.1:{port}"
+            if tokens:
+                old = {"Authorization": f"Bearer {tokens[0]}"}
+                assert httpx.get(f"{base}/users/me/orders", headers=old, timeout=30).status_code == 401
+            login = httpx.post(f"{base}/auth/login", timeout=30,
+                               json={"email": "grace@shop.test", "password": "sandbox123"})
+            tokens.append(login.json()["access_token"])
+            mine = {"Authorization": f"Bearer {tokens[-1]}"}
+            assert httpx.get(f"{base}/users/me/orders", headers=mine, timeout=30).status_code == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_a_short_chosen_admin_token_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "SANDBOX_ADMIN_TOKEN": "letmein", "SANDBOX_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--port", str(free_port())],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "SANDBOX_ADMIN_TOKEN is too short" in " ".join(result.stderr.split())
+
+
+def test_a_request_that_never_finishes_arriving_loses_its_connection() -> None:
+    """Found by the attacker's pass: half-sent headers held a connection open for ever."""
+    import asyncio
+
+    import uvicorn
+
+    from sandbox.serving import server_config
+
+    sandbox = Sandbox(Settings())
+    port = free_port()
+    server = uvicorn.Server(server_config(ServedSandbox(sandbox), "127.0.0.1", port,
+                                          read_timeout_s=0.3))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    try:
+        for _ in range(1200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        for partial in (b"GET /products/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+                        b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"):
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+                conn.sendall(partial)
+                assert conn.recv(65536) == b""  # closed by the server, not by our timeout
+        # A whole request on time is answered as always.
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sandbox.close()
 
 
 def test_threads_sharing_one_folder_get_one_secret(
