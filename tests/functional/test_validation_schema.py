@@ -330,6 +330,7 @@ def test_query_parameters_and_bodies_are_published_from_the_same_fields() -> Non
 # -- the whole document, fuzzed ---------------------------------------------------------------
 
 SEED = 20240611
+LEAKS = ("Traceback", "File \"", ".py\"", "sqlite3.", "site-packages", "/work/", "Error(")
 MAX_EXAMPLES = 100  # per operation and phase: about 1,700 requests, 15 s on two slow cores
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
@@ -390,8 +391,19 @@ def test_schemathesis_finds_no_disagreement_with_every_check(
             suffix = f".{sent['keys']}"
             case.headers["Idempotency-Key"] = key[: 100 - len(suffix)] + suffix
 
-    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
     failures: list[str] = []
+
+    def after_call(context: Any, case: Any, response: Any) -> None:
+        """Every error is the one envelope, and no answer leaks the server's insides."""
+        label = f"{case.operation.label} -> {response.status_code}"
+        if response.status_code >= 400:
+            body = response.json()
+            if set(body) != {"error"} or not {"code", "message"} <= set(body["error"]):
+                failures.append(f"{label}: not the error envelope: {response.text[:200]}")
+        failures.extend(f"{label}: leaks {leak!r}" for leak in LEAKS if leak in response.text)
+
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(after_call, "after_call")
     ran = Counter[str]()
     cases = 0
     try:
@@ -416,6 +428,7 @@ def test_schemathesis_finds_no_disagreement_with_every_check(
                 failures.extend(f"{f.title}: {f.message}" for f in event.failures)
     finally:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
+        GLOBAL_HOOK_DISPATCHER.unregister(after_call)
     assert not failures, "\n\n".join(failures[:20])
     assert set(ran) == every_check, f"checks that never ran: {every_check - set(ran)}"
     assert cases >= 1000, cases
