@@ -126,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "Ctrl-C. Admin API on loopback: GET/POST /_sandbox/settings, "
                     "GET /_sandbox/traces, with the admin token serve prints at start "
                     "(header X-Sandbox-Token; or set SANDBOX_ADMIN_TOKEN). Tokens are signed "
-                    "with a random key kept in the data folder (SANDBOX_DATA_DIR), or "
-                    "SANDBOX_SIGNING_SECRET.",
+                    "with a key made at each start from a random secret kept in the data "
+                    "folder (SANDBOX_DATA_DIR), or from SANDBOX_SIGNING_SECRET.",
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; anything else is reachable "
