@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox import __version__
-from sandbox.errors import SandboxError, SeedError, SettingsError
+from sandbox.course.folders import lessons_dir
+from sandbox.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    SandboxError,
+    SeedError,
+    SettingsError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +32,6 @@ if TYPE_CHECKING:
     from sandbox.grading.early import Early
     from sandbox.settings import Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 DESCRIPTION = """\
 The backend sandbox: run a small online-shop backend (DNS, load balancer, gateway, app
@@ -411,12 +419,6 @@ def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 # -- lessons --------------------------------------------------------------------------------
-
-
-def lessons_dir() -> Path:
-    """The lessons folder: $SANDBOX_LESSONS_DIR, else lessons/ beside the package."""
-    override = os.environ.get("SANDBOX_LESSONS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "lessons"
 
 
 def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:

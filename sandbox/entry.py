@@ -30,8 +30,8 @@ def main() -> int:
 def _verdict(early: Early) -> int:
     from rich.console import Console
 
-    from sandbox.errors import SandboxError
-    from sandbox.grading.commands import EXIT_FAILED, EXIT_INTERRUPTED, run
+    from sandbox.errors import EXIT_FAILED, EXIT_INTERRUPTED, SandboxError
+    from sandbox.grading.commands import run
 
     err = Console(stderr=True)
     try:

@@ -3,6 +3,9 @@
     SandboxError                 anything the sandbox raises on purpose
     ├── SettingsError            a bad settings key or value (CLI exit code 2)
     ├── SeedError                the seeded database could not be built or opened
+    ├── (beside their parts)     CacheUnavailable, DependencyFailed, JobFailed, UnknownHost,
+    │                            ScenarioCancelled, PlugError, LessonError, ExerciseError,
+    │                            ProgressError, StudentCodeStalled/Cancelled
     └── ApiError                 an error that becomes an HTTP response
         ├── BadRequest           400: the request cannot be read (malformed JSON)
         ├── Unauthorized         401: who are you? (missing, bad or expired credentials)
@@ -24,6 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+# How a command ends, for the shell: ok, failed, bad usage (also a bad setting), Ctrl-C.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class SandboxError(Exception):

@@ -30,6 +30,8 @@ from sandbox.errors import SandboxError
 if TYPE_CHECKING:
     import ast
 
+    from sandbox.course.progress import ProgressStore
+
 DEFAULT_TIME_LIMIT_S = 10.0
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
@@ -310,3 +312,25 @@ def find(exercises: list[Exercise], name: str) -> Exercise:
     tip = f" Did you mean '{close[0]}'?" if close else ""
     raise UnknownExercise(f"no exercise called '{name}'.{tip} `sandbox exercises list` shows "
                         "them all")
+
+
+# -- where a learner stands -------------------------------------------------------------------
+
+
+def status(exercise: Exercise, store: ProgressStore) -> tuple[str, str]:
+    """(status, points) for the list: done, failing, changed, not started."""
+    last = store.exercise_checks().get(exercise.name)
+    if last is not None and last.fingerprint == exercise.fingerprint():
+        points = f"{last.score:g}/{last.max_score:g}"
+        return ("done" if last.passed else "failing"), points
+    if exercise.is_untouched():
+        return "not started", f"-/{exercise.visible_points:g}"
+    return "changed", f"-/{exercise.visible_points:g}"
+
+
+def current(exercises: list[Exercise], store: ProgressStore) -> Exercise:
+    """The first exercise not done yet (or the last one when all are)."""
+    for exercise in exercises:
+        if status(exercise, store)[0] != "done":
+            return exercise
+    return exercises[-1]

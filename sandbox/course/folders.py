@@ -33,3 +33,19 @@ def folder_named(root: Path, name: str) -> Path | None:
                 match.group(2), folder.name, str(int(match.group(1)))}:
             return folder
     return None
+
+
+def lessons_dir() -> Path:
+    """The lessons folder: $SANDBOX_LESSONS_DIR, else lessons/ beside the package."""
+    override = os.environ.get("SANDBOX_LESSONS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "lessons"
+
+
+def shown_path(path: Path) -> str:
+    """A path as short as it can be: relative to the current folder, or to home, if inside."""
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)

@@ -17,11 +17,15 @@ from sandbox.course.exercises import (
     Exercise,
     ExerciseError,
     UnknownExercise,
+    current,
     default_root,
     find,
     load_exercises,
+    status,
 )
+from sandbox.course.folders import shown_path
 from sandbox.course.progress import ProgressStore
+from sandbox.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,7 +34,6 @@ if TYPE_CHECKING:
     from sandbox.grading.early import Early
     from sandbox.grading.runner import ExerciseResult
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,25 +159,6 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     raise ExerciseError(f"unknown action {command}")
 
 
-def status(exercise: Exercise, store: ProgressStore) -> tuple[str, str]:
-    """(status, points) for the list: done, failing, changed, not started."""
-    last = store.exercise_checks().get(exercise.name)
-    if last is not None and last.fingerprint == exercise.fingerprint():
-        points = f"{last.score:g}/{last.max_score:g}"
-        return ("done" if last.passed else "failing"), points
-    if exercise.is_untouched():
-        return "not started", f"-/{exercise.visible_points:g}"
-    return "changed", f"-/{exercise.visible_points:g}"
-
-
-def current(exercises: list[Exercise], store: ProgressStore) -> Exercise:
-    """The first exercise not done yet (or the last one when all are)."""
-    for exercise in exercises:
-        if status(exercise, store)[0] != "done":
-            return exercise
-    return exercises[-1]
-
-
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     from rich.table import Table
 
@@ -191,14 +175,6 @@ def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
                       f"[{styles[state]}]{state}[/]", points,
                       escape(f"{exercise.folder.name}/{exercise.files[0]}"))
     return table
-
-
-def shown_path(path: Path) -> str:
-    """A path as short as it can be: relative to the current folder when it is inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def check(exercise: Exercise, store: ProgressStore, out: Console,

@@ -114,7 +114,7 @@ def _next_after(exercises: list[Exercise], current: Exercise) -> Exercise | None
 
 def _next_not_done(exercises: list[Exercise], current: Exercise,
                    store: ProgressStore) -> Exercise | None:
-    from sandbox.grading.commands import status as status_of
+    from sandbox.course.exercises import status as status_of
 
     index = exercises.index(current)
     for exercise in exercises[index + 1:] + exercises[:index]:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.clock import SimClock
+from sandbox.errors import SandboxError
 from sandbox.mechanisms.redis_store import CacheUnavailable, RedisStore
 from sandbox.settings import Settings
 
@@ -46,7 +47,7 @@ RESTART_MS = 2000.0  # a crashed worker is back after this long
 GROUP = "workers"
 
 
-class JobFailed(Exception):
+class JobFailed(SandboxError):
     """The job could not be done this time (it will be retried)."""
 
 

@@ -7,6 +7,7 @@ its TTL, so most requests skip the lookup entirely; with the cache off, every re
 
 from __future__ import annotations
 
+from sandbox.errors import SandboxError
 from sandbox.settings import DnsSettings
 
 SHOP_HOSTS = {"shop.sandbox": "lb.shop.sandbox", "localhost": "lb.shop.sandbox",
@@ -14,7 +15,7 @@ SHOP_HOSTS = {"shop.sandbox": "lb.shop.sandbox", "localhost": "lb.shop.sandbox",
 LOOKUP_HOPS = 20.0  # an uncached lookup costs about this many ordinary hops
 
 
-class UnknownHost(Exception):
+class UnknownHost(SandboxError):
     """The name does not resolve (NXDOMAIN)."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.errors import SandboxError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.metrics import MetricsRecorder
@@ -33,7 +34,7 @@ KEEP_TRACES = 1000  # the newest traces kept for inspection; metrics use every r
 Progress = Callable[[int, int], None]
 
 
-class ScenarioCancelled(Exception):
+class ScenarioCancelled(SandboxError):
     """The run was stopped before it finished."""
 
 

@@ -85,7 +85,7 @@ class Course:
 
 
 def exercise_rows(exercises: list[Exercise], store: ProgressStore | None) -> list[ExerciseRow]:
-    from sandbox.grading.commands import status
+    from sandbox.course.exercises import status
 
     rows = []
     for exercise in exercises:
@@ -145,16 +145,6 @@ def resume_target(course: Course, store: ProgressStore | None) -> Resume | None:
         return Resume("lesson", first.id,
                       f"start with lesson {first.topic} · {first.topic_name}")
     return None
-
-
-def shown_path(path: Path) -> str:
-    """A path as short as it can be: relative to the current folder, or to home, if inside."""
-    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
-        try:
-            return prefix + str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(path)
 
 
 def restore_stubs(exercise: Exercise) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.cli import EXIT_OK, EXIT_USAGE, build_parser, main
+from sandbox.cli import build_parser, main
+from sandbox.errors import EXIT_OK, EXIT_USAGE
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, lessons_dir, main
+from sandbox.cli import main
 from sandbox.course.claims import verify_claim
+from sandbox.course.folders import lessons_dir
 from sandbox.course.lessons import LessonError, check_lesson_text, load_lessons, parse_lesson
+from sandbox.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 SHIPPED, SHIPPED_ERRORS = load_lessons(lessons_dir())
 

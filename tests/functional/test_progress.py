@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cli import EXIT_OK, EXIT_USAGE, main
+from sandbox.cli import main
 from sandbox.course import progress
 from sandbox.course.progress import ProgressError, ProgressStore
+from sandbox.errors import EXIT_OK, EXIT_USAGE
 
 WRITER = """
 import sys

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Label, Markdown, ProgressBar, Static
 
 from sandbox.course.exercises import Exercise
+from sandbox.course.folders import shown_path
 from sandbox.course.progress import ProgressError, ProgressStore
 from sandbox.tui.exercising import (
     STATE_STYLE,
@@ -31,7 +32,6 @@ from sandbox.tui.exercising import (
     not_pluggable_reason,
     playground_setup,
     restore_stubs,
-    shown_path,
 )
 from sandbox.tui.screens import SCREENS_CSS
 from sandbox.tui.widgets.key_bar import KeyBar
@@ -132,7 +132,7 @@ class ExerciseScreen(Screen[None]):
 
     def status(self) -> tuple[str, str]:
         """(done / failing / changed / not started, points) as `exercises list` says them."""
-        from sandbox.grading.commands import status
+        from sandbox.course.exercises import status
 
         if self.store is None:
             untouched = self.exercise.is_untouched()

@@ -217,8 +217,8 @@ class HomeScreen(Screen[None]):
                          daemon=True).start()
 
     def _load(self, generation: int) -> None:
-        from sandbox.cli import lessons_dir
         from sandbox.course.exercises import default_root
+        from sandbox.course.folders import lessons_dir
         from sandbox.course.progress import ProgressError, ProgressStore
         from sandbox.tui.exercising import load_course
 

@@ -65,7 +65,7 @@ RUN_TITLES = {"step": "the step's run", "predict": "your prediction, measured",
 
 
 def lessons_folder() -> Path:
-    from sandbox.cli import lessons_dir
+    from sandbox.course.folders import lessons_dir
 
     return lessons_dir()
 
