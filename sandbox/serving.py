@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from sandbox.backend.controllers import MAX_BODY_BYTES
+from sandbox.backend.schemas import MAX_BODY_BYTES
 from sandbox.errors import SettingsError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import __version__
-from sandbox.backend.controllers import (
+from sandbox.backend.schemas import (
     HISTORY_QUERY,
     IDEMPOTENCY_KEY,
     LOGIN,

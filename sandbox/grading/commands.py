@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if command == "watch":
             from sandbox.grading.watch import watch
 
-            return watch(exercises, exercise, store, out)
+            return watch(exercises, exercise, store, out, check, cmd_hint)
     finally:
         store.close()
     raise ExerciseError(f"unknown action {command}")

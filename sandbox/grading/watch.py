@@ -12,13 +12,21 @@ import os
 import select
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 
-from sandbox.course.exercises import Exercise
+from sandbox.course.exercises import Exercise, status
 from sandbox.course.progress import ProgressStore
+
+
+class Checked(Protocol):
+    """What a check tells the watcher: did it pass."""
+
+    @property
+    def passed(self) -> bool: ...
 
 POLL_S = 0.25
 KEYS = "[dim]keys: h hint · n next exercise · c check now · q quit[/]"
@@ -65,9 +73,11 @@ class _Keys:
         return data.decode("utf-8", "replace").lower()
 
 
-def watch(exercises: list[Exercise], start: Exercise, store: ProgressStore, out: Console) -> int:
-    from sandbox.grading.commands import check, cmd_hint
-
+def watch(exercises: list[Exercise], start: Exercise, store: ProgressStore, out: Console,
+          check: Callable[[Exercise, ProgressStore, Console], Checked],
+          hint: Callable[[Exercise, ProgressStore, Console], object]) -> int:
+    """Check `start`, then again on every save, moving on when it passes. `check` and `hint`
+    are the commands' own (handed in, so this module needs nothing from them)."""
     keys = _Keys()
     current: Exercise | None = start
     with _keys_unbuffered():
@@ -94,7 +104,7 @@ def watch(exercises: list[Exercise], start: Exercise, store: ProgressStore, out:
                     out.print("stopped watching; your progress is saved")
                     return 0
                 if key == "h":
-                    cmd_hint(current, store, out)
+                    hint(current, store, out)
                 elif key == "n":
                     following = _next_after(exercises, current)
                     if following is None:
@@ -114,10 +124,8 @@ def _next_after(exercises: list[Exercise], current: Exercise) -> Exercise | None
 
 def _next_not_done(exercises: list[Exercise], current: Exercise,
                    store: ProgressStore) -> Exercise | None:
-    from sandbox.course.exercises import status as status_of
-
     index = exercises.index(current)
     for exercise in exercises[index + 1:] + exercises[:index]:
-        if status_of(exercise, store)[0] != "done":
+        if status(exercise, store)[0] != "done":
             return exercise
     return None

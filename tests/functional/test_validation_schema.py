@@ -22,7 +22,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
-from sandbox.backend.controllers import (
+from sandbox.backend.openapi import openapi_document
+from sandbox.backend.schemas import (
     IDEMPOTENCY_KEY,
     MAX_ID,
     ORDER_ITEM,
@@ -30,7 +31,6 @@ from sandbox.backend.controllers import (
     REGISTER,
     REVIEW,
 )
-from sandbox.backend.openapi import openapi_document
 from sandbox.backend.validation import MAX_EXACT_FLOAT, Field, query_int
 from sandbox.errors import ValidationFailed
 from sandbox.runtime import Sandbox
