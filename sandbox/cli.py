@@ -25,6 +25,7 @@ from sandbox.errors import (
     SeedError,
     SettingsError,
 )
+from sandbox.safe_text import escape
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -223,13 +224,6 @@ def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover - parser.error exits
-
-
-def escape(text: str) -> str:
-    """Rich's markup escape, imported on first use (start-up stays light for `check`)."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 def _error(err: Console, exc: Exception) -> None:

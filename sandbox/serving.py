@@ -35,6 +35,7 @@ from sandbox.backend.schemas import MAX_BODY_BYTES
 from sandbox.errors import SettingsError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
+from sandbox.safe_text import printable
 from sandbox.settings import apply_assignments, format_value
 from sandbox.tracing import Trace
 
@@ -63,16 +64,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def printable(text: str) -> str:
-    """`text` safe to print on a terminal or in a log: control characters (ESC, newline, DEL,
-    bidi overrides…) become visible escapes such as `\\x1b`, so a URL cannot colour the
-    screen or forge a second log line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def host_name(host: str) -> str:

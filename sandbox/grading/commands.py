@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox.cli import escape
 from sandbox.course.exercises import (
     Exercise,
     ExerciseError,
@@ -26,6 +25,7 @@ from sandbox.course.exercises import (
 from sandbox.course.folders import shown_path
 from sandbox.course.progress import ProgressStore
 from sandbox.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from sandbox.safe_text import escape
 
 if TYPE_CHECKING:
     from rich.console import Console

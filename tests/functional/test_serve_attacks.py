@@ -32,8 +32,9 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from sandbox.errors import SettingsError
 from sandbox.mechanisms.auth import AUDIENCE, ISSUER, SECRET_ENV, load_signing_secret
 from sandbox.runtime import Sandbox
+from sandbox.safe_text import printable
 from sandbox.scenarios import run_scenario
-from sandbox.serving import MAX_HEADER_BYTES, ServedSandbox, printable
+from sandbox.serving import MAX_HEADER_BYTES, ServedSandbox
 from sandbox.settings import Settings
 
 TOKEN = "admin-token-for-tests"

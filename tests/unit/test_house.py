@@ -13,14 +13,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "sandbox"
 
 # Still to untangle: runtime re-attaches plugs (and plugs build on the Sandbox); the terminal
-# app and its screens know each other; the CLI builds the exercise commands' parser and they
-# take its `escape`.
+# app and its screens know each other.
 KNOWN_CIRCLES = {
     frozenset({"sandbox.plugs", "sandbox.runtime"}),
     frozenset({"sandbox.tui.app", "sandbox.tui.screens.composer", "sandbox.tui.screens.exercise",
                "sandbox.tui.screens.home", "sandbox.tui.screens.lessons",
                "sandbox.tui.screens.playground"}),
-    frozenset({"sandbox.cli", "sandbox.grading.commands"}),
 }
 
 
