@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from sandbox.backend.controllers import is_json
 from sandbox.backend.schemas import MAX_BODY_BYTES
 from sandbox.errors import SettingsError
 from sandbox.network import SimRequest
@@ -126,10 +127,9 @@ class ServedSandbox:
                 "headers_too_large",
                 f"The request's headers are larger than {MAX_HEADER_BYTES} bytes in all."))
             return
-        body = await _read_body(scope, receive,
-                                ADMIN_BODY_BYTES if path.startswith(ADMIN_PREFIX) else MAX_BODY_BYTES)
+        limit = ADMIN_BODY_BYTES if path.startswith(ADMIN_PREFIX) else MAX_BODY_BYTES
+        body = await _read_body(scope, receive, limit)
         if body is None:
-            limit = ADMIN_BODY_BYTES if path.startswith(ADMIN_PREFIX) else MAX_BODY_BYTES
             await _json(send, 413, _error("payload_too_large",
                                           f"The body is larger than {limit} bytes."))
             return
@@ -189,7 +189,7 @@ class ServedSandbox:
             await _json(send, refusal[0], _error(refusal[1], refusal[2]))
             return refusal[0]
         path, method = scope["path"][len(ADMIN_PREFIX):], scope["method"]
-        if method in ("POST", "PATCH") and not _is_json(_header(scope, b"content-type")):
+        if method in ("POST", "PATCH") and not is_json(_header(scope, b"content-type") or ""):
             await _json(send, 415, _error(
                 "unsupported_media_type", "Send the settings as JSON, with the header "
                 "'Content-Type: application/json'."))
@@ -284,11 +284,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "").partition(";")[0].strip().lower()
-    return media == "application/json"
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -6,20 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import __version__
-from sandbox.backend.schemas import (
-    HISTORY_QUERY,
-    IDEMPOTENCY_KEY,
-    LOGIN,
-    MAX_BODY_BYTES,
-    MAX_ID,
-    ORDER,
-    ORDER_ITEM,
-    PRODUCT_PATCH,
-    PRODUCTS_QUERY,
-    REGISTER,
-    REVIEW,
-    REVIEWS_QUERY,
-)
+from sandbox.backend import schemas
 from sandbox.backend.validation import Field
 
 
@@ -128,16 +115,16 @@ SCHEMAS: dict[str, Any] = {
                                     "orders": {"type": "array", "items": _ref("Order")}}},
     # The e-mail's rule is its pattern. No `format: email`: the formats' RFC grammar refuses
     # addresses the shop takes (`o'neil;x@shop.test`) and takes ones it refuses (`a@localhost`).
-    "Register": {**_object(REGISTER), "properties": {
-        **_object(REGISTER)["properties"],
-        "email": {**_field(REGISTER["email"]),
+    "Register": {**_object(schemas.REGISTER), "properties": {
+        **_object(schemas.REGISTER)["properties"],
+        "email": {**_field(schemas.REGISTER["email"]),
                   "description": "An e-mail address: no spaces or control characters, one @, "
                                  "a domain with a dot. Stored in lower case."}}},
-    "Login": _object(LOGIN),
-    "Review.create": _object(REVIEW),
-    "Product.patch": {**_object(PRODUCT_PATCH), "minProperties": 1},
-    "Order.create": {**_object(ORDER), "properties": {
-        "items": {**_field(ORDER["items"]), "items": _object(ORDER_ITEM)}}},
+    "Login": _object(schemas.LOGIN),
+    "Review.create": _object(schemas.REVIEW),
+    "Product.patch": {**_object(schemas.PRODUCT_PATCH), "minProperties": 1},
+    "Order.create": {**_object(schemas.ORDER), "properties": {
+        "items": {**_field(schemas.ORDER["items"]), "items": _object(schemas.ORDER_ITEM)}}},
 }
 
 HEADERS: dict[str, Any] = {
@@ -154,7 +141,7 @@ ERRORS = {
     "403": "Known caller, not allowed.",
     "404": "No such resource.",
     "409": "Conflicts with the current state (taken e-mail, out of stock, already reviewed).",
-    "413": f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    "413": f"The body is larger than {schemas.MAX_BODY_BYTES} bytes.",
     "415": "The body is declared as something other than `application/json`.",
     "422": "Readable, but some fields are invalid; `details` names each.",
     "429": "Over the rate limit; see Retry-After.",
@@ -165,7 +152,7 @@ ERRORS = {
 
 def _id_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}}
 
 
 def _query(spec: dict[str, Field], name: str, description: str) -> dict[str, Any]:
@@ -202,12 +189,12 @@ def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
     body_errors = ("400", "413", "415", "422")
     paging = [
-        _query(PRODUCTS_QUERY, "category", "Only this category."),
-        _query(PRODUCTS_QUERY, "limit", "Page size."),
-        _query(PRODUCTS_QUERY, "offset", "Skip this many (offset paging)."),
-        _query(PRODUCTS_QUERY, "after", "Start after this product id (keyset paging)."),
+        _query(schemas.PRODUCTS_QUERY, "category", "Only this category."),
+        _query(schemas.PRODUCTS_QUERY, "limit", "Page size."),
+        _query(schemas.PRODUCTS_QUERY, "offset", "Skip this many (offset paging)."),
+        _query(schemas.PRODUCTS_QUERY, "after", "Start after this product id (keyset paging)."),
     ]
-    history = [_query(HISTORY_QUERY, "limit", "Orders.")]
+    history = [_query(schemas.HISTORY_QUERY, "limit", "Orders.")]
     paths: dict[str, Any] = {
         "/health": {"get": _operation("Liveness: the process answers.", "200", "Health", ())},
         "/ready": {"get": _operation("Readiness: the instance can serve traffic.", "200",
@@ -230,7 +217,7 @@ def openapi_document() -> dict[str, Any]:
             "get": _operation("A product's newest reviews.", "200", "ReviewPage",
                               ("404", "422"), params=[
                                   _id_param("product_id"),
-                                  _query(REVIEWS_QUERY, "limit", "Reviews.")]),
+                                  _query(schemas.REVIEWS_QUERY, "limit", "Reviews.")]),
             "post": _operation("Review a product.", "201", "Review",
                                (*body_errors, "401", "404", "409"), body="Review.create",
                                params=[_id_param("product_id")], secured=True),
@@ -239,7 +226,7 @@ def openapi_document() -> dict[str, Any]:
             "Place an order; with an Idempotency-Key, retries place it only once.", "201",
             "Order", (*body_errors, "401", "404", "409"), body="Order.create", secured=True,
             params=[{"name": "Idempotency-Key", "in": "header",
-                     "required": IDEMPOTENCY_KEY.required, "schema": _field(IDEMPOTENCY_KEY),
+                     "required": schemas.IDEMPOTENCY_KEY.required, "schema": _field(schemas.IDEMPOTENCY_KEY),
                      "description": "Any unique string per order, e.g. a UUID."}])},
         "/orders/{order_id}": {"get": _operation("One order with its lines.", "200", "Order",
                                                  ("401", "403", "404"),
