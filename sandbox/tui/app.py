@@ -121,7 +121,7 @@ class SandboxApp(App[None]):
         from sandbox.tui.screens.composer import ComposerScreen
         from sandbox.tui.screens.exercise import ExerciseScreen
         from sandbox.tui.screens.help import HelpScreen
-        from sandbox.tui.screens.lessons import LessonScreen
+        from sandbox.tui.screens.lesson import LessonScreen
         from sandbox.tui.screens.playground import PlaygroundScreen
         from sandbox.tui.widgets.flow_view import FlowView
         from sandbox.tui.widgets.requests_view import RequestsView
@@ -193,3 +193,9 @@ class SandboxApp(App[None]):
                             lambda: self.switch_mode("lessons"))
         yield SystemCommand("Sandbox help", "What this is, and every key (? or F1)", self.action_help)
         yield SystemCommand("Light / dark", "Toggle the theme (ctrl+t)", self.action_toggle_theme)
+
+
+if TYPE_CHECKING:  # mypy holds the app to the contract its screens rely on
+    from sandbox.tui.shell import Shell
+
+    _KEEPS_CONTRACT: Shell = SandboxApp()

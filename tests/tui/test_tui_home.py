@@ -18,7 +18,7 @@ from sandbox.tui.exercising import load_course, resume_target
 from sandbox.tui.screens.exercise import ExerciseScreen
 from sandbox.tui.screens.help import HelpScreen
 from sandbox.tui.screens.home import HomeScreen
-from sandbox.tui.screens.lessons import LessonScreen
+from sandbox.tui.screens.lesson import LessonScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 from sandbox.tui.widgets.key_bar import KeyBar
 

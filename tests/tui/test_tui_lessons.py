@@ -19,7 +19,9 @@ from tui_helpers import SMALL, WIDE, RecordingApp, open_lesson, wait_until
 from sandbox.course.lessons import load_lessons
 from sandbox.course.progress import ProgressStore
 from sandbox.settings import Settings
-from sandbox.tui.screens.lessons import CheckpointView, LessonScreen, LessonsScreen
+from sandbox.tui.screens.lesson import LessonScreen
+from sandbox.tui.screens.lessons import LessonsScreen
+from sandbox.tui.widgets.checkpoint_view import CheckpointView
 from sandbox.tui.widgets.waterfall import WaterfallView
 
 SMALL_LESSON = '''+++
@@ -251,7 +253,7 @@ def test_a_lessons_requests_share_one_sandbox_across_steps() -> None:
     retry is replayed. Both need the same database from one step to the next."""
     from sandbox.settings import Settings
     from sandbox.tui.composing import ComposedRequest
-    from sandbox.tui.screens.lessons import LessonSandbox
+    from sandbox.tui.lesson_sandbox import LessonSandbox
 
     shared = LessonSandbox()
     body = '{"items": [{"product_id": 3, "quantity": 1}]}'

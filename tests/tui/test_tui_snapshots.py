@@ -20,7 +20,7 @@ from tui_helpers import SMALL, WIDE, HomeApp, copy_exercises
 
 from sandbox.tui.screens.exercise import ExerciseScreen
 from sandbox.tui.screens.home import HomeScreen
-from sandbox.tui.screens.lessons import LessonScreen
+from sandbox.tui.screens.lesson import LessonScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 from sandbox.tui.widgets import run_controls
 from sandbox.tui.widgets.run_controls import RunControls

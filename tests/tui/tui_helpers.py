@@ -14,7 +14,8 @@ from textual.pilot import Pilot
 
 from sandbox.settings import Settings
 from sandbox.tui import SandboxApp
-from sandbox.tui.screens.lessons import LessonScreen, LessonsScreen
+from sandbox.tui.screens.lesson import LessonScreen
+from sandbox.tui.screens.lessons import LessonsScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 
 WIDE = (120, 40)

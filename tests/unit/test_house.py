@@ -12,13 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sandbox"
 
-# Still to untangle: runtime re-attaches plugs (and plugs build on the Sandbox); the terminal
-# app and its screens know each other.
+# Still to untangle: runtime re-attaches plugs (and plugs build on the Sandbox).
 KNOWN_CIRCLES = {
     frozenset({"sandbox.plugs", "sandbox.runtime"}),
-    frozenset({"sandbox.tui.app", "sandbox.tui.screens.composer", "sandbox.tui.screens.exercise",
-               "sandbox.tui.screens.home", "sandbox.tui.screens.lessons",
-               "sandbox.tui.screens.playground"}),
 }
 
 

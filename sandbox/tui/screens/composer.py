@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -47,6 +47,7 @@ from sandbox.tui.composing import (
 )
 from sandbox.tui.runs import changed_from_defaults
 from sandbox.tui.screens import SCREENS_CSS
+from sandbox.tui.shell import Shell, shell
 from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.response_view import ResponseView
 from sandbox.tui.widgets.run_controls import describe_error
@@ -54,7 +55,6 @@ from sandbox.tui.widgets.waterfall import WaterfallView
 
 if TYPE_CHECKING:
     from sandbox.runtime import Sandbox
-    from sandbox.tui.app import SandboxApp
 
 COMPOSER_SEED = 7
 
@@ -88,8 +88,8 @@ class ComposerScreen(Screen[None]):
         self._lock = threading.Lock()
 
     @property
-    def sandbox_app(self) -> SandboxApp:
-        return cast("SandboxApp", self.app)
+    def sandbox_app(self) -> Shell:
+        return shell(self)
 
     def compose(self) -> ComposeResult:
         yield Header()

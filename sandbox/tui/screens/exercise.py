@@ -9,7 +9,7 @@ one `sandbox exercises check` prints: passed or not, points, the first failure i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -34,11 +34,11 @@ from sandbox.tui.exercising import (
     restore_stubs,
 )
 from sandbox.tui.screens import SCREENS_CSS
+from sandbox.tui.shell import Shell, shell
 from sandbox.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from sandbox.grading.runner import ExerciseResult
-    from sandbox.tui.app import SandboxApp
 
 
 class ExerciseScreen(Screen[None]):
@@ -86,8 +86,8 @@ class ExerciseScreen(Screen[None]):
         self.last_result: ExerciseResult | None = None
 
     @property
-    def sandbox_app(self) -> SandboxApp:
-        return cast("SandboxApp", self.app)
+    def sandbox_app(self) -> Shell:
+        return shell(self)
 
     def compose(self) -> ComposeResult:
         exercise = self.exercise

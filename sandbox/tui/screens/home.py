@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -25,12 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from sandbox.tui.shell import Shell, shell
 from sandbox.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from sandbox.course.lessons import Lesson
     from sandbox.course.progress import ProgressStore
-    from sandbox.tui.app import SandboxApp
     from sandbox.tui.exercising import Course, ExerciseRow
 
 BAR = 6  # cells in a lesson's progress bar
@@ -154,8 +154,8 @@ class HomeScreen(Screen[None]):
         self._generation = 0
 
     @property
-    def sandbox_app(self) -> SandboxApp:
-        return cast("SandboxApp", self.app)
+    def sandbox_app(self) -> Shell:
+        return shell(self)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -363,7 +363,7 @@ class HomeScreen(Screen[None]):
         elif option_id.startswith("lesson:"):
             lesson = course.lesson(option_id.removeprefix("lesson:"))
             if lesson is not None:
-                from sandbox.tui.screens.lessons import LessonScreen
+                from sandbox.tui.screens.lesson import LessonScreen
 
                 self.app.push_screen(LessonScreen(lesson, self.progress_store()))
         elif option_id.startswith("exercise:"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,6 +25,7 @@ from sandbox.tracing import Trace
 from sandbox.tui.live import LiveServer
 from sandbox.tui.runs import RunRecord, SandboxMaker, compare
 from sandbox.tui.screens import SCREENS_CSS
+from sandbox.tui.shell import Shell, shell
 from sandbox.tui.widgets.compare_panel import ComparePanel
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.key_bar import KeyBar
@@ -33,9 +34,6 @@ from sandbox.tui.widgets.requests_view import RequestsView
 from sandbox.tui.widgets.run_controls import RunControls
 from sandbox.tui.widgets.setting_editor import SettingEditor
 from sandbox.tui.widgets.settings_panel import SettingsPanel
-
-if TYPE_CHECKING:
-    from sandbox.tui.app import SandboxApp
 
 
 class PlaygroundScreen(Screen[None]):
@@ -74,8 +72,8 @@ class PlaygroundScreen(Screen[None]):
         self.plugged: SandboxMaker | None = None  # the learner's code, serving every run
 
     @property
-    def sandbox_app(self) -> SandboxApp:
-        return cast("SandboxApp", self.app)
+    def sandbox_app(self) -> Shell:
+        return shell(self)
 
     def compose(self) -> ComposeResult:
         yield Header()
