@@ -299,6 +299,113 @@ def test_watch_rechecks_on_save_and_moves_on_when_it_passes(tmp_path: Path) -> N
                 proc.kill()
 
 
+def test_watch_reruns_once_per_save_and_answers_keys(tmp_path: Path) -> None:
+    """The watch loop on a scripted stream of keys and saves (as the file watcher reports
+    them), with a stand-in check: what re-runs, and what does not."""
+    import io
+    from collections.abc import Iterator
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from sandbox.course.exercises import Exercise
+    from sandbox.course.progress import ProgressStore
+    from sandbox.grading.watch import Event, watch
+
+    copy_example(tmp_path)
+    shutil.copytree(EXERCISES / "08-error-envelope", tmp_path / "08-error-envelope",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    exercises, errors = load_exercises(tmp_path)
+    assert not errors
+    bucket, envelope = exercises
+    mine, theirs = bucket.student_path("token_bucket.py"), envelope.student_path(envelope.files[0])
+    store = ProgressStore(tmp_path / "progress.sqlite")
+    checked: list[str] = []
+    hinted: list[str] = []
+
+    def check(exercise: Exercise, store: ProgressStore, out: Console) -> SimpleNamespace:
+        checked.append(exercise.name)
+        text = exercise.student_path(exercise.files[0]).read_text(encoding="utf-8")
+        passed = "NotImplementedError" not in text
+        store.exercise_checked(exercise.name, exercise.fingerprint(), float(passed), 1.0, passed)
+        return SimpleNamespace(passed=passed)
+
+    def hint(exercise: Exercise, store: ProgressStore, out: Console) -> None:
+        hinted.append(exercise.name)
+
+    def events() -> Iterator[Event]:
+        yield "h"
+        yield frozenset({mine})  # reported, but the same bytes: no re-run
+        mine.write_text(mine.read_text(encoding="utf-8") + "# a first try\n", encoding="utf-8")
+        yield frozenset({mine})  # one save that arrives in two groups: one re-run
+        yield frozenset({mine})
+        yield "C"  # check now (keys are read case-blind)
+        yield OSError("too many open files")  # the file watcher gave up: said, not fatal
+        theirs.write_text(theirs.read_text(encoding="utf-8") + "# elsewhere\n", encoding="utf-8")
+        yield frozenset({theirs})  # not the current exercise's file: no re-run
+        mine.write_text(SOLUTION, encoding="utf-8")
+        yield frozenset({mine})  # passes: on to the exercise not done yet
+        yield "n"  # already the last one
+        yield "q"
+        raise AssertionError("read past q")
+
+    screen = io.StringIO()
+    out = Console(file=screen, width=120, no_color=True)
+    assert watch(exercises, bucket, store, out, check, hint, events()) == 0
+    store.close()
+    shown = screen.getvalue()
+    assert checked == [bucket.name] * 4 + [envelope.name]
+    assert hinted == [bucket.name]
+    for said in ("can no longer see your saves (too many open files)",
+                 f"passed: on to {envelope.name}", "this is the last exercise",
+                 "stopped watching; your progress is saved"):
+        assert said in shown, shown
+
+
+def test_watch_sees_saves_on_disk_including_renamed_ones(tmp_path: Path) -> None:
+    """The real file watcher: a save written to a temporary file and renamed over the
+    student's file is reported, as that file alone; other files in the folder are not."""
+    import contextlib
+    import queue
+    import threading
+
+    from sandbox.grading.watch import saves_of
+
+    student = tmp_path / "token_bucket.py"
+    student.write_text("# stub\n", encoding="utf-8")
+    seen: queue.Queue[frozenset[Path]] = queue.Queue()
+    stop = threading.Event()
+
+    def pass_on() -> None:
+        for changed in saves_of([student], stop):
+            seen.put(changed)
+
+    watcher = threading.Thread(target=pass_on, daemon=True)
+    watcher.start()
+    try:
+        # When the watcher is listening is not knowable from here: save until it hears one.
+        # The deadline only stops a broken watcher from hanging the run.
+        deadline = time.monotonic() + 120
+        reported: frozenset[Path] | None = None
+        attempt = 0
+        while reported is None:
+            assert time.monotonic() < deadline, "no save was reported"
+            attempt += 1
+            (tmp_path / "notes.txt").write_text(f"{attempt}\n", encoding="utf-8")
+            saved = tmp_path / "token_bucket.py.tmp"
+            saved.write_text(f"# save {attempt}\n", encoding="utf-8")
+            saved.replace(student)
+            with contextlib.suppress(queue.Empty):
+                reported = seen.get(timeout=1)
+        assert reported == frozenset({student})
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    assert not watcher.is_alive()  # the stop event ends the watch
+    while not seen.empty():
+        assert seen.get() == frozenset({student})
+
+
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
     import selectors
 
