@@ -2,6 +2,6 @@
 
 import sys
 
-from sandbox.entry import main
+from sandbox.commands.entry import main
 
 sys.exit(main())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cli import build_parser, main
+from sandbox.commands.cli import build_parser, main
 from sandbox.errors import EXIT_OK, EXIT_USAGE
 
 

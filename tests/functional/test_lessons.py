@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.cli import main
+from sandbox.commands.cli import main
 from sandbox.course.claims import verify_claim
 from sandbox.course.folders import lessons_dir
 from sandbox.course.lessons import LessonError, check_lesson_text, load_lessons, parse_lesson

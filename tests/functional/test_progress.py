@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cli import main
+from sandbox.commands.cli import main
 from sandbox.course import progress
 from sandbox.course.progress import ProgressError, ProgressStore
 from sandbox.errors import EXIT_OK, EXIT_USAGE

@@ -43,12 +43,13 @@ def test_every_error_the_sandbox_raises_on_purpose_is_a_sandbox_error() -> None:
 
 
 def test_exit_codes_and_shown_paths_exist_once() -> None:
-    from sandbox import cli, errors
+    from sandbox import errors
+    from sandbox.commands import cli, lessons
+    from sandbox.commands import exercises as commands
     from sandbox.course import folders
-    from sandbox.grading import commands
     from sandbox.tui import exercising
 
     assert cli.EXIT_USAGE is errors.EXIT_USAGE == 2
     assert commands.shown_path is folders.shown_path
     assert not hasattr(exercising, "shown_path")
-    assert cli.lessons_dir is folders.lessons_dir
+    assert lessons.lessons_dir is folders.lessons_dir

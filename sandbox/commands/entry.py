@@ -22,7 +22,7 @@ def main() -> int:
         early = start_early(argv[1:])
         if early is not None:  # nothing else to parse: straight to the verdict
             return _verdict(early)
-    from sandbox.cli import main as cli_main
+    from sandbox.commands.cli import main as cli_main
 
     return cli_main(argv, early=early, early_tried=True)
 
@@ -30,8 +30,8 @@ def main() -> int:
 def _verdict(early: Early) -> int:
     from rich.console import Console
 
+    from sandbox.commands.exercises import run
     from sandbox.errors import EXIT_FAILED, EXIT_INTERRUPTED, SandboxError
-    from sandbox.grading.commands import run
 
     err = Console(stderr=True)
     try:

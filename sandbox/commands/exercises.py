@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if command == "reset":
             return cmd_reset(exercise, store, args.yes, out)
         if command == "watch":
-            from sandbox.grading.watch import watch
+            from sandbox.commands.watch import watch
 
             return watch(exercises, exercise, store, out, check, cmd_hint)
     finally:

@@ -1,0 +1,87 @@
+"""`sandbox lessons`: list, check, show and reset the course's lessons."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sandbox.course.folders import lessons_dir
+from sandbox.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    SettingsError,
+)
+from sandbox.safe_text import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+
+
+
+# -- lessons --------------------------------------------------------------------------------
+
+
+def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox.course.lessons import check_file, load_lessons
+
+    if args.lessons_command == "check":
+        target = Path(args.path) if args.path else lessons_dir()
+        if not target.exists():
+            raise SettingsError(f"no such file or folder: {target}")
+        if target.is_dir():
+            lessons, errors = load_lessons(target)
+            count = len(lessons) + len({e.path for e in errors})
+        else:
+            errors, count = check_file(target), 1
+        for error in errors:
+            err.print(escape(str(error)), highlight=False, soft_wrap=True)
+        if errors:
+            err.print(f"[red]{len(errors)} problem(s)[/] in {count} lesson file(s)")
+            return EXIT_FAILED
+        out.print(f"[green]ok[/]: {count} lesson file(s), no problems")
+        return EXIT_OK
+    lessons, errors = load_lessons(lessons_dir())
+    if args.lessons_command == "reset":
+        from sandbox.course.progress import ProgressStore
+
+        if args.lesson_id and args.lesson_id not in {lesson.id for lesson in lessons}:
+            raise SettingsError(f"no lesson '{args.lesson_id}'. Lessons: "
+                                + ", ".join(lesson.id for lesson in lessons))
+        store = ProgressStore()
+        removed = store.reset(args.lesson_id)
+        store.close()
+        out.print(f"reset {args.lesson_id or 'every lesson'}: {removed} saved record(s) removed")
+        return EXIT_OK
+    if args.lessons_command == "list":
+        from rich.table import Table
+        from rich.text import Text
+
+        from sandbox.course.progress import ProgressStore
+
+        store = ProgressStore()
+        table = Table(title="lessons", title_justify="left")
+        for column in ("topic", "id", "title", "progress"):
+            table.add_column(column)
+        for lesson in lessons:
+            done = len(store.lesson(lesson.id).steps_done)
+            total = len(lesson.steps)
+            mark = Text(f"{done}/{total}", style="green" if done == total else "")
+            table.add_row(Text(f"{lesson.topic:>2} {lesson.topic_name}"), Text(lesson.id),
+                          Text(lesson.title), mark)
+        store.close()
+        out.print(table)
+        for error in errors:
+            err.print(f"[yellow]broken:[/] {escape(str(error))}", highlight=False,
+                      soft_wrap=True)
+        return EXIT_OK
+    found = next((lesson for lesson in lessons if lesson.id == args.lesson_id), None)
+    if found is None:
+        ids = ", ".join(lesson.id for lesson in lessons) or "(none)"
+        raise SettingsError(f"no lesson '{args.lesson_id}'. Lessons: {ids}")
+    from sandbox import render
+
+    out.print(render.lesson_view(found))
+    return EXIT_OK
