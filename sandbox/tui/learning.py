@@ -34,21 +34,14 @@ def step_actions(step: Step) -> str:
 
 
 def settings_at(lesson: Lesson, index: int, base: Settings) -> Settings:
-    """The switches step `index` stands on, whichever way the learner arrived at it.
+    """The switches step `index` runs with: the defaults plus the step's own `set`.
 
-    From the last `reset` at or before the step (or from `base`, the switches the learner had
-    when the lesson opened, if there is none), every step's `set` up to this one, in order.
-    Going back to a step therefore measures what the step describes, not what later steps set.
+    Never what an earlier step set, nor what the learner set in the playground: a step measures
+    what its text describes, whichever way the learner arrived at it. Only the Redis server
+    (the learner's environment, not a lesson switch) is taken from `base`.
     """
-    start, settings = 0, base
-    for i in range(index, -1, -1):
-        if lesson.steps[i].reset:
-            start, settings = i, Settings(redis=base.redis)
-            break
-    for step in lesson.steps[start:index + 1]:
-        if step.settings:
-            settings = settings.replace(step.settings)
-    return settings
+    step = lesson.steps[index]
+    return Settings(redis=base.redis).replace(step.settings or {})
 
 
 def composed(step: Step) -> ComposedRequest:
@@ -162,3 +155,20 @@ def broken_files(errors: list[LessonError]) -> dict[str, list[LessonError]]:
     for error in errors:
         out.setdefault(error.path, []).append(error)
     return out
+
+
+def step_complete(step: Step, index: int, progress: LessonProgress) -> bool:
+    """Whether every checkpoint of step `index` is done: a question answered right, a
+    prediction made (and so measured), a challenge met. A step without any is not complete
+    until the learner moves on from it."""
+    if not step.checkpoints:
+        return False
+    for i, point in enumerate(step.checkpoints):
+        answer = progress.answers.get((index, i))
+        if point.kind == "choice" and not (answer and answer[1]):
+            return False
+        if point.kind == "predict" and answer is None:
+            return False
+        if point.kind == "challenge" and (index, i) not in progress.challenges_met:
+            return False
+    return True

@@ -19,6 +19,7 @@ from sandbox.tui.screens.exercise import ExerciseScreen
 from sandbox.tui.screens.help import HelpScreen
 from sandbox.tui.screens.home import HomeScreen
 from sandbox.tui.screens.lesson import LessonScreen
+from sandbox.tui.screens.lessons import LessonsScreen
 from sandbox.tui.screens.playground import PlaygroundScreen
 from sandbox.tui.widgets.key_bar import KeyBar
 
@@ -130,7 +131,9 @@ async def test_keys_open_the_playground_a_lesson_an_exercise_and_resume(exercise
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
         assert isinstance(app.screen, LessonScreen) and app.screen.lesson.topic == 1
-        await pilot.press("escape")
+        await pilot.press("escape")  # as the key bar says: to the lessons; h is home
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        await pilot.press("h")
         await wait_until(pilot, lambda: app.screen is screen)
 
         # e: the exercises column; enter opens the highlighted one

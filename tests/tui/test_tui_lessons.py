@@ -180,7 +180,8 @@ async def test_a_broken_file_is_listed_and_a_lesson_plays_step_by_step(tiny: Pat
         # next applies the `set` and runs the experiment
         await pilot.press("right")
         await wait_until(pilot, lambda: screen.last_metrics is not None)
-        assert app.settings.cache.strategy == "cache_aside"
+        assert screen.step_settings.cache.strategy == "cache_aside"
+        assert app.settings == Settings()  # the playground's switches are the learner's
         assert screen.index == 1 and "step 2 of 3" in plain(app, "#step-title")
         assert screen.last_metrics is not None and screen.last_metrics["requests"] == 200
         shown_metrics = plain(app, "#lesson-metrics")
@@ -206,7 +207,7 @@ async def test_a_challenge_is_met_after_the_switch_and_progress_survives(tiny: P
         await wait_until(pilot, lambda: screen.last_metrics is not None)
         await pilot.press("right")
         assert screen.index == 2
-        assert app.settings == Settings()  # the step resets the switches
+        assert screen.step_settings == Settings()  # this step sets nothing
 
         await pilot.press("c")
         await wait_until(pilot, lambda: "not yet" in plain(app, ".checkpoint-result"))
@@ -223,7 +224,8 @@ async def test_a_challenge_is_met_after_the_switch_and_progress_survives(tiny: P
     async with again.run_test(size=WIDE) as pilot:
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(again.screen, LessonsScreen))
-        assert any("A tiny lesson" in p and "2/3 steps" in p for p in prompts(again))
+        # steps 1 and 2 moved past, step 3's challenge met: all three ticked
+        assert any("A tiny lesson" in p and "3/3 steps" in p for p in prompts(again))
         screen = await open_tiny(pilot)
         assert screen.index == 2 and "step 3 of 3" in plain(again, "#step-title")
         assert "met before" in plain(again, ".checkpoint-result")
@@ -269,3 +271,115 @@ def test_a_lessons_requests_share_one_sandbox_across_steps() -> None:
         assert replay["id"] == once["id"] and replay["replayed"] is True
     finally:
         shared.close()
+
+
+async def test_a_lesson_leaves_the_playground_alone_until_asked(tiny: Path) -> None:
+    """Issue: set db.indexes=none and a token bucket in the playground, open a lesson and
+    step back: the playground had changed. Now only `o` copies a step's switches there."""
+    app = RecordingApp()
+    mine = Settings().replace({"db.indexes": "none", "ratelimit.algorithm": "token_bucket"})
+    async with app.run_test(size=WIDE) as pilot:
+        app.settings = mine
+        screen = await open_tiny(pilot)
+        await pilot.press("right")  # step 2 sets cache.strategy and runs
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+        assert screen.step_settings.cache.strategy == "cache_aside"
+        assert screen.step_settings.db.indexes != "none"  # nor do the learner's reach a step
+        await pilot.press("left")
+        await pilot.press("right")
+        assert app.settings == mine
+
+        await pilot.press("o")  # asked: the step's switches, in the playground
+        await wait_until(pilot, lambda: app.current_mode == "playground")
+        assert app.settings == screen.step_settings
+        assert not app.errors()
+
+
+async def test_a_step_is_ticked_once_its_questions_are_answered_right(tiny: Path) -> None:
+    """Issue: lesson 1, step 3 answered right stayed unticked in the lessons list."""
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        screen.pick(0, 1)  # wrong
+        await pilot.pause()
+        assert 0 not in ProgressStore().lesson("tiny").steps_done
+        screen.pick(0, 0)  # right, without moving on
+        await pilot.pause()
+        assert 0 in ProgressStore().lesson("tiny").steps_done
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        assert any("A tiny lesson" in p and "1/3 steps" in p for p in prompts(app))
+        assert not app.errors()
+
+
+def test_a_step_is_complete_when_each_kind_of_checkpoint_is_done() -> None:
+    from sandbox.course.lessons import parse_lesson
+    from sandbox.course.progress import LessonProgress
+    from sandbox.tui.learning import step_complete
+
+    lesson = parse_lesson(SMALL_LESSON)
+    first, third = lesson.steps[0], lesson.steps[2]
+    assert [p.kind for p in first.checkpoints] == ["choice"]
+    assert [p.kind for p in third.checkpoints] == ["challenge"]
+    progress = LessonProgress()
+    assert not step_complete(first, 0, progress)
+    progress.answers[(0, 0)] = ("That one", False)
+    assert not step_complete(first, 0, progress)
+    progress.answers[(0, 0)] = ("This one", True)
+    assert step_complete(first, 0, progress)
+    assert not step_complete(third, 2, progress)
+    progress.challenges_met.add((2, 0))
+    assert step_complete(third, 2, progress)
+    assert not step_complete(lesson.steps[1], 1, progress)  # no checkpoint: moving on ticks it
+
+
+async def test_h_goes_home_and_escape_goes_to_the_lessons_list(tiny: Path) -> None:
+    """Issue: a lesson opened from home sat on home's stack, so `h` did nothing there or from
+    the playground, and Escape went home though the key bar says "esc Lessons"."""
+    from tui_helpers import HomeApp
+
+    from sandbox.tui.screens.home import HomeScreen
+
+    app = HomeApp()
+    async with app.run_test(size=WIDE) as pilot:
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        await wait_until(pilot, lambda: home.course is not None)
+        await pilot.press("r")  # resume: the tiny lesson
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
+        await pilot.press("h")
+        await wait_until(pilot, lambda: app.screen is home)
+
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.current_mode == "playground")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: app.screen is home)
+
+        await pilot.press("r")  # again: still one lesson open, not two
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonsScreen))
+        assert not app.errors()
+
+
+async def test_help_names_keys_as_the_key_bar_does_and_says_where_p_differs() -> None:
+    """Issue: help showed `full_stop`, `equals_sign`, `right_square_bracket`, and `p` twice
+    with two meanings and no word on which applies where."""
+    from tui_helpers import HomeApp
+
+    from sandbox.tui.screens.help import HelpScreen
+
+    app = HomeApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = plain(app, "#help-keys")
+        for raw in ("full_stop", "equals_sign", "right_square_bracket", "question_mark",
+                    "left_square_bracket"):
+            assert raw not in shown, raw
+        assert "→ / ]" in shown and "? / f1" in shown
+        playground = next(line for line in shown.splitlines() if "Playground" in line
+                          and "everywhere" in line)
+        assert "(not in: exercise" in playground, playground

@@ -107,9 +107,11 @@ def test_curl_for_plain_json_and_logged_in_requests() -> None:
     assert keyed == "curl -i http://127.0.0.1:8000/users/me/orders -H 'X-API-Key: sk_test_partner'"
 
 
-def test_going_back_to_a_step_gives_that_steps_switches() -> None:
+def test_a_step_runs_with_its_own_switches_only() -> None:
+    """Caching, step 4 ran with step 3's `cache.ttl_s=2` and showed 396 stale reads where its
+    text (and its claim, measured on the defaults plus its own `set`) says over a thousand."""
     from sandbox.course.lessons import parse_lesson
-    from sandbox.settings import Settings
+    from sandbox.settings import RedisSettings, Settings
     from sandbox.tui.learning import settings_at
 
     text = """+++
@@ -126,16 +128,47 @@ set = { "cache.strategy" = "cache_aside" }
 ```
 ## two
 ```sandbox
-set = { "cache.ttl_s" = 2 }
+set = { "cache.strategy" = "cache_aside", "cache.ttl_s" = 2 }
 ```
 ## three
 ```sandbox
-set = { "cache.invalidate_on_write" = false }
+set = { "cache.strategy" = "cache_aside", "cache.invalidate_on_write" = false }
 ```
+## four
+Just text.
 """
     lesson = parse_lesson(text)
-    base = Settings().replace({"topology.instances": 4})
-    assert settings_at(lesson, 0, base) == Settings().replace({"cache.strategy": "cache_aside"})
-    assert settings_at(lesson, 2, base).cache.invalidate_on_write is False
-    back = settings_at(lesson, 1, base)  # after visiting step three, back to two
-    assert back.cache.ttl_s == 2 and back.cache.invalidate_on_write is True
+    redis = RedisSettings(url="redis://127.0.0.1:6390/0")
+    learner = Settings(redis=redis).replace({"topology.instances": 4, "db.indexes": "none"})
+    caching = Settings(redis=redis).replace({"cache.strategy": "cache_aside"})
+    assert settings_at(lesson, 0, learner) == caching  # the learner's switches stay theirs
+    assert settings_at(lesson, 1, learner) == caching.replace({"cache.ttl_s": 2})
+    third = settings_at(lesson, 2, learner)
+    assert third.cache.invalidate_on_write is False and third.cache.ttl_s == Settings().cache.ttl_s
+    assert settings_at(lesson, 1, learner).cache.invalidate_on_write is True  # back again
+    assert settings_at(lesson, 3, learner) == Settings(redis=redis)
+
+
+def test_every_shipped_step_runs_with_the_switches_its_claims_measure() -> None:
+    """A step's run and its claims agree on the switches: a claim's `set` is the defaults plus
+    exactly what it lists, so a step whose run has the same scenario gets the same."""
+    from sandbox.course.folders import lessons_dir
+    from sandbox.course.lessons import load_lessons
+    from sandbox.settings import Settings
+    from sandbox.tui.learning import settings_at
+
+    lessons, errors = load_lessons(lessons_dir())
+    assert not errors
+    checked: set[tuple[str, int]] = set()
+    for lesson in lessons:
+        for index, step in enumerate(lesson.steps):
+            if step.run is None:
+                continue
+            ours = settings_at(lesson, index, Settings())
+            for claim in step.claims:
+                if (claim.run.scenario, claim.run.requests) == (step.run.scenario,
+                                                                 step.run.requests) \
+                        and Settings().replace(claim.settings) == ours:
+                    checked.add((lesson.id, index + 1))
+    assert ("caching", 4) in checked  # "over a thousand" stale reads, as the text says
+    assert len(checked) >= 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.table import Table
@@ -33,17 +34,32 @@ ABOUT = (
 )
 
 
-def _bindings_table(groups: list[tuple[str, list[BindingType]]], key_display: dict[str, str]) -> Table:
+def _bindings_table(groups: list[tuple[str, list[BindingType]]],
+                    key_display: Callable[[str], str]) -> Table:
+    """One row per binding: its keys as the key bar shows them (`.` not `full_stop`), what it
+    does, and where. A key a screen gives another meaning says so on the "everywhere" row."""
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
     table.add_column(style="dim", no_wrap=True)
+    rebound: dict[str, list[str]] = {}
+    for where, bindings in groups:
+        if where != "everywhere":
+            for binding in bindings:
+                if isinstance(binding, Binding):
+                    for key in binding.key.split(","):
+                        rebound.setdefault(key, []).append(where)
     for where, bindings in groups:
         for binding in bindings:
             if not isinstance(binding, Binding):
                 continue
-            keys = " / ".join(key_display.get(k, k) for k in binding.key.split(","))
-            table.add_row(keys, Text(binding.description), where)
+            keys = binding.key.split(",")
+            what = Text(binding.description)
+            if where == "everywhere":
+                elsewhere = sorted({w for k in keys for w in rebound.get(k, [])})
+                if elsewhere:
+                    what.append(f" (not in: {', '.join(elsewhere)})", style="dim")
+            table.add_row(" / ".join(key_display(k) for k in keys), what, where)
     return table
 
 
@@ -57,14 +73,16 @@ class HelpScreen(ModalScreen[None]):
         self._groups = groups
 
     def compose(self) -> ComposeResult:
-        keys = {"question_mark": "?", "slash": "/", "escape": "esc"}
         with Vertical(id="help-box"):
             with VerticalScroll(id="help-scroll"):
                 for paragraph in ABOUT:
                     yield Static(paragraph, classes="help-paragraph")
                 yield Static("[b]keys[/b]", classes="help-heading")
-                yield Static(_bindings_table(self._groups, keys), id="help-keys")
+                yield Static(_bindings_table(self._groups, self._key_display), id="help-keys")
             yield Static("[dim]esc, q, ? or F1 closes this[/dim]", id="help-close")
+
+    def _key_display(self, key: str) -> str:
+        return self.app.get_key_display(Binding(key, ""))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -365,7 +365,14 @@ class HomeScreen(Screen[None]):
             if lesson is not None:
                 from sandbox.tui.screens.lesson import LessonScreen
 
-                self.app.push_screen(LessonScreen(lesson, self.progress_store()))
+                # On the lessons' own stack, as if opened from their list: Escape then goes
+                # to that list (as the key bar says) and `h` comes back here.
+                self.app.switch_mode("lessons")
+                opened = LessonScreen(lesson, self.progress_store())
+                if isinstance(self.app.screen, LessonScreen):  # one lesson open at a time
+                    self.app.switch_screen(opened)
+                else:
+                    self.app.push_screen(opened)
         elif option_id.startswith("exercise:"):
             row = course.exercise(option_id.removeprefix("exercise:"))
             if row is not None:

@@ -7,7 +7,6 @@ worker or sends its request, and shows its checkpoints. Progress goes to Progres
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,6 +36,7 @@ from sandbox.tui.learning import (
     resume_at,
     settings_at,
     step_actions,
+    step_complete,
     step_metrics,
 )
 from sandbox.tui.lesson_sandbox import LessonSandbox
@@ -63,6 +63,7 @@ class LessonScreen(Screen[None]):
         Binding("right,right_square_bracket", "next_step", "Next", priority=True),
         Binding("left,left_square_bracket", "previous_step", "Back", priority=True),
         Binding("c", "check", "Check the challenge"),
+        Binding("o", "open_in_playground", "Try in playground"),
         Binding("escape", "cancel", "Cancel run"),
         Binding("escape", "close", "Lessons"),
     ]
@@ -104,7 +105,10 @@ class LessonScreen(Screen[None]):
         self._job = 0
         self._purpose: tuple[str, int, Settings] = ("step", -1, Settings())
         self._cache: dict[tuple[str, int | None, int, Settings], dict[str, Any]] = {}
-        self._base: Settings | None = None  # the switches when the lesson opened
+        # The switches this step runs with (the defaults plus the step's own `set`). The
+        # playground's are the learner's: a lesson reads them only for a challenge, and
+        # changes them only when asked to (`o`, open this step in the playground).
+        self.step_settings = Settings()
         self.requests = LessonSandbox()
 
     @property
@@ -158,6 +162,13 @@ class LessonScreen(Screen[None]):
         if self.index > 0:
             self.enter(self.index - 1)
 
+    def action_open_in_playground(self) -> None:
+        """Copy this step's switches into the playground and go there: the one way a lesson
+        changes the learner's switches, and only when asked."""
+        self.sandbox_app.settings = self.step_settings
+        self.app.switch_mode("playground")
+        self.app.notify("The playground now has this step's switches.", timeout=4)
+
     def action_close(self) -> None:
         self.app.pop_screen()
 
@@ -179,6 +190,9 @@ class LessonScreen(Screen[None]):
             return
         try:
             getattr(self.store, method)(*args)
+            if method in ("answered", "challenge_met") and step_complete(
+                    self.step, self.index, self.store.lesson(self.lesson.id)):
+                self.store.step_done(self.lesson.id, self.index)  # ticked in the lists at once
         except ProgressError as exc:
             self.notify(str(exc), title="progress not saved", severity="error", timeout=8)
 
@@ -213,7 +227,7 @@ class LessonScreen(Screen[None]):
         flow = self.query_one(FlowView)
         flow.set_class(bool(step.highlight), "-pointing")  # shown only when the step points
         flow.set_class(step.request is not None, "-beside-request")  # (no room at 80x24 then)
-        flow.settings = self.sandbox_app.settings
+        flow.settings = self.step_settings
         flow.point_at(step.highlight)
         self.refresh_bindings()
 
@@ -247,25 +261,22 @@ class LessonScreen(Screen[None]):
             self.query_one("#lesson-text").focus(scroll_visible=False)
 
     def _apply(self, step: Step) -> None:
-        app = self.sandbox_app
-        if self._base is None:
-            self._base = app.settings
-        # Which Redis to use is the learner's environment, not a lesson switch: keep it.
-        base = dataclasses.replace(self._base, redis=app.settings.redis)
         try:
-            app.settings = settings_at(self.lesson, self.lesson.steps.index(step), base)
+            self.step_settings = settings_at(self.lesson, self.lesson.steps.index(step),
+                                             self.sandbox_app.settings)
         except SandboxError as exc:
             self.notify(str(exc), title="switches not applied", severity="error", timeout=8)
             return
+        settings = self.step_settings
         if step.run is not None and any(p.kind == "predict" for p in step.checkpoints):
             self.query_one("#lesson-metrics", Static).update(Text(
                 "Predict first: the experiment runs when you pick an answer.", style="dim"))
         elif step.run is not None:
-            self.start_run(step.run, ("step", -1, app.settings))
+            self.start_run(step.run, ("step", -1, settings))
         if step.request is not None:
             self._job += 1
             self.query_one("#lesson-response", Static).update(Text("sending…", style="dim"))
-            self._send(self._job, composed(step), app.settings)
+            self._send(self._job, composed(step), settings)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -380,7 +391,7 @@ class LessonScreen(Screen[None]):
         view.result(Text.assemble(("you predicted: ", "bold"), picked.text, "\n",
                                   ("measuring…", "dim")))
         assert point.run is not None
-        self.start_run(point.run, ("predict", index, self.sandbox_app.settings))
+        self.start_run(point.run, ("predict", index, self.step_settings))
 
     def _predicted(self, index: int, metrics: dict[str, Any]) -> None:
         view = self.view(index)

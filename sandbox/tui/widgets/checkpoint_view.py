@@ -42,7 +42,8 @@ class CheckpointView(Vertical):
                      classes="checkpoint-question")
         if point.kind == "challenge":
             yield Static(Text.assemble(("goal: ", "dim"), goal_text(point), "\n",
-                                       ("change the switches in the playground (p), then press ", "dim"),
+                                       ("change the switches in the playground (p; o copies "
+                                        "this step's there), then press ", "dim"),
                                        ("c", "bold"), (" here to check", "dim")),
                          classes="checkpoint-goal")
         else:
