@@ -149,10 +149,12 @@ class TokenBucketLimiter:
         self.store.run("HSET", ("HSET", key, "tokens", repr(tokens), "updated_ms", repr(updated)),
                        kind="gateway")
         full_in_s = (capacity - tokens) / rate_per_ms / 1000.0
+        # The headers' limit is the full bucket (limit + burst): what a client may send at once.
+        # With `limit` there, a client with a burst read "limit 20, remaining 39".
         if not allowed:
-            return Decision(False, self.settings.limit, 0, full_in_s,
+            return Decision(False, capacity, 0, full_in_s,
                             retry_after_s=(1.0 - tokens) / rate_per_ms / 1000.0)
-        return Decision(True, self.settings.limit, int(tokens), full_in_s)
+        return Decision(True, capacity, int(tokens), full_in_s)
 
 
 LIMITERS: dict[str, type[FixedWindowLimiter | SlidingWindowLimiter | TokenBucketLimiter]] = {

@@ -37,9 +37,9 @@ class StudentTokenBucket:
         capacity = self.settings.limit + self.settings.burst
         full_in_s = max(0.0, capacity - tokens) / rate_per_s
         if not allowed:
-            return Decision(False, self.settings.limit, 0, full_in_s,
+            return Decision(False, capacity, 0, full_in_s,
                             retry_after_s=max(0.0, 1.0 - tokens) / rate_per_s)
-        return Decision(True, self.settings.limit, max(0, math.floor(tokens)), full_in_s)
+        return Decision(True, capacity, max(0, min(capacity, math.floor(tokens))), full_in_s)
 
 
 def _build_limiter(sb: Sandbox, module: ModuleType) -> Any:

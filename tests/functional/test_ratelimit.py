@@ -24,7 +24,8 @@ def redis_url(any_redis_url: str) -> str:
 
 # The URL is a constant string per test, so reusing it across examples is safe.
 examples = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
 
 # -- independent reference models (plain Python, no Redis) ---------------------------------
 
@@ -187,3 +188,17 @@ async def test_limiter_down_fails_open(sandbox: Sandbox, client: httpx.AsyncClie
     (gate,) = [s for s in response.extensions["sandbox.trace"].find("gateway")
                if s.name == "gateway"]
     assert "failing open" in gate.attrs["ratelimit.error"]
+
+
+async def test_token_bucket_headers_agree_with_each_other_with_a_burst(
+        sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    """Issue: with a burst, a token bucket answered `ratelimit-limit: 20` beside
+    `ratelimit-remaining: 39`. The limit is the full bucket; remaining never exceeds it."""
+    sandbox.apply(sandbox.settings.replace({"ratelimit.algorithm": "token_bucket",
+                                            "ratelimit.limit": 20, "ratelimit.burst": 20}))
+    seen = [await client.get("/products/1") for _ in range(30)]
+    limits = {r.headers["ratelimit-limit"] for r in seen}
+    assert limits == {"40"}
+    remaining = [int(r.headers["ratelimit-remaining"]) for r in seen]
+    assert remaining[0] == 39 and all(0 <= left <= 40 for left in remaining)
+    assert remaining[-1] < remaining[0]  # draining faster than it refills
