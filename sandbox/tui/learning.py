@@ -12,7 +12,6 @@ from sandbox.course.lessons import Checkpoint, Lesson, LessonError, Step, metric
 from sandbox.course.progress import LessonProgress
 from sandbox.settings import Settings, format_value
 from sandbox.tui.composing import ComposedRequest
-from sandbox.tui.runs import status_counts
 
 
 def step_actions(step: Step) -> str:
@@ -75,21 +74,6 @@ def measured(metrics: dict[str, Any], name: str) -> str:
         return format_metric(name, metric_value(metrics, name))
     except KeyError:
         return "not measured"
-
-
-def headline(metrics: dict[str, Any], extra: list[str]) -> list[tuple[str, str]]:
-    """(label, value) rows: latency, hit rate, db queries, 429s, statuses, then `extra`."""
-    lat = metrics.get("latency_ms", {})
-    rows = [("p50/p95/p99 ms", "/".join(f"{lat.get(p, 0):.2f}" for p in ("p50", "p95", "p99")))]
-    cache = metrics.get("cache", {})
-    looked = cache.get("hits", 0) + cache.get("misses", 0)
-    rows.append(("cache hit rate", f"{cache.get('hit_rate', 0.0):.1%} of {looked:,}" if looked
-                 else "no lookups"))
-    rows.append(("db queries", f"{metrics.get('db', {}).get('queries', 0):,}"))
-    rows.append(("429 refused", f"{metrics.get('ratelimit', {}).get('rejected', 0):,}"))
-    rows.append(("status", "  ".join(f"{code} {n:,}" for code, n in status_counts(metrics).items())))
-    rows.extend((name, measured(metrics, name)) for name in extra)
-    return rows
 
 
 def goal_text(point: Checkpoint) -> str:
@@ -172,3 +156,115 @@ def step_complete(step: Step, index: int, progress: LessonProgress) -> bool:
         if point.kind == "challenge" and (index, i) not in progress.challenges_met:
             return False
     return True
+
+
+def compared_step(lesson: Lesson, index: int) -> int | None:
+    """The step this one's run is measured against: of the earlier steps that run the same
+    scenario (same size and seed) with other switches, the one whose switches differ least
+    (the nearest on a tie), so the comparison shows what this step changed. None if none."""
+    run = lesson.steps[index].run
+    if run is None:
+        return None
+    ours = settings_at(lesson, index, Settings())
+    best: tuple[int, int] | None = None  # (switches differing, -step)
+    for earlier in range(index - 1, -1, -1):
+        other = lesson.steps[earlier].run
+        if other is None or (other.scenario, other.requests, other.seed) != \
+                (run.scenario, run.requests, run.seed):
+            continue
+        differing = len(settings_at(lesson, earlier, Settings()).diff(ours))
+        if differing and (best is None or differing < best[0]):
+            best = (differing, -earlier)
+    return None if best is None else -best[1]
+
+
+# The headline numbers a lesson step always shows (each is also a metric a step may name),
+# and those shown only when either run has any. The rest a step shows when it names them.
+ALWAYS = {"p95 ms": "latency_ms.p95", "db queries": "db.queries"}
+WHEN_SEEN = {"cache hit": "cache.hit_rate", "429s": "ratelimit.rejected", "5xx": ""}
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One number of a lesson's run; with an earlier step's beside it when there is one."""
+
+    label: str
+    value: str
+    before: str = ""
+    change: str = ""  # "-80%", "≈", "="; empty without an earlier run
+    verdict: str = ""  # "better", "worse", "same", or "" (a number with no better direction)
+    focus: bool = False  # one of the metrics the step is about
+
+
+def metric_label(name: str) -> str:
+    """A metric's path as a short label: `cache.stale_reads` -> `stale reads`, `cache.hits`
+    -> `cache hits`, `status.503` -> `503s`, `latency_ms.p99` -> `p99 ms`."""
+    group, _, leaf = name.rpartition(".")
+    if group == "status":
+        return f"{leaf}s"
+    if group == "latency_ms":
+        return f"{leaf} ms"
+    if "_" in leaf or not group:
+        return leaf.replace("_", " ")
+    return f"{group.rpartition('.')[2]} {leaf}"  # `cache.hits` -> `cache hits`
+
+
+def _change(was: float, now: float) -> str:
+    if was == now:
+        return "="
+    if not was:
+        return "new"
+    rel = (now - was) / abs(was)
+    return "≈" if abs(rel) < 0.01 else f"{rel:+.0%}"
+
+
+def metric_rows(metrics: dict[str, Any], focus: list[str],
+                before: dict[str, Any] | None = None) -> list[MetricRow]:
+    """A few headline numbers and the step's own metrics, each on its own row (so none wraps
+    mid-value at 80 columns), each as `before → now` when `before` is given."""
+    from sandbox.course.lessons import metric_value
+    from sandbox.tui.runs import HEADLINES
+
+    runs = [metrics] if before is None else [before, metrics]
+    rows: list[MetricRow] = []
+    shown: set[str] = set()  # metric names a headline row already shows
+    for head in HEADLINES:
+        name = ALWAYS.get(head.label, WHEN_SEEN.get(head.label))
+        if name is None:
+            continue
+        try:
+            values = [head.read(m) for m in runs]
+        except (KeyError, TypeError):
+            continue
+        if head.label in WHEN_SEEN and not any(values) and name not in focus:
+            continue
+        is_focus = bool(name) and name in focus
+        shown.add(name)
+        if before is None:
+            rows.append(MetricRow(head.label, head.text(values[0]), focus=is_focus))
+            continue
+        was, now = values
+        better = (now < was) == (head.better == "lower")
+        change = _change(was, now) if not head.percent else (
+            "=" if was == now else f"{(now - was) * 100:+.0f}pp")
+        verdict = "same" if change in ("=", "≈", "+0pp", "-0pp") else \
+            "better" if better else "worse"
+        rows.append(MetricRow(head.label, head.text(now), head.text(was), change, verdict,
+                              is_focus))
+    for name in focus:
+        if name in shown:
+            continue
+        try:
+            value = metric_value(metrics, name)
+            earlier = metric_value(before, name) if before is not None else None
+        except KeyError:
+            rows.append(MetricRow(metric_label(name), "not measured", focus=True))
+            continue
+        if earlier is None:
+            rows.append(MetricRow(metric_label(name), format_metric(name, value), focus=True))
+        else:
+            change = _change(earlier, value)
+            rows.append(MetricRow(metric_label(name), format_metric(name, value),
+                                  format_metric(name, earlier),
+                                  change, "same" if change in ("=", "≈") else "", focus=True))
+    return rows

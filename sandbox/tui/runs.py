@@ -135,7 +135,7 @@ class Comparison:
         return [c.describe() for c in self.changes]
 
 
-def _row(headline: Headline, before_m: dict[str, Any], after_m: dict[str, Any]) -> CompareRow:
+def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str, Any]) -> CompareRow:
     before, after = headline.read(before_m), headline.read(after_m)
     delta = after - before
     if headline.percent:
@@ -162,7 +162,7 @@ def _row(headline: Headline, before_m: dict[str, Any], after_m: dict[str, Any]) 
 
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
-    rows = tuple(_row(h, before.metrics, after.metrics) for h in HEADLINES)
+    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES)
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),

@@ -185,8 +185,8 @@ async def test_a_broken_file_is_listed_and_a_lesson_plays_step_by_step(tiny: Pat
         assert screen.index == 1 and "step 2 of 3" in plain(app, "#step-title")
         assert screen.last_metrics is not None and screen.last_metrics["requests"] == 200
         shown_metrics = plain(app, "#lesson-metrics")
-        assert "p50/p95/p99" in shown_metrics and "db queries" in shown_metrics
-        assert "cache hit rate" in shown_metrics
+        assert "p95 ms" in shown_metrics and "db queries" in shown_metrics
+        assert "cache hit" in shown_metrics
         assert 0 in ProgressStore().lesson("tiny").steps_done
 
         # back and [ ] move too
@@ -383,3 +383,68 @@ async def test_help_names_keys_as_the_key_bar_does_and_says_where_p_differs() ->
         playground = next(line for line in shown.splitlines() if "Playground" in line
                           and "everywhere" in line)
         assert "(not in: exercise" in playground, playground
+
+
+COMPARED_LESSON = SMALL_LESSON.replace('''## Read me
+
+Nothing happens here.
+''', '''## Read me
+
+```sandbox
+run = { scenario = "steady", requests = 200 }
+```
+''')
+
+
+async def test_a_step_shows_its_run_beside_the_step_it_follows_on_from(tiny: Path) -> None:
+    """Issue: caching step 2 showed 407 queries but not step 1's 2,236 beside it. Opened
+    straight at step 2, the lesson measures step 1 too, then shows `step 1 → now`."""
+    from sandbox.scenarios import arun_scenario
+
+    (tiny / "tiny.md").write_text(COMPARED_LESSON, encoding="utf-8")
+    store = ProgressStore()
+    store.moved_to("tiny", 1)
+    store.close()
+    app = RecordingApp()
+    async with app.run_test(size=SMALL) as pilot:  # 80x24: every number whole
+        screen = await open_tiny(pilot)
+        assert screen.index == 1
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+        shown = plain(app, "#lesson-metrics")
+        off = (await arun_scenario("steady", Settings(), seed=7, requests=200)).metrics["db"]["queries"]
+        on = screen.last_metrics["db"]["queries"]
+        assert off > on
+        line = next(line for line in shown.splitlines() if "db queries" in line)
+        assert line.split()[-3:] == [f"{off:,}", f"{on:,}", f"{(on - off) / off:+.0%}"], line
+        assert "step 1" in shown and "now" in shown
+        assert not app.errors()
+
+
+def test_the_compared_step_is_the_one_that_differs_least() -> None:
+    from sandbox.course.folders import lessons_dir
+    from sandbox.course.lessons import load_lessons
+    from sandbox.tui.learning import compared_step, metric_label, metric_rows
+
+    lessons, _ = load_lessons(lessons_dir())
+    caching = next(lesson for lesson in lessons if lesson.id == "caching")
+    # step 4 turns invalidation off: against step 2 (the cache alone), not step 3 (a short TTL)
+    assert [compared_step(caching, i) for i in range(4)] == [None, 0, 1, 1]
+    assert metric_label("cache.stale_reads") == "stale reads"
+    assert metric_label("cache.hits") == "cache hits"
+    assert metric_label("status.503") == "503s"
+
+    before = {"latency_ms": {"p50": 1.0, "p95": 10.0, "p99": 20.0}, "throughput_rps": 1.0,
+              "status": {"200": 100}, "ratelimit": {"rejected": 0},
+              "cache": {"hit_rate": 0.0, "hits": 0, "stale_reads": 0},
+              "db": {"queries": 200, "rows_scanned": 1}, "queue": {"dead_lettered": 0}}
+    after = {**before, "latency_ms": {"p50": 1.0, "p95": 5.0, "p99": 20.0},
+             "cache": {"hit_rate": 0.5, "hits": 50, "stale_reads": 7},
+             "db": {"queries": 100, "rows_scanned": 1}}
+    rows = {r.label: r for r in metric_rows(after, ["cache.stale_reads"], before)}
+    assert list(rows) == ["p95 ms", "cache hit", "db queries", "stale reads"]  # no 429s, 5xx
+    assert (rows["p95 ms"].before, rows["p95 ms"].value, rows["p95 ms"].change,
+            rows["p95 ms"].verdict) == ("10.00", "5.00", "-50%", "better")
+    assert (rows["cache hit"].change, rows["cache hit"].verdict) == ("+50pp", "better")
+    assert rows["stale reads"].focus and rows["stale reads"].change == "new"
+    alone = metric_rows(after, [])
+    assert all(r.before == "" and r.change == "" for r in alone)

@@ -29,10 +29,12 @@ from sandbox.render import body_view, status_style
 from sandbox.settings import Settings
 from sandbox.tui.composing import ComposedRequest, Outcome
 from sandbox.tui.learning import (
+    MetricRow,
+    compared_step,
     composed,
-    headline,
     judge,
     measured,
+    metric_rows,
     resume_at,
     settings_at,
     step_actions,
@@ -78,6 +80,7 @@ class LessonScreen(Screen[None]):
     class RunDone(Message):
         job: int
         metrics: dict[str, Any]
+        before: dict[str, Any] | None = None  # the compared step's run, if there is one
 
     @dataclass
     class RunStopped(Message):
@@ -105,6 +108,7 @@ class LessonScreen(Screen[None]):
         self._job = 0
         self._purpose: tuple[str, int, Settings] = ("step", -1, Settings())
         self._cache: dict[tuple[str, int | None, int, Settings], dict[str, Any]] = {}
+        self._before_title = ""  # which step the shown run is compared with
         # The switches this step runs with (the defaults plus the step's own `set`). The
         # playground's are the learner's: a lesson reads them only for a challenge, and
         # changes them only when asked to (`o`, open this step in the playground).
@@ -284,37 +288,57 @@ class LessonScreen(Screen[None]):
         self._job += 1
         self._purpose = purpose
         settings = purpose[2]
-        cached = self._cache.get((run.scenario, run.requests, run.seed, settings))
-        if cached is not None:
-            self.post_message(self.RunDone(self._job, cached))
+        # A step's own run (or its prediction's) is shown beside the earlier step it follows
+        # on from; that run is made too if the learner came straight here.
+        earlier = compared_step(self.lesson, self.index) if purpose[0] != "challenge" else None
+        self._before_title = ""
+        runs = [settings]
+        if earlier is not None and self.lesson.steps[earlier].run == run:
+            self._before_title = f"step {earlier + 1}"
+            runs.insert(0, settings_at(self.lesson, earlier, self.sandbox_app.settings))
+        found = [m for s in runs if (m := self._cache.get((run.scenario, run.requests,
+                                                           run.seed, s))) is not None]
+        if len(found) == len(runs):
+            self.post_message(self.RunDone(self._job, found[-1],
+                                           found[0] if len(found) > 1 else None))
             return
         self._set_running(True)
         self.query_one("#lesson-run").remove_class("-idle")
         self.query_one("#lesson-progress", ProgressBar).update(total=run.requests or 1, progress=0)
         self._run_status(f"running {run.scenario}…")
-        self._run(self._job, run, settings)
+        self._run(self._job, run, runs)
 
     @work(thread=True, exclusive=True, group="lesson-run", exit_on_error=False)
-    def _run(self, job: int, run: Run, settings: Settings) -> None:
+    def _run(self, job: int, run: Run, runs: list[Settings]) -> None:
+        """Run `run` with each of `runs` (the earlier step's switches first, if compared),
+        from the cache where it can; the last one is the step's."""
         worker = get_current_worker()
-
-        def progress(done: int, total: int) -> None:
-            self.post_message(self.RunProgress(job, done, total))
-
         from sandbox.scenarios.runner import ScenarioCancelled, run_scenario
 
-        try:
-            result = run_scenario(run.scenario, settings, seed=run.seed, requests=run.requests,
-                                  keep_traces=0, progress=progress,
-                                  cancelled=lambda: worker.is_cancelled)
-        except ScenarioCancelled as exc:
-            self.post_message(self.RunStopped(job, str(exc), failed=False))
-            return
-        except Exception as exc:  # shown as a notification, never a traceback
-            self.post_message(self.RunStopped(job, describe_error(exc), failed=True))
-            return
-        self._cache[(run.scenario, run.requests, run.seed, settings)] = result.metrics
-        self.post_message(self.RunDone(job, result.metrics))
+        measured: list[dict[str, Any]] = []
+        for number, settings in enumerate(runs):
+            key = (run.scenario, run.requests, run.seed, settings)
+            if key in self._cache:
+                measured.append(self._cache[key])
+                continue
+
+            def progress(done: int, total: int, number: int = number) -> None:
+                self.post_message(self.RunProgress(job, number * total + done, len(runs) * total))
+
+            try:
+                result = run_scenario(run.scenario, settings, seed=run.seed,
+                                      requests=run.requests, keep_traces=0, progress=progress,
+                                      cancelled=lambda: worker.is_cancelled)
+            except ScenarioCancelled as exc:
+                self.post_message(self.RunStopped(job, str(exc), failed=False))
+                return
+            except Exception as exc:  # shown as a notification, never a traceback
+                self.post_message(self.RunStopped(job, describe_error(exc), failed=True))
+                return
+            self._cache[key] = result.metrics
+            measured.append(result.metrics)
+        self.post_message(self.RunDone(job, measured[-1],
+                                       measured[0] if len(measured) > 1 else None))
 
     @on(RunProgress)
     def _progress(self, event: RunProgress) -> None:
@@ -347,8 +371,9 @@ class LessonScreen(Screen[None]):
         count = metrics.get("requests")
         self._run_status(f"done: {count:,} requests" if isinstance(count, int) else "done")
         title = RUN_TITLES[kind]
-        self.query_one("#lesson-metrics", Static).update(metrics_table(title, metrics,
-                                                                       step_metrics(self.step)))
+        rows = metric_rows(metrics, step_metrics(self.step), event.before)
+        before = self._before_title if event.before is not None else ""
+        self.query_one("#lesson-metrics", Static).update(metrics_table(title, rows, before))
         if kind == "predict":
             self._predicted(index, metrics)
         elif kind == "challenge":
@@ -454,12 +479,33 @@ class LessonScreen(Screen[None]):
         self.notify(event.message, title="the request failed", severity="error", timeout=8)
 
 
-def metrics_table(title: str, metrics: dict[str, Any], extra: list[str]) -> RenderableType:
+VERDICT_STYLE = {"better": "green", "worse": "red", "same": "dim", "": ""}
+
+
+def metrics_table(title: str, rows: list[MetricRow], before: str = "") -> RenderableType:
+    """The run's numbers; with `before` (the earlier step's name), that step's beside each
+    and the change, coloured by whether it is better. Each number has its own column, so
+    none wraps mid-value, and the whole fits the side panel at 80x24."""
+    def width(*texts: str) -> int:  # numbers are never cut: the label gives way
+        return max(len(t) for t in texts)
+
     table = Table.grid(padding=(0, 1))
-    table.add_column(style="dim", no_wrap=True)
-    table.add_column(overflow="fold")
-    for label, value in headline(metrics, extra):
-        table.add_row(label, Text(value, style="bold" if label in extra else ""))
+    table.add_column(overflow="fold")  # the one column that may wrap
+    if before:
+        table.add_column(justify="right", no_wrap=True, style="dim",
+                         min_width=width(before, *(r.before for r in rows)))
+    table.add_column(justify="right", no_wrap=True, min_width=width("now", *(r.value for r in rows)))
+    if before:
+        table.add_column(justify="right", no_wrap=True, min_width=width(*(r.change for r in rows)))
+        table.add_row("", Text(before, style="dim"), Text("now", style="dim"), "")
+    for row in rows:
+        value = Text(row.value, style="bold" if row.focus else "")
+        label = Text(row.label, style="bold" if row.focus else "dim", overflow="ellipsis")
+        if before:
+            table.add_row(label, row.before, value,
+                          Text(row.change, style=VERDICT_STYLE.get(row.verdict, "")))
+        else:
+            table.add_row(label, value)
     return Group(Text(title, style="bold"), table)
 
 
