@@ -16,6 +16,8 @@ import random
 import secrets
 import sqlite3
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -55,6 +57,8 @@ class Sandbox:
         self.settings = settings or Settings()
         self.seed = seed
         self.plugs: dict[str, object] = {}  # parts replaced by a student's code (sandbox.plugs)
+        # How to put each plugged part back in place after a settings change, by plug name.
+        self._reattach: dict[str, Callable[[Sandbox, Any], None]] = {}
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
@@ -106,10 +110,15 @@ class Sandbox:
             self.db.set_indexes(settings.db.indexes)
         self.network.configure(settings)
         self._configure_mechanisms(settings, previous)
-        if self.plugs:
-            from sandbox.plugs import reattach
+        for plug, part in self.plugs.items():
+            self._reattach[plug](self, part)
 
-            reattach(self)
+    def plug(self, name: str, part: object, attach: Callable[[Sandbox, Any], None]) -> None:
+        """Put a student's part in place at plug point `name`; `attach` puts it back again
+        after every settings change, so the part survives switches being flipped."""
+        self.plugs[name] = part
+        self._reattach[name] = attach
+        attach(self, part)
 
     def _configure_mechanisms(self, settings: Settings, previous: Settings | None) -> None:
         self.cache.settings = settings.cache
@@ -179,7 +188,8 @@ class Sandbox:
         cache = self.ctx.cache
         if isinstance(cache, WriteBehind) and cache.pending:
             cache.flush_due()
-        self._orders.relay_outbox()  # jobs the queue could not take when their order committed
+        if self.ctx.outbox_behind:  # jobs the queue could not take when their order committed
+            self._orders.relay_outbox()
         jobs = self.ctx.jobs
         if jobs is not None and jobs.pending:
             jobs.run_until(self.clock.now_ms)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sandbox import tracing
 from sandbox.backend.repositories import Repositories
 from sandbox.backend.seams import Seams
 from sandbox.backend.seed import SEED_EPOCH_S
@@ -15,6 +14,7 @@ from sandbox.mechanisms.cache import NoCache
 from sandbox.mechanisms.email_provider import EmailProvider
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.resilience import Dependency
+from sandbox.request_context import current_request
 from sandbox.settings import Settings
 
 
@@ -47,8 +47,8 @@ class AppContext:
         a read router sent this request's reads to the primary (`Network.read_router`)."""
         if self.replica_repos is None:
             return self.repos
-        trace = tracing.current_trace.get()
-        if trace is not None and trace.read_route == "primary":
+        request = current_request.get()
+        if request is not None and request.read_route == "primary":
             return self.repos
         return self.replica_repos
     log: list[dict[str, object]] = field(default_factory=list)

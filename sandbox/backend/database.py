@@ -23,6 +23,7 @@ from sandbox.backend.seed import ensure_seed_file, index_name
 from sandbox.clock import SimClock
 from sandbox.errors import ServiceUnavailable
 from sandbox.mechanisms.resilience import Dependency, DependencyFailed
+from sandbox.request_context import Pool, current_request
 from sandbox.settings import DEFAULT_INDEXES, INDEX_CANDIDATES
 
 # The progress handler fires once every STEP_GRAIN VM steps; counts are in these units.
@@ -140,8 +141,10 @@ class Database:
             rows = [] if write else cur.fetchall()
             self._replicate(sql, params)
             return cur, rows
-        if trace.pool is not None and not trace.connection:
-            self._check_out(trace)
+        context = current_request.get()
+        if context is not None and context.pool is not None and not context.connection:
+            self._check_out(trace, context.pool)
+            context.connection = True
         if self.truth is not None:  # a replica applies writes continuously, `lag_ms` behind
             self.replicate_until(self.truth, trace.clock.now_ms - self.lag_ms)
         with trace.span("db.write" if write else "db.query", "db") as span:
@@ -149,7 +152,7 @@ class Database:
             cur = self.conn.execute(sql, params)
             rows = [] if write else cur.fetchall()
             steps = self._ticks * STEP_GRAIN
-            plan = self._plan(sql, params)
+            plan = self._plans.get(sql) or self._plan(sql, params)
             returned = cur.rowcount if write else len(rows)
             scanned = max(returned, steps // STEPS_PER_ROW)
             attrs = span.attrs
@@ -172,10 +175,11 @@ class Database:
                     counts["db.stale_reads"] = counts.get("db.stale_reads", 0) + 1
             counts["db.queries"] = counts.get("db.queries", 0) + 1
             counts["db.rows_scanned"] = counts.get("db.rows_scanned", 0) + scanned
-            if trace.sql_log is not None:
-                trace.sql_log.append((sql, tuple(params)))
+            if context is not None and context.sql_log is not None:
+                context.sql_log.append((sql, tuple(params)))
             trace.clock.now_ms += ROUND_TRIP_MS + steps * MS_PER_STEP
-        self._replicate(sql, params)
+        if self.replication_log is not None:
+            self._replicate(sql, params)
         return cur, rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -186,15 +190,14 @@ class Database:
         rows = self._run(sql, params, write=False)[1]
         return rows[0] if rows else None
 
-    def _check_out(self, trace: tracing.Trace) -> None:
+    def _check_out(self, trace: tracing.Trace, pool: Pool) -> None:
         """Take a connection from the instance's pool for the rest of the request."""
         with trace.span("db.pool", "db") as span:
-            ready = trace.pool.acquire(trace.clock.now_ms)
+            ready = pool.acquire(trace.clock.now_ms)
             if ready > trace.clock.now_ms:
                 span.attrs["db.pool_wait_ms"] = round(ready - trace.clock.now_ms, 3)
                 trace.counts["db.pool_waits"] = trace.counts.get("db.pool_waits", 0) + 1
                 trace.clock.now_ms = ready
-        trace.connection = True
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run an INSERT, UPDATE or DELETE; the cursor has `lastrowid` and `rowcount`."""

@@ -29,6 +29,7 @@ from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
 from sandbox.network.instance import AppInstance
 from sandbox.network.latency import LatencyModel
 from sandbox.network.routing import ReadRouter, ReadYourWritesRouter
+from sandbox.request_context import RequestContext, current_request
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
 
@@ -144,12 +145,15 @@ class Network:
                   and self.read_router.lag_ms == lag):
             self.read_router = ReadYourWritesRouter(lag)
         self._settings_now = settings
+        # Read on every request, so looked up here once per settings change.
+        self._fault_hop = settings.faults.hop
         # The instance dies at this simulated time; the balancer learns it at its next check.
         self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
         deploy = settings.deploy
         self._rollout = RollingRestart(
             self.clock.now_ms + ROLLOUT_START_MS, deploy.drain_s * 1000.0,
             deploy.warmup_s * 1000.0) if deploy.rolling_restart else None
+        self._deaths_change = bool(settings.faults.instance_down) or self._rollout is not None
         self._apply_deaths(self.clock.now_ms)
 
     def _apply_deaths(self, now_ms: float) -> None:
@@ -171,6 +175,9 @@ class Network:
         with `deploy.readiness_check=on` whether it is ready to serve."""
         if now_ms < self._next_health_check:
             return
+        self._check_health(now_ms, span)
+
+    def _check_health(self, now_ms: float, span: Any) -> None:
         ask_ready = self._settings_now.deploy.readiness_check
         not_ready: list[str] = []
         for instance in self.instances:
@@ -188,9 +195,9 @@ class Network:
 
     def _hop_fault(self, hop: str, span: Any) -> bool:
         """Apply `faults.hop` here: extra latency, and whether this hop fails."""
-        faults = self._settings_now.faults
-        if faults.hop != hop:
+        if self._fault_hop != hop:
             return False
+        faults = self._settings_now.faults
         self.clock.now_ms += faults.hop_latency_ms
         if faults.hop_error_rate and self.rng.random() < faults.hop_error_rate:
             span.attrs["fault"] = f"{hop} failed"
@@ -209,8 +216,9 @@ class Network:
             self._background()
         trace = Trace(clock, self.next_request_id(), request.method, request.path)
         trace.client = request.client
-        trace.sql_log = self.sql_log
         token = tracing.current_trace.set(trace)
+        context = RequestContext(sql_log=self.sql_log)
+        context_token = current_request.set(context)
         try:
             if not self.dns.cached(request.host, clock.now_ms):
                 with trace.span("dns.lookup", "dns") as span:
@@ -219,29 +227,31 @@ class Network:
                     if self._settings_now.faults.hop == "dns":
                         clock.now_ms += self._settings_now.faults.hop_latency_ms
                     self.dns.resolve(request.host, clock.now_ms)
-            status, headers, body = await self._through_balancer(request, trace)
+            status, headers, body = await self._through_balancer(request, trace, context)
             with trace.span("network.response", "client"):
                 clock.now_ms += latency.hop(3)  # back through instance, gateway, balancer
             trace.finish(status)
             for observe in self.observers:
                 observe(trace)
         finally:
+            current_request.reset(context_token)
             tracing.current_trace.reset(token)
         return SimResponse(status, headers, body, trace)
 
     async def _through_balancer(
-        self, request: SimRequest, trace: Trace
+        self, request: SimRequest, trace: Trace, context: RequestContext
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         clock = self.clock
         latency = self.latency
         with trace.span("lb", "lb") as span:
             clock.now_ms += latency.hop() + LB_CPU_MS
-            if self._hop_fault("lb", span):
+            if self._fault_hop == "lb" and self._hop_fault("lb", span):
                 return _envelope_response(BadGateway("The load balancer failed."),
                                           trace.request_id)
-            if self._settings_now.faults.instance_down or self._rollout is not None:
+            if self._deaths_change:
                 self._apply_deaths(clock.now_ms)
-            self.health_check(clock.now_ms, span)
+            if clock.now_ms >= self._next_health_check:
+                self._check_health(clock.now_ms, span)
             chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
             span.attrs["lb.algorithm"] = self.balancer.name
             if chosen is None:
@@ -254,10 +264,12 @@ class Network:
             span.attrs["lb.instance"] = instance.name
         with trace.span("gateway", "gateway") as span:
             clock.now_ms += latency.hop() + GATEWAY_CPU_MS
-            if self._hop_fault("gateway", span):
+            if self._fault_hop == "gateway" and self._hop_fault("gateway", span):
                 return _envelope_response(BadGateway("The gateway failed."), trace.request_id)
-            decision, refusal = self.gateway.admit(request.headers, request.client,
-                                                   clock.now_ms, span, request.path)
+            decision = refusal = None
+            if self.gateway.limiter is not None:  # nothing to ask when rate limiting is off
+                decision, refusal = self.gateway.admit(request.headers, request.client,
+                                                       clock.now_ms, span, request.path)
             if refusal is not None:
                 return _envelope_response(refusal, trace.request_id)
         trace.instance = instance.name
@@ -279,7 +291,7 @@ class Network:
                                        "shortly."),
                     trace.request_id,
                 )
-            if self._hop_fault("app", span):
+            if self._fault_hop == "app" and self._hop_fault("app", span):
                 return _envelope_response(BadGateway(f"{instance.name} failed mid-request."),
                                           trace.request_id)
             arrived = clock.now_ms
@@ -288,18 +300,18 @@ class Network:
                 span.attrs["instance.queue_wait_ms"] = round(started - arrived, 3)
                 clock.now_ms = started
             clock.now_ms += APP_SERVER_MS
-            trace.pool = instance.pool
+            context.pool = instance.pool
             router = self.read_router
             if router is not None:
-                trace.read_route = router.choose(request.client, request.method, clock.now_ms)
-                span.attrs["db.route"] = trace.read_route
+                context.read_route = router.choose(request.client, request.method, clock.now_ms)
+                span.attrs["db.route"] = context.read_route
             try:
                 status, headers, body = await self._call_app(instance.app, request)
             finally:
                 instance.finish(clock.now_ms)
-                if trace.connection:
+                if context.connection:
                     instance.pool.release(clock.now_ms)
-                    trace.connection = False
+                    context.connection = False
             if router is not None:
                 router.answered(request.client, request.method, clock.now_ms)
         if decision is not None:
@@ -312,7 +324,9 @@ class Network:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Call a real ASGI app with a real scope; collect what it sends."""
         headers = request.headers
-        if not any(k == b"host" for k, _ in headers):
+        if not headers:
+            headers = [(b"host", request.host.encode())]
+        elif not any(k == b"host" for k, _ in headers):
             headers = [(b"host", request.host.encode()), *headers]
         scope = {
             "type": "http",

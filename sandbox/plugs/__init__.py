@@ -3,8 +3,8 @@
 An exercise names its plug point in its manifest (`plug = "balancer"`). The grader's tests and
 the terminal app's "run my solution" both go through here: `build` turns the student's module
 into the part the sandbox expects (adapting a small, teachable interface to the sandbox's own),
-and `attach` puts it in place. The sandbox calls `attach` again after every settings change,
-so a plugged part survives switches being flipped.
+and `attach` puts it in place. The sandbox keeps each part's `attach` and calls it again after
+every settings change, so a plugged part survives switches being flipped.
 
     sb = Sandbox(settings)
     install(sb, "balancer", student_module)
@@ -74,13 +74,5 @@ def install(sb: Sandbox, plug: str, module: ModuleType) -> Any:
         raise PlugError(f"unknown plug point '{plug}'; the plug points are "
                         f"{', '.join(sorted(points))}") from None
     part = point.build(sb, module)
-    sb.plugs[plug] = part
-    point.attach(sb, part)
+    sb.plug(plug, part, point.attach)
     return part
-
-
-def reattach(sb: Sandbox) -> None:
-    """After a settings change: put every plugged part back where the change replaced it."""
-    points = plug_points()
-    for plug, part in sb.plugs.items():
-        points[plug].attach(sb, part)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from sandbox import tracing
+from sandbox.request_context import RequestContext, current_request
 from sandbox.runtime import Sandbox
 
 
@@ -17,7 +19,8 @@ async def test_read_your_writes_shows_your_own_new_order(sandbox: Sandbox,
     soon = await client.get("/users/me/orders?limit=1", headers=grace)
     assert soon.json()["orders"][0]["id"] == placed.json()["id"]  # read from the primary
     trace = soon.extensions["sandbox.trace"]
-    assert "db.replica_queries" not in trace.counts and trace.read_route == "primary"
+    assert "db.replica_queries" not in trace.counts
+    assert trace.find("instance")[0].attrs["db.route"] == "primary"
     other = await client.get("/products/5", headers={"X-Sandbox-Client": "someone-else"})
     assert other.extensions["sandbox.trace"].counts["db.replica_queries"] == 1
     sandbox.clock.advance(1100)  # the replica has caught up: back to it
@@ -32,3 +35,15 @@ async def test_observers_see_every_finished_request(sandbox: Sandbox,
     await client.get("/products/1")
     await client.get("/products/999999")
     assert seen == [("/products/1", 200), ("/products/999999", 404)]
+
+
+def test_where_reads_go_is_request_state_not_trace_state(sandbox: Sandbox) -> None:
+    """The read route lives in the request's context: no trace is needed for it to hold."""
+    sandbox.apply(sandbox.settings.replace({"db.read_replica": True}))
+    assert sandbox.ctx.reads is sandbox.ctx.replica_repos  # outside a request: the replica
+    token = current_request.set(RequestContext(read_route="primary"))
+    try:
+        assert tracing.current_trace.get() is None
+        assert sandbox.ctx.reads is sandbox.ctx.repos
+    finally:
+        current_request.reset(token)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sandbox"
 
-# Still to untangle: runtime re-attaches plugs (and plugs build on the Sandbox).
-KNOWN_CIRCLES = {
-    frozenset({"sandbox.plugs", "sandbox.runtime"}),
-}
+# None left; a new one fails the test below. (The list stays so a circle that must be
+# tolerated for a while is written down, with why, instead of silently accepted.)
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def arrows() -> dict[str, set[str]]:
@@ -77,3 +76,41 @@ def test_the_finder_sees_a_circle_through_a_function_level_import() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert circles(graph) == {frozenset({"a", "b", "c"})}
     assert "sandbox.serving" in arrows()["sandbox.commands.backend"]  # inside cmd_serve
+
+
+# The floors of the house, ground first. A module may import its own floor and the floors
+# below it; an import of a higher floor is an arrow running up (the lower room would then
+# need the upper one to be understood, and could not be moved or tested without it).
+FLOORS = [
+    {"sandbox", "clock", "errors", "safe_text"},   # the package itself exports lazily
+    {"settings", "tracing", "request_context"},
+    {"mechanisms"},
+    {"backend", "network"},
+    {"runtime"},                                   # the assembly point
+    {"plugs", "scenarios", "serving"},
+    {"course", "render"},
+    {"grading"},
+    {"tui"},                                       # the front ends
+    {"commands", "bench"},
+    {"__main__"},
+]
+
+
+def floor_of(module: str) -> int:
+    room = module.split(".")[1] if "." in module else module
+    return next(i for i, rooms in enumerate(FLOORS) if room in rooms)
+
+
+def test_no_arrow_runs_up() -> None:
+    up = sorted(f"{a} -> {b}" for a, targets in arrows().items() for b in targets
+                if floor_of(b) > floor_of(a))
+    assert up == []
+
+
+def test_every_room_is_on_a_floor() -> None:
+    """A new top-level module or folder has to be given its place in FLOORS."""
+    rooms = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
+    assert rooms - {"__init__"} <= set().union(*FLOORS)
+    graph = {"sandbox.settings": {"sandbox.runtime"}}  # the check itself sees an arrow up
+    assert [b for a, bs in graph.items() for b in bs if floor_of(b) > floor_of(a)]
