@@ -53,12 +53,14 @@ CONTROLLER_CPU_MS = 0.05
 Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 async def send_json(send: Send, status: int, content: Any,
                     headers: dict[str, str] | None = None) -> None:
     """Send one complete JSON response over ASGI."""
     body = orjson.dumps(content)
-    raw = [(b"content-type", b"application/json"),
-           (b"content-length", str(len(body)).encode())]
+    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
     if headers:
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -143,6 +145,7 @@ class Endpoint:
         self.path = path
         self.handlers = handlers
         self.allow = ", ".join(sorted(handlers))
+        self._span_names = {name: f"controller.{name}" for name, _ in handlers.values()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace = tracing.current_trace.get()
@@ -154,7 +157,7 @@ class Endpoint:
             await send_error(send, error, request_id)
             return
         name, handler = found
-        with tracing.span(f"controller.{name}", "controller") as span:
+        with tracing.span(self._span_names[name], "controller") as span:
             if trace is not None:
                 trace.clock.now_ms += CONTROLLER_CPU_MS
             try:

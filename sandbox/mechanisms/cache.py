@@ -76,7 +76,10 @@ class FreshnessOracle:
         self._last_write[key] = self._writes
 
     def is_stale(self, key: str, version: int, tags: list[str]) -> bool:
-        return any(self._last_write.get(k, 0) > version for k in (key, *tags))
+        last_write = self._last_write
+        if last_write.get(key, 0) > version:
+            return True
+        return any(last_write.get(tag, 0) > version for tag in tags) if tags else False
 
 
 @dataclass

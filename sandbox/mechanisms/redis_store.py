@@ -65,8 +65,12 @@ class RedisStore:
             # Keys carry a per-sandbox prefix: several sandboxes may share one server.
             self.prefix = f"sandbox:{uuid.uuid4().hex[:10]}:"
         else:
+            # One connection held for good, as an app server holds its own: no pool to take
+            # it from and give it back to on every command (pipelines and pub/sub still
+            # take theirs from the pool).
             self.client = fakeredis.FakeRedis(server=fakeredis.FakeServer(),
-                                              decode_responses=True)
+                                              decode_responses=True,
+                                              single_connection_client=True)
             self.prefix = "sandbox:"
         self.available = True  # the `faults.cache_down` switch
         # When a list, every round trip (its commands) is appended; the bench replays them.
@@ -91,10 +95,14 @@ class RedisStore:
 
     def run(self, label: str, *commands: tuple[Any, ...], kind: str = "cache") -> list[Any]:
         """Send `commands` in one round trip (a pipeline when more than one); their replies."""
-        with tracing.span(f"redis.{label}", kind) as span:
-            span.attrs["redis.commands"] = " | ".join(str(c[0]) for c in commands)
-            tracing.work(ROUND_TRIP_MS + PER_COMMAND_MS * len(commands))
-            tracing.count("redis.commands", len(commands))
+        with tracing.span("redis." + label, kind) as span:
+            span.attrs["redis.commands"] = (str(commands[0][0]) if len(commands) == 1
+                                            else " | ".join(str(c[0]) for c in commands))
+            trace = tracing.current_trace.get()
+            if trace is not None:  # the round trip's simulated cost, and the running total
+                trace.clock.now_ms += ROUND_TRIP_MS + PER_COMMAND_MS * len(commands)
+                counts = trace.counts
+                counts["redis.commands"] = counts.get("redis.commands", 0) + len(commands)
             if not self.available:
                 span.attrs["error"] = "cache down"
                 raise CacheUnavailable("the cache server is unreachable")

@@ -19,10 +19,21 @@ class LatencyModel:
         self.rng = rng
         self.settings = settings
 
+    @property
+    def settings(self) -> NetworkSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: NetworkSettings) -> None:
+        # Copied out once here: `hop` runs four times a request.
+        self._settings = settings
+        self._latency_ms = settings.latency_ms
+        self._jitter = settings.jitter
+
     def hop(self, scale: float = 1.0) -> float:
         """One hop's latency in ms: `scale` times the typical hop, give or take the jitter."""
-        base = self.settings.latency_ms * scale
-        jitter = self.settings.jitter
+        base = self._latency_ms * scale
+        jitter = self._jitter
         if jitter == 0 or base == 0:
             return base
         return base * (1.0 + jitter * (2.0 * self.rng.random() - 1.0))

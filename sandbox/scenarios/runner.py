@@ -17,6 +17,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sandbox.errors import SandboxError
@@ -118,6 +119,9 @@ async def arun_scenario(
     # during long runs (then the shopper logs in again, through the pipeline).
     tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
     queue_start = sb.queue_metrics()
+    # Only the newest traces are kept, so only the last requests' are held at all: a trace
+    # let go at once is cheap to free, one held for a thousand requests is not.
+    first_kept = warmup + total - keep_traces
     try:
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
@@ -136,13 +140,13 @@ async def arun_scenario(
             action = shoppers.action()
             if action in NEEDS_LOGIN and mode == "jwt":
                 held = tokens.get(user_id)
-                if held is None or held[1] <= now:
+                if held is None or held.expires_ms <= now:
                     action = "login"
             act = shoppers.build(action, user_id)
             headers = act.headers
             if action in NEEDS_LOGIN:
                 if mode == "jwt":
-                    headers = [*headers, (b"authorization", tokens[user_id][0])]
+                    headers = [*headers, (b"authorization", tokens[user_id].header())]
                 elif mode == "api_key":
                     headers = [*headers, (b"x-api-key", PARTNER_KEY)]
                 else:
@@ -154,10 +158,11 @@ async def arun_scenario(
             if action == "login" and response.status == 200:
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
-                tokens[user_id] = (b"Bearer " + body["access_token"].encode(), expires)
+                tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
             if i >= warmup:
                 recorder.record(action, response.trace)
-                kept.append((action, response.trace))
+                if i >= first_kept:
+                    kept.append((action, response.trace))
             if progress is not None and (i + 1) % 250 == 0:
                 progress(i + 1, warmup + total)
         if progress is not None:
@@ -191,16 +196,32 @@ def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in end}  # in the queue's own order
 
 
-def _warm_sessions(sb: Sandbox, shoppers_count: int) -> dict[int, tuple[bytes, float]]:
-    """user id -> (Authorization header value, expiry in simulated ms), issued before the run."""
+@dataclass(slots=True)
+class Session:
+    """A shopper's login: when its token expires (simulated ms), and the token itself, as an
+    Authorization header value. A session from before the run signs its token when first
+    used: most shoppers only browse, and signing a thousand up front costs a hundred requests."""
+
+    expires_ms: float
+    _header: bytes = b""
+    _sign: Callable[[], str] | None = None
+
+    def header(self) -> bytes:
+        if not self._header and self._sign is not None:
+            self._header = b"Bearer " + self._sign().encode()
+        return self._header
+
+
+def _warm_sessions(sb: Sandbox, shoppers_count: int) -> dict[int, Session]:
+    """user id -> their session, logged in before the run."""
     ttl = sb.settings.auth.token_ttl_s
     rng = random.Random(sb.seed * 31 + 5)
-    sessions: dict[int, tuple[bytes, float]] = {}
+    sessions: dict[int, Session] = {}
     for user_id in range(2, shoppers_count + 2):
         age_s = rng.uniform(0, ttl)  # logged in some time within the last token lifetime
         issued_s = sb.ctx.now_s() - age_s
-        token = sb.ctx.tokens.issue(user_id, "customer", issued_s, ttl)
-        sessions[user_id] = (b"Bearer " + token.encode(), sb.clock.now_ms + (ttl - age_s) * 1000)
+        sign = partial(sb.ctx.tokens.issue, user_id, "customer", issued_s, ttl)
+        sessions[user_id] = Session(sb.clock.now_ms + (ttl - age_s) * 1000, _sign=sign)
     return sessions
 
 
