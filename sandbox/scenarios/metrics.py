@@ -33,6 +33,9 @@ def latency_summary(values: list[float]) -> dict[str, float]:
     }
 
 
+TICK_MS = 100  # the finest time a chart shows
+
+
 class MetricsRecorder:
     """Collects one record per request as a scenario runs; `summary()` gives the numbers."""
 
@@ -44,8 +47,9 @@ class MetricsRecorder:
         self.counts: Counter[str] = Counter()
         self.first_ms: float | None = None
         self.last_ms = 0.0
-        # Per simulated second: [requests, errors (5xx and 429), summed latency]
-        self.timeline: dict[int, list[float]] = {}
+        # Per tick (a tenth of a simulated second): [answered, refused (429), failed (5xx),
+        # the latencies]. The per-second timeline and the charts' series are read from it.
+        self.ticks: dict[int, list[Any]] = {}
 
     def record(self, action: str, trace: Trace) -> None:
         latency = trace.duration_ms
@@ -62,14 +66,53 @@ class MetricsRecorder:
         if self.first_ms is None:
             self.first_ms = start
         self.last_ms = max(self.last_ms, start + latency)
-        second = int(start // 1000)
-        bucket = self.timeline.get(second)
-        if bucket is None:
-            bucket = self.timeline[second] = [0, 0, 0.0]
-        bucket[0] += 1
-        if status >= 500 or status == 429:
-            bucket[1] += 1
-        bucket[2] += latency
+        tick = self.ticks.get(int(start // TICK_MS))
+        if tick is None:
+            tick = self.ticks[int(start // TICK_MS)] = [0, 0, 0, []]
+        tick[1 if status == 429 else 2 if status >= 500 else 0] += 1
+        tick[3].append(latency)
+
+    def _per_second(self) -> list[dict[str, Any]]:
+        """Requests, errors (429 and 5xx) and mean latency in each simulated second."""
+        seconds: dict[int, list[Any]] = {}
+        for tick, (answered, refused, failed, latencies) in sorted(self.ticks.items()):
+            second = seconds.setdefault(tick * TICK_MS // 1000, [0, 0, []])
+            second[0] += answered + refused + failed
+            second[1] += refused + failed
+            second[2].extend(latencies)
+        return [{"second": s, "requests": n, "errors": bad, "mean_latency_ms": round(sum(lat) / n, 3)}
+                for s, (n, bad, lat) in seconds.items()]
+
+    def _series(self) -> dict[str, Any]:
+        """What the charts draw: per bucket of `bucket_s` simulated seconds (as fine as keeps
+        the run to about 100 points; `t_s` counts from the run's first request), answered,
+        refused (429) and failed (5xx) requests per second, and the bucket's p95 latency
+        (None where no request started)."""
+        out: dict[str, Any] = {"bucket_s": 0.1, "t_s": [], "answered_per_s": [],
+                               "refused_per_s": [], "failed_per_s": [], "p95_ms": []}
+        if not self.ticks:
+            return out
+        first, last = min(self.ticks), max(self.ticks)
+        ticks_per = next((n for n in (1, 2, 5, 10, 20, 50, 100, 300, 600)
+                          if (last - first) // n < 100), 600)
+        bucket_s = ticks_per * TICK_MS / 1000
+        out["bucket_s"] = bucket_s
+        origin = first - first % ticks_per
+        for start in range(origin, last + 1, ticks_per):
+            answered = refused = failed = 0
+            latencies: list[float] = []
+            for tick in range(start, start + ticks_per):
+                found = self.ticks.get(tick)
+                if found is not None:
+                    answered, refused, failed = (answered + found[0], refused + found[1],
+                                                 failed + found[2])
+                    latencies.extend(found[3])
+            out["t_s"].append(round((start - origin) * TICK_MS / 1000, 3))  # into the run
+            out["answered_per_s"].append(round(answered / bucket_s, 3))
+            out["refused_per_s"].append(round(refused / bucket_s, 3))
+            out["failed_per_s"].append(round(failed / bucket_s, 3))
+            out["p95_ms"].append(round(percentile(sorted(latencies), 95), 3) if latencies else None)
+        return out
 
     def summary(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         n = len(self.latencies)
@@ -105,11 +148,8 @@ class MetricsRecorder:
                 action: {"requests": len(values), **latency_summary(values)}
                 for action, values in sorted(self.by_action.items())
             },
-            "timeline": [
-                {"second": s, "requests": int(b[0]), "errors": int(b[1]),
-                 "mean_latency_ms": round(b[2] / b[0], 3)}
-                for s, b in sorted(self.timeline.items())
-            ],
+            "timeline": self._per_second(),
+            "series": self._series(),
         }
         if extra:
             out.update(extra)

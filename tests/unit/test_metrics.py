@@ -139,3 +139,26 @@ def test_empty_summary() -> None:
     assert s["ratelimit"] == {"rejected": 0}
     assert s["timeline"] == []
     assert s["endpoints"] == {}
+
+
+def test_series_per_tenth_of_a_second_for_the_charts(recorder: MetricsRecorder) -> None:
+    """Ticks 0, 1, 10 and 15 (100 ms each): 16 points, rates per second, an empty tick's p95
+    None (nothing started then), a 429 counted as refused and a 500 as failed."""
+    series = recorder.summary()["series"]
+    assert series["bucket_s"] == 0.1
+    assert series["t_s"] == [round(i / 10, 3) for i in range(16)]
+    assert series["answered_per_s"][:3] == [10.0, 10.0, 0.0]
+    assert series["refused_per_s"][10] == 10.0 and sum(series["refused_per_s"]) == 10.0
+    assert series["failed_per_s"][15] == 10.0 and sum(series["failed_per_s"]) == 10.0
+    assert series["p95_ms"][:3] == [10.0, 20.0, None] and series["p95_ms"][15] == 40.0
+
+
+def test_a_long_run_is_drawn_in_coarser_buckets() -> None:
+    clock = SimClock()
+    rec = MetricsRecorder()
+    for i in range(600):  # one request every 100 ms for a minute
+        rec.record("a", make_trace(clock, i * 100.0, 5.0, 429 if i % 2 else 200))
+    series = rec.summary()["series"]
+    assert series["bucket_s"] == 1.0 and len(series["t_s"]) == 60
+    assert set(series["answered_per_s"]) == {5.0} and set(series["refused_per_s"]) == {5.0}
+    assert MetricsRecorder().summary()["series"]["t_s"] == []

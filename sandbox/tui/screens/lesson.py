@@ -48,6 +48,7 @@ from sandbox.tui.widgets.checkpoint_view import CheckpointView
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.run_controls import describe_error
+from sandbox.tui.widgets.timeline_chart import TimelineChart
 from sandbox.tui.widgets.waterfall import WaterfallView
 
 BODY_CHARS = 600  # of a response body shown in a lesson
@@ -143,6 +144,7 @@ class LessonScreen(Screen[None]):
                 with VerticalScroll(id="lesson-results", classes="panel-scroll") as results:
                     results.border_title = "in the sandbox"
                     yield Static("", id="lesson-metrics")
+                    yield TimelineChart("auto", id="lesson-chart")
                     yield Static("", id="lesson-response")
                 yield FlowView(id="lesson-flow")
                 yield WaterfallView("", id="lesson-waterfall")
@@ -221,6 +223,9 @@ class LessonScreen(Screen[None]):
             ("in the sandbox: ", "bold"), step_actions(step)))
         self.query_one("#lesson-text", VerticalScroll).scroll_home(animate=False)
         self.query_one("#lesson-metrics", Static).update("")
+        self.query_one(TimelineChart).show(None)
+        measuring = step.run is not None or any(p.run for p in step.checkpoints)
+        self.query_one("#lesson-side").set_class(measuring, "-measuring")
         self.query_one("#lesson-response", Static).update("")
         self.query_one(WaterfallView).display = step.request is not None
         self.query_one(WaterfallView).trace = None
@@ -374,6 +379,7 @@ class LessonScreen(Screen[None]):
         rows = metric_rows(metrics, step_metrics(self.step), event.before)
         before = self._before_title if event.before is not None else ""
         self.query_one("#lesson-metrics", Static).update(metrics_table(title, rows, before))
+        self.query_one(TimelineChart).show(metrics, event.before, before)
         if kind == "predict":
             self._predicted(index, metrics)
         elif kind == "challenge":

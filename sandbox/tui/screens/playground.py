@@ -34,6 +34,7 @@ from sandbox.tui.widgets.requests_view import RequestsView
 from sandbox.tui.widgets.run_controls import RunControls
 from sandbox.tui.widgets.setting_editor import SettingEditor
 from sandbox.tui.widgets.settings_panel import SettingsPanel
+from sandbox.tui.widgets.timeline_chart import TimelineChart
 
 
 class PlaygroundScreen(Screen[None]):
@@ -86,6 +87,8 @@ class PlaygroundScreen(Screen[None]):
                         with VerticalScroll(id="metrics-scroll", classes="panel-scroll") as scroll:
                             scroll.border_title = "last run"
                             yield MetricsPanel(id="metrics-panel")
+                            yield TimelineChart("traffic", id="chart-traffic")
+                            yield TimelineChart("latency", id="chart-latency")
                         with VerticalScroll(id="compare-scroll", classes="panel-scroll") as scroll:
                             scroll.border_title = "before → after"
                             yield ComparePanel(id="compare-panel")
@@ -99,6 +102,8 @@ class PlaygroundScreen(Screen[None]):
         app = self.sandbox_app
         app.settings_changed.subscribe(self, self._settings_changed, immediate=True)
         self._settings_changed(app.settings)
+        for chart in self.query(TimelineChart):
+            chart.show(None)  # drawn after the first run
 
     def _settings_changed(self, settings: Settings) -> None:
         self.query_one(SettingsPanel).show(settings)
@@ -156,6 +161,15 @@ class PlaygroundScreen(Screen[None]):
         self.query_one(FlowView).show(record)
         self.query_one(RequestsView).show(record)
         self.query_one(MetricsPanel).metrics = record.metrics
+
+    def _chart(self, record: RunRecord, earlier: RunRecord | None) -> None:
+        """Draw the run over time; the run before it in grey when it is the same experiment
+        (scenario, size and seed), since only then do their seconds line up."""
+        same = earlier is not None and (earlier.scenario, earlier.requests, earlier.seed) == (
+            record.scenario, record.requests, record.seed)
+        before = earlier.metrics if same and earlier is not None else None
+        for chart in self.query(TimelineChart):
+            chart.show(record.metrics, before, "last run")
 
     def on_unmount(self) -> None:
         if self.live.running:
@@ -257,6 +271,7 @@ class PlaygroundScreen(Screen[None]):
         record = event.record
         self.runs = [*self.runs[-1:], record]
         self.query_one(MetricsPanel).metrics = record.metrics
+        self._chart(record, self.runs[0] if len(self.runs) == 2 else None)
         self.query_one("#metrics-scroll").border_title = (
             f"last run · {record.plugged}" if record.plugged else "last run")
         if len(self.runs) == 2:

@@ -19,26 +19,12 @@ from textual.widgets import Static
 from sandbox.render import status_style
 from sandbox.tui.runs import status_counts
 
-BLOCKS = "▁▂▃▄▅▆▇█"
 EMPTY_HINT = (
     "No run yet.\n\n"
     "Press [b]r[/b] to fire the scenario at the shop. Then flip a switch on the left "
     "(try [b]topology.instances[/b] or [b]cache.strategy[/b]) and run again: the panel on "
     "the right compares the two runs."
 )
-
-
-def sparkline(values: list[float], width: int = 30) -> Text:
-    """A one-line bar chart of `values` (resampled to at most `width` points)."""
-    if not values:
-        return Text("")
-    if len(values) > width:
-        step = len(values) / width
-        values = [max(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
-                  for i in range(width)]
-    top = max(values) or 1.0
-    return Text("".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1)))]
-                        for v in values))
 
 
 def status_text(metrics: dict[str, Any]) -> Columns:
@@ -90,13 +76,6 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))
-    timeline = metrics.get("timeline", [])
-    if timeline:
-        table.add_row("latency/s", sparkline([b["mean_latency_ms"] for b in timeline], width=20))
-        if any(b["errors"] for b in timeline):
-            line = sparkline([float(b["errors"]) for b in timeline], width=20)
-            line.stylize("red")
-            table.add_row("errors/s", line)
     return table
 
 

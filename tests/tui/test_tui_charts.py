@@ -1,0 +1,97 @@
+"""Time, drawn: the charts of a run over simulated time, in the playground and in a lesson.
+
+The issue: rate limiting step 2 said "look at the timeline" and there was none; the
+playground's Metrics had an unlabelled sparkline. The charts are textual-plotext plots of the
+run's `series`; these tests check what each draws, from the same metrics a learner sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+from tui_helpers import WIDE, RecordingApp, open_lesson, playground, wait_until
+
+from sandbox.tui.widgets.metrics_panel import MetricsPanel
+from sandbox.tui.widgets.timeline_chart import TimelineChart
+
+LIMITED = '''+++
+id = "limits"
+title = "Limits over time"
+topic = 7
+order = 1
++++
+
+## No limit
+
+```sandbox
+run = { scenario = "spike", requests = 600 }
+```
+
+## A fixed window
+
+```sandbox
+set = { "ratelimit.algorithm" = "fixed_window", "ratelimit.limit" = 5 }
+run = { scenario = "spike", requests = 600 }
+```
+'''
+
+
+@pytest.fixture
+def limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "limits.md").write_text(LIMITED, encoding="utf-8")
+    monkeypatch.setenv("SANDBOX_LESSONS_DIR", str(folder))
+    return folder
+
+
+def plotted(chart: TimelineChart) -> list[str]:
+    """The labels of the lines the chart draws."""
+    return [label for label in chart.plt.monitor.label if label]
+
+
+async def test_a_lesson_step_draws_refusals_over_time_beside_the_step_before(
+        limits: Path) -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_lesson(pilot, "limits")
+        chart = screen.query_one(TimelineChart)
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+        assert chart.drawn == "latency" and chart.display  # no refusals: p95 over time
+        assert plotted(chart) == ["p95 now"]
+
+        await pilot.press("right")
+        await wait_until(pilot, lambda: screen.index == 1 and screen.last_metrics is not None
+                         and screen.last_metrics["ratelimit"]["rejected"] > 0)
+        assert chart.drawn == "refusals"
+        assert plotted(chart) == ["429 now"]  # step 1 refused nothing: no grey line
+        series = screen.last_metrics["series"]
+        assert sum(series["refused_per_s"]) * series["bucket_s"] == pytest.approx(
+            screen.last_metrics["ratelimit"]["rejected"])
+
+        await pilot.press("left")  # back: a step opens with its chart cleared, then drawn
+        await wait_until(pilot, lambda: screen.index == 0 and chart.drawn == "latency")
+        assert not app.errors()
+
+
+async def test_the_playground_draws_traffic_and_p95_after_a_run() -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        charts = list(screen.query(TimelineChart))
+        assert [c.what for c in charts] == ["traffic", "latency"]
+        assert not any(c.display for c in charts)  # nothing to draw before a run
+        screen.query_one("#run-requests", Input).value = "300"
+        panel = screen.query_one(MetricsPanel)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: panel.metrics is not None)
+        assert [c.drawn for c in charts] == ["traffic", "latency"]
+        assert plotted(charts[0]) == ["answered"] and plotted(charts[1]) == ["p95 now"]
+
+        first = panel.metrics
+        await pilot.press("r")  # the same experiment again: the last run is drawn in grey
+        await wait_until(pilot, lambda: panel.metrics is not first)
+        assert plotted(charts[1]) == ["p95 now", "p95 last run"]
+        assert not app.errors()
