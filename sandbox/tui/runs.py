@@ -131,6 +131,12 @@ class Comparison:
     def changed_keys(self) -> list[str]:
         return [c.key for c in self.changes]
 
+    @property
+    def other_experiment(self) -> list[SettingChange]:
+        """What makes the two runs different experiments (scenario, size, seed): then their
+        numbers differ for that reason too, and are not what a switch did."""
+        return [c for c in self.changes if c.key in ("scenario", "requests", "seed")]
+
     def describe_changes(self) -> list[str]:
         return [c.describe() for c in self.changes]
 

@@ -53,6 +53,28 @@ def test_compare_names_a_different_scenario_and_seed(run: RunRecord) -> None:
     assert all(row.verdict == "same" for row in compare(run, other).rows)
 
 
+def test_two_different_experiments_are_said_to_be_so_and_not_judged(run: RunRecord) -> None:
+    """Issue: before -> after compared a steady run with a spike run as if they were the same
+    experiment, colouring the change as better or worse."""
+    from tui_helpers import plain_text
+
+    from sandbox.tui.widgets.compare_panel import experiment_warning, headline_rows
+
+    slower = _with(run, Settings(), latency_ms__p95=run.metrics["latency_ms"]["p95"] * 3)
+    same = compare(run, slower)
+    assert same.other_experiment == [] and experiment_warning(same) is None
+    spike = RunRecord("spike", 7, 200, Settings(), slower.metrics, run.traces)
+    other = compare(run, spike)
+    assert [c.key for c in other.other_experiment] == ["scenario"]
+    warning = experiment_warning(other)
+    assert warning is not None and "not the same experiment (scenario steady → spike)" in \
+        warning.plain
+    judged = {cell.style for cell in headline_rows(same).columns[2].cells}
+    unjudged = {cell.style for cell in headline_rows(other).columns[2].cells}
+    assert "bold red" in judged and unjudged == {"dim"}
+    assert "p95 ms" in plain_text(headline_rows(other))
+
+
 def test_flow_figures_add_up_and_mark_the_parts(run: RunRecord) -> None:
     stats = compute_flow((t for _, t in run.traces), run.metrics)
     assert stats.requests == 200

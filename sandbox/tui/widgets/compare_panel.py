@@ -28,14 +28,28 @@ def _arrow(before: str, after: str) -> Text:
 
 
 def headline_rows(comparison: Comparison) -> Table:
+    """Each headline number before → after. Between two different experiments the change
+    is not coloured: better or worse would credit a switch with what the scenario did."""
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True, style="dim")
     table.add_column(overflow="fold")
     table.add_column(justify="right", no_wrap=True)
+    judged = not comparison.other_experiment
     for row in comparison.rows:
         table.add_row(row.label, _arrow(row.before, row.after),
-                      Text(row.change, style=VERDICT_STYLE[row.verdict]))
+                      Text(row.change, style=VERDICT_STYLE[row.verdict] if judged else "dim"))
     return table
+
+
+def experiment_warning(comparison: Comparison) -> Text | None:
+    """A warning when the two runs are not the same experiment, or None."""
+    differing = comparison.other_experiment
+    if not differing:
+        return None
+    what = ", ".join(f"{c.key} {c.before} → {c.after}" for c in differing)
+    return Text.assemble(("⚠ not the same experiment ", "bold yellow"), f"({what}): the numbers "
+                         "differ for that reason too. Run both with the same scenario, size and "
+                         "seed to see what a switch does.")
 
 
 def action_rows(comparison: Comparison) -> Table:
@@ -86,7 +100,9 @@ class ComparePanel(Static):
         comparison = self.comparison
         if comparison is None:
             return Text.from_markup(HINT)
+        warning = experiment_warning(comparison)
         return Group(
+            *([warning, Text("")] if warning else []),
             Text("what changed", style="bold"),
             changes_text(comparison),
             Text(""),
