@@ -143,6 +143,9 @@ class Step:
     highlight: list[str] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    # Where in `text` the first predict checkpoint stands: the prose after it explains the
+    # answer, so the lesson player shows it only once the learner has predicted.
+    answer_at: int | None = None
 
 
 @dataclass
@@ -243,6 +246,8 @@ def _parse(text: str, path: str, errors: list[LessonError]) -> Lesson | None:
                     _apply_actions(current, data, path, start)
                 elif kind == "checkpoint":
                     current.checkpoints.append(_checkpoint(data, path, start))
+                    if current.checkpoints[-1].kind == "predict" and current.answer_at is None:
+                        current.answer_at = len(current.text)
                 else:
                     current.claims.append(_claim(data, path, start))
             except LessonError as exc:

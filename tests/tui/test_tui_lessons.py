@@ -448,3 +448,74 @@ def test_the_compared_step_is_the_one_that_differs_least() -> None:
     assert rows["stale reads"].focus and rows["stale reads"].change == "new"
     alone = metric_rows(after, [])
     assert all(r.before == "" and r.change == "" for r in alone)
+
+
+PREDICTED = SMALL_LESSON.replace('''## Switch the cache on
+
+```sandbox
+set = { "cache.strategy" = "cache_aside" }
+run = { scenario = "steady", requests = 200 }
+```
+
+The cache now answers.
+''', '''## Switch the cache on
+
+What will a cache do to the queries?
+
+```sandbox
+set = { "cache.strategy" = "cache_aside" }
+run = { scenario = "steady", requests = 200 }
+```
+
+```checkpoint
+kind = "predict"
+question = "With the cache on, the database answers"
+run = { scenario = "steady", requests = 200 }
+metric = "db.queries"
+choices = [
+  { text = "fewer queries", correct = true, explain = "Hits never reach it." },
+  { text = "more queries", explain = "A miss is still one query." },
+]
+```
+
+Fewer: the popular products are answered from the cache.
+''')
+
+
+async def test_a_prediction_is_asked_before_the_text_that_answers_it(tiny: Path) -> None:
+    """Issue: predict-then-measure questions sat under text that gave the answer away."""
+    (tiny / "tiny.md").write_text(PREDICTED, encoding="utf-8")
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        await pilot.press("right")
+        assert screen.index == 1
+        source = screen.query_one("#step-markdown", Markdown).source
+        assert "What will a cache do" in source and "Predict below first" in source
+        assert "popular products are answered" not in source
+        screen.pick(0, 0)
+        await pilot.pause()
+        source = screen.query_one("#step-markdown", Markdown).source
+        assert "popular products are answered" in source and "Predict below" not in source
+        await wait_until(pilot, lambda: screen.last_metrics is not None)
+
+        await pilot.press("left", "right")  # answered before: the whole text at once
+        assert "popular products are answered" in screen.query_one("#step-markdown",
+                                                                   Markdown).source
+        assert not app.errors()
+
+
+async def test_a_letter_answers_a_question_at_once(tiny: Path) -> None:
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        assert "press its letter" in plain(app, ".checkpoint-keys")
+        await pilot.press("b")
+        await pilot.pause()
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("That one", False)
+        await pilot.press("a")
+        await pilot.pause()
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
+        await pilot.press("c")  # no third choice: not an answer, and nothing breaks
+        await pilot.pause()
+        assert screen.index == 0 and not app.errors()

@@ -110,6 +110,8 @@ class LessonScreen(Screen[None]):
         self._purpose: tuple[str, int, Settings] = ("step", -1, Settings())
         self._cache: dict[tuple[str, int | None, int, Settings], dict[str, Any]] = {}
         self._before_title = ""  # which step the shown run is compared with
+        # Predictions made on this screen (also saved, unless progress cannot be written).
+        self._predicted_now: dict[tuple[int, int], bool] = {}
         # The switches this step runs with (the defaults plus the step's own `set`). The
         # playground's are the learner's: a lesson reads them only for a challenge, and
         # changes them only when asked to (`o`, open this step in the playground).
@@ -215,10 +217,7 @@ class LessonScreen(Screen[None]):
         self.sub_title = f"{self.lesson.title} · step {index + 1} of {total}"
         self.query_one("#step-title", Static).update(Text.assemble(
             (f"step {index + 1} of {total}", "dim"), "  ", (step.title, "bold")))
-        text = step.text.strip()
-        if index == 0 and self.lesson.intro:
-            text = self.lesson.intro + "\n\n" + text
-        self.query_one("#step-markdown", Markdown).update(text)
+        self._show_text()
         self.query_one("#step-actions", Static).update(Text.assemble(
             ("in the sandbox: ", "bold"), step_actions(step)))
         self.query_one("#lesson-text", VerticalScroll).scroll_home(animate=False)
@@ -239,6 +238,23 @@ class LessonScreen(Screen[None]):
         flow.settings = self.step_settings
         flow.point_at(step.highlight)
         self.refresh_bindings()
+
+    def _show_text(self) -> None:
+        """The step's prose; before a prediction is made, only the part above the question
+        (the rest explains the answer: asked first, told after)."""
+        step, index = self.step, self.index
+        text = step.text
+        progress = self.store.lesson(self.lesson.id) if self.store else LessonProgress()
+        predicts = [i for i, p in enumerate(step.checkpoints) if p.kind == "predict"]
+        asked = [i for i in predicts if (index, i) not in progress.answers
+                 and not self._predicted_now.get((index, i))]
+        if step.answer_at is not None and asked:
+            text = text[:step.answer_at].rstrip() + (
+                "\n\n*Predict below first: the explanation follows your answer.*")
+        text = text.strip()
+        if index == 0 and self.lesson.intro:
+            text = self.lesson.intro + "\n\n" + text
+        self.query_one("#step-markdown", Markdown).update(text)
 
     def _show_checkpoints(self) -> None:
         box = self.query_one("#checkpoints", Vertical)
@@ -421,6 +437,8 @@ class LessonScreen(Screen[None]):
             return
         view.result(Text.assemble(("you predicted: ", "bold"), picked.text, "\n",
                                   ("measuring…", "dim")))
+        self._predicted_now[(self.index, index)] = True
+        self._show_text()  # the explanation, now that the learner has committed
         assert point.run is not None
         self.start_run(point.run, ("predict", index, self.step_settings))
 

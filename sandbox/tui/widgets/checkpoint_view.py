@@ -22,6 +22,12 @@ class Choices(OptionList):
     def on_key(self, event: events.Key) -> None:
         if isinstance(self.parent, Widget):  # the whole checkpoint: question and choices
             self.parent.scroll_visible(animate=False)
+        letter = event.character or ""
+        if len(letter) == 1 and "a" <= letter <= chr(ord("a") + self.option_count - 1):
+            event.stop()  # `a`-`d` answer at once, as the letters in front of the choices say
+            event.prevent_default()
+            self.highlighted = ord(letter) - ord("a")
+            self.action_select()
 
 
 class CheckpointView(Vertical):
@@ -50,6 +56,8 @@ class CheckpointView(Vertical):
             yield Choices(*(Option(f"{chr(ord('a') + i)}) {c.text}", id=str(i))
                             for i, c in enumerate(point.choices)),
                           classes="checkpoint-choices")
+            yield Static(Text("↑↓ choose · enter answers · or press its letter", style="dim"),
+                         classes="checkpoint-keys")
         yield Static(self._earlier, classes="checkpoint-result")
 
     def result(self, text: RenderableType) -> None:
