@@ -95,3 +95,32 @@ async def test_the_playground_draws_traffic_and_p95_after_a_run() -> None:
         await wait_until(pilot, lambda: panel.metrics is not first)
         assert plotted(charts[1]) == ["p95 now", "p95 last run"]
         assert not app.errors()
+
+
+async def test_the_requests_tab_shows_the_trace_of_the_row_under_the_cursor() -> None:
+    """Issue: sorted slowest first, a new run showed the trace of a request that was not the
+    top row until down was pressed (a highlight queued before the sort won)."""
+    from sandbox.tui.widgets.requests_view import RequestsView
+
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        screen.query_one("#run-requests", Input).value = "200"
+        panel = screen.query_one(MetricsPanel)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: panel.metrics is not None)
+        await pilot.press("t", "o")  # the requests, slowest first
+        view = screen.query_one(RequestsView)
+        await pilot.pause()
+        first = panel.metrics
+        screen.query_one("#run-requests", Input).value = "250"
+        screen.action_run()
+        await wait_until(pilot, lambda: panel.metrics is not first)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.slowest_first and view.table.cursor_row == 0
+        top = view.trace_at(0)[1]
+        assert top.duration_ms == max(view.trace_at(i)[1].duration_ms
+                                      for i in range(view.table.row_count))
+        assert view.waterfall.trace is top
+        assert not app.errors()

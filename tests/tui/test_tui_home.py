@@ -231,3 +231,20 @@ async def test_the_key_bar_shows_the_screens_keys_and_a_click_presses_one(exerci
         await pilot.hover(KeyBar, offset=(line.index("Home"), 0))
         assert bar.tooltip is None
         assert not app.errors()
+
+
+async def test_the_about_panel_describes_the_highlighted_line_of_the_focused_list(
+        exercises: Path) -> None:
+    """Issue: with Resume highlighted, the about panel described exercise 1 (the exercises
+    list, refilled when the course was read, had reported its own highlight)."""
+    app = HomeApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await loaded(pilot)
+        await pilot.pause()
+        about = plain_text(screen.query_one("#home-about-text", Static).content)
+        assert about.startswith("Resume") and "points" not in about
+        await pilot.press("e")
+        await pilot.pause()
+        about = plain_text(screen.query_one("#home-about-text", Static).content)
+        assert not about.startswith("Resume") and "points" in about  # now an exercise's
+        assert not app.errors()

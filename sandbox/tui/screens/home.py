@@ -315,7 +315,10 @@ class HomeScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self._describe(event.option_list)
+        # Only the list the learner is in: refilling the others (the course read again)
+        # moves their highlight too, and must not describe a line nobody is on.
+        if event.option_list.has_focus:
+            self._describe(event.option_list)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -135,7 +135,12 @@ class RequestsView(Vertical):
     @on(DataTable.RowSelected, "#requests-table")
     def _pick(self, event: DataTable.RowHighlighted | DataTable.RowSelected) -> None:
         event.stop()
-        picked = self._traces.get(str(event.row_key.value))
+        # The row under the cursor now, not the event's: a highlight queued while the table
+        # was filled (before it was sorted) would otherwise show a request the sorted list
+        # does not have where the cursor is.
+        if not self._traces or self.table.row_count == 0:
+            return
+        picked = self.trace_at(self.table.cursor_row)
         if picked is not None:
             self.waterfall.trace = picked[1]
             self.post_message(self.Picked(picked[1]))
