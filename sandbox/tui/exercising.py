@@ -373,3 +373,14 @@ def run_guarded(work: Callable[[Callable[[], None]], T], *, silence_s: float,
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
+
+
+def editor_command(path: Path, environ: Mapping[str, str]) -> list[str] | None:
+    """The command that opens `path` in the learner's editor ($VISUAL, else $EDITOR, which may
+    carry arguments, as `code --wait`), or None when neither is set."""
+    import shlex
+
+    editor = (environ.get("VISUAL") or environ.get("EDITOR") or "").strip()
+    if not editor:
+        return None
+    return [*shlex.split(editor), str(path)]

@@ -194,3 +194,14 @@ def test_every_shipped_step_runs_with_the_switches_its_claims_measure() -> None:
                     checked.add((lesson.id, index + 1))
     assert ("caching", 4) in checked  # "over a thousand" stale reads, as the text says
     assert len(checked) >= 20
+
+
+def test_the_editor_command_comes_from_visual_or_editor_with_its_arguments(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sandbox.tui.exercising import editor_command
+
+    path = tmp_path / "token_bucket.py"
+    assert editor_command(path, {}) is None
+    assert editor_command(path, {"EDITOR": "  "}) is None
+    assert editor_command(path, {"EDITOR": "nano"}) == ["nano", str(path)]
+    assert editor_command(path, {"EDITOR": "nano", "VISUAL": "code --wait"}) == [
+        "code", "--wait", str(path)]

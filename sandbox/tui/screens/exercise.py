@@ -54,6 +54,7 @@ class ExerciseScreen(Screen[None]):
         Binding("p", "play", "Run it in the playground"),
         Binding("p", "say_why_not_play", "Why it cannot run in the playground", show=False),
         Binding("n", "next", "Next exercise"),
+        Binding("e", "edit", "Edit in $EDITOR"),
         Binding("ctrl+r", "reset", "Reset to the stub"),
         Binding("escape", "close", "Back"),
     ]
@@ -289,6 +290,35 @@ class ExerciseScreen(Screen[None]):
         self.query_one("#exercise-check-heading", Static).update("check")
         self.show_facts()
         self.notify(f"{', '.join(self.exercise.files)} restored to the stub.", timeout=4)
+
+    def action_edit(self) -> None:
+        """Open the learner's file in their editor, the app stepping aside until it exits."""
+        import os
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        from sandbox.tui.exercising import editor_command
+
+        path = self.exercise.student_path(self.exercise.files[0])
+        command = editor_command(path, os.environ)
+        if command is None:
+            self.notify(f"Set EDITOR (for example EDITOR=nano) to edit from here; or open "
+                        f"{shown_path(path)} in your editor, then press c.", timeout=8)
+            return
+        try:
+            with self.app.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand the screen to an editor: open "
+                        f"{shown_path(path)} beside the app.", severity="warning", timeout=8)
+            return
+        except OSError as exc:  # no such program
+            self.notify(f"Could not start {command[0]}: {exc.strerror or exc}", severity="error",
+                        timeout=8)
+            return
+        self.show_facts()
+        self.notify("Back from the editor: press c to check.", timeout=4)
 
     def action_next(self) -> None:
         names = [e.name for e in self.exercises]
