@@ -171,6 +171,17 @@ class SandboxApp(App[None]):
             if screen.plugged is not None:
                 yield SystemCommand("Unplug your code", "Runs use the sandbox's own code again (u)",
                                     screen.action_unplug)
+            yield SystemCommand("Pick the scenario", "Open the list of traffic scenarios (g)",
+                                screen.action_pick_scenario)
+            from sandbox.scenarios import PATTERNS
+            from sandbox.settings import all_keys
+
+            for name, pattern in PATTERNS.items():
+                yield SystemCommand(f"Scenario: {name}", pattern.summary,
+                                    lambda name=name: screen.choose_scenario(name))
+            for spec in all_keys():
+                yield SystemCommand(f"Switch: {spec.key}", spec.help,
+                                    lambda key=spec.key: screen.show_switch(key))
         if isinstance(screen, ExerciseScreen):
             yield SystemCommand("Check the exercise", "Run its tests on your file (c)",
                                 screen.action_check)

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, TabbedContent, TabPane
+from textual.widgets import Header, Select, TabbedContent, TabPane
 
 from sandbox.errors import SandboxError, SettingsError
 from sandbox.scenarios.metrics import MetricsRecorder
@@ -55,6 +55,7 @@ class PlaygroundScreen(Screen[None]):
         Binding("u", "unplug", "Unplug your code",
                 tooltip="Put the shipped part back in place of your exercise code"),
         Binding("slash", "find_switch", "Find a switch", show=False),
+        Binding("g", "pick_scenario", "Pick the scenario", show=False),
         Binding("ctrl+r", "reset_switches", "Reset switches to defaults", show=False),
         Binding("m", "show_tab('metrics')", "Metrics tab", show=False),
         Binding("f", "show_tab('flow')", "Flow tab", show=False),
@@ -197,6 +198,28 @@ class PlaygroundScreen(Screen[None]):
         self.toggle_class("-show-switches" if self.has_class("-narrow") else "-hide-switches")
         if self.has_class("-narrow") and self.has_class("-show-switches"):
             self.query_one("#switch-list").focus()
+        self.refresh_bindings()
+
+    def action_pick_scenario(self) -> None:
+        """Open the scenario picker (a key, not only the mouse)."""
+        picker = self.query_one("#run-scenario", Select)
+        picker.focus()
+        picker.expanded = True
+
+    def choose_scenario(self, name: str) -> None:
+        """Put scenario `name` in the run bar with its usual size (the command palette)."""
+        from sandbox.scenarios import PATTERNS
+
+        self.query_one(RunControls).choose(name, PATTERNS[name].requests)
+        self.notify(f"Scenario {name}: press r to run it.", timeout=4)
+
+    def show_switch(self, key: str) -> None:
+        """Bring switch `key` up in the switches panel, ready to change (the palette)."""
+        if self.has_class("-narrow"):
+            self.add_class("-show-switches")
+        self.remove_class("-hide-switches")
+        self.query_one(SettingsPanel).edit(key)
+        self.query_one("#switch-list").focus()
         self.refresh_bindings()
 
     def action_find_switch(self) -> None:
