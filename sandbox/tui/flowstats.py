@@ -185,6 +185,23 @@ class FlowLayout:
         return [*self.network, *self.instances, *self.layers, *self.follow_up]
 
 
+def unaccounted(layout: FlowLayout, stats: FlowStats | None) -> str:
+    """Where the time the boxes' percentages leave out goes, or "" when they add up.
+
+    Each box shows its own time (its span minus the spans inside it). What is in no hop's own
+    span is mostly the wire between hops, which the client's span holds."""
+    if stats is None or not stats.requests:
+        return ""
+    rest = 1.0 - sum(box.share for box in layout.boxes())
+    if rest < 0.01:
+        return ""
+    wire = stats.kinds.get("client")
+    if wire is not None and wire.share >= rest / 2:
+        return (f"the other {rest:.0%}: on the wire between hops (network time, counted on the "
+                "client's span, not in any part's own work)")
+    return f"the other {rest:.0%}: in no part drawn here"
+
+
 def _timed(kind: str, stats: FlowStats | None, note: str = "") -> Box:
     """A box whose figure is the mean self time and its share of the request."""
     title = TITLES[kind]

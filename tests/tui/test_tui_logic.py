@@ -205,3 +205,17 @@ def test_the_editor_command_comes_from_visual_or_editor_with_its_arguments(tmp_p
     assert editor_command(path, {"EDITOR": "nano"}) == ["nano", str(path)]
     assert editor_command(path, {"EDITOR": "nano", "VISUAL": "code --wait"}) == [
         "code", "--wait", str(path)]
+
+
+def test_the_flow_says_where_the_time_its_boxes_leave_out_goes(run: RunRecord) -> None:
+    """Issue: the flow's percentages did not add up to 100 and nothing said why."""
+    from sandbox.tui.flowstats import unaccounted
+
+    stats = compute_flow((t for _, t in run.traces), run.metrics)
+    layout = build_layout(Settings(), stats)
+    shown = sum(box.share for box in layout.boxes())
+    note = unaccounted(layout, stats)
+    assert shown < 0.99
+    assert note.startswith(f"the other {1 - shown:.0%}: on the wire between hops")
+    assert stats.kinds["client"].share == pytest.approx(1 - shown, abs=0.01)
+    assert unaccounted(layout, None) == ""

@@ -34,7 +34,7 @@ from sandbox.render import KIND_STYLE
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
 from sandbox.tui.animation import OUTCOME_STYLE, Animation, Hop
-from sandbox.tui.flowstats import Box, BoxStat, FlowLayout, FlowStats, build_layout, compute_flow
+from sandbox.tui.flowstats import Box, BoxStat, FlowLayout, FlowStats, build_layout, compute_flow, unaccounted
 from sandbox.tui.runs import RunRecord
 
 STATE_STYLE = {"ok": "", "idle": "dim", "off": "dim", "error": "bold red", "limited": "bold magenta",
@@ -388,6 +388,9 @@ class FlowView(VerticalScroll):
                 caption.append(f"\nserved with {record.plugged} plugged in", style="bold green")
             if drawn != self.settings:
                 caption.append("\nswitches changed since: press r to see what they do", style="yellow")
+            rest = unaccounted(layout, self.stats)
+            if rest:
+                caption.append(f"\n{rest}", style="dim")
         self.query_one("#flow-caption", Static).update(caption)
         glow = self._glow()
         diagram = draw_compact(layout, glow) if self.compact else draw_boxes(layout, drawn, width, glow)
