@@ -17,10 +17,10 @@ from sandbox.backend.services import Services
 ROUTES: dict[str, dict[str, str]] = {
     "/products/{product_id:int}": {"GET": "get_product", "PATCH": "patch_product"},
     "/products": {"GET": "list_products"},
-    "/users/me/orders": {"GET": "my_orders"},
     "/products/{product_id:int}/reviews": {"GET": "get_reviews", "POST": "post_review"},
-    "/orders": {"POST": "post_order"},
     "/auth/login": {"POST": "login"},
+    "/orders": {"POST": "post_order"},
+    "/users/me/orders": {"GET": "my_orders"},
     "/orders/{order_id:int}": {"GET": "get_order"},
     "/users/{user_id:int}/orders": {"GET": "user_orders"},
     "/auth/register": {"POST": "register"},

@@ -56,11 +56,14 @@ Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
-async def send_json(send: Send, status: int, content: Any,
+async def send_json(send: Send, status: int, content: Any, request_id: str = "",
                     headers: dict[str, str] | None = None) -> None:
-    """Send one complete JSON response over ASGI."""
+    """Send one complete JSON response over ASGI: an `X-Request-Id` header when there is a
+    request id, then `headers`."""
     body = orjson.dumps(content)
     raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    if request_id:
+        raw.append((b"x-request-id", request_id.encode("latin-1")))
     if headers:
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -69,7 +72,7 @@ async def send_json(send: Send, status: int, content: Any,
 
 async def send_error(send: Send, error: ApiError, request_id: str) -> None:
     headers = {"X-Request-Id": request_id, **error.headers} if request_id else error.headers
-    await send_json(send, error.status, error.envelope(request_id), headers)
+    await send_json(send, error.status, error.envelope(request_id), headers=headers)
 
 
 def query_number(params: dict[str, str], spec: dict[str, Field], name: str,
@@ -169,7 +172,7 @@ class Endpoint:
                     status, body, headers = render(exc, request_id)
                     if request_id:
                         headers = {"X-Request-Id": request_id, **headers}
-                    await send_json(send, status, body, headers)
+                    await send_json(send, status, body, headers=headers)
                 elif isinstance(exc, ApiError):
                     await send_error(send, exc, request_id)
                 else:
@@ -179,7 +182,7 @@ class Endpoint:
                     )
                     await send_error(send, InternalError(), request_id)
                 return
-        await send_json(send, status, body, {"X-Request-Id": request_id} if request_id else None)
+        await send_json(send, status, body, request_id)
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

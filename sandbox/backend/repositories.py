@@ -26,6 +26,14 @@ def _row(columns: tuple[str, ...], row: Any) -> dict[str, Any]:
     return dict(zip(columns, row, strict=True))
 
 
+def _rows(columns: tuple[str, ...], rows: list[Any]) -> list[dict[str, Any]]:
+    """Every row of one query as a dict. The rows of one query all have the same columns, so
+    the width is checked once, on the first, not once per row."""
+    if rows and len(rows[0]) != len(columns):
+        raise ValueError(f"expected the columns {columns}, got a row of {len(rows[0])}")
+    return [dict(zip(columns, row, strict=False)) for row in rows]
+
+
 class Repository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -100,7 +108,7 @@ class ProductRepository(Repository):
                 f"SELECT * FROM products {where} ORDER BY id LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
-            return [_row(PRODUCT_COLUMNS, r) for r in rows]
+            return _rows(PRODUCT_COLUMNS, rows)
 
     def page_after(self, category: str | None, limit: int, after_id: int) -> list[dict[str, Any]]:
         """A page by key: the database seeks straight to the first row after `after_id`."""
@@ -114,7 +122,7 @@ class ProductRepository(Repository):
                 f"SELECT * FROM products WHERE id > ? {where} ORDER BY id LIMIT ?",
                 (*params, limit),
             )
-            return [_row(PRODUCT_COLUMNS, r) for r in rows]
+            return _rows(PRODUCT_COLUMNS, rows)
 
     def update(self, product_id: int, fields: dict[str, Any], now_s: int) -> bool:
         with tracing.span("repository.products.update", "repository"):
@@ -170,7 +178,7 @@ class OrderRepository(Repository):
                 "WHERE order_id = ?",
                 (order_id,),
             )
-            return [_row(ITEM_COLUMNS, r) for r in rows]
+            return _rows(ITEM_COLUMNS, rows)
 
     def by_customer(self, customer_id: int, limit: int) -> list[dict[str, Any]]:
         """A customer's newest orders: fast only with the `orders.customer_id` index."""
@@ -181,7 +189,7 @@ class OrderRepository(Repository):
                 "LIMIT ?",
                 (customer_id, limit),
             )
-            return [_row(ORDER_COLUMNS, r) for r in rows]
+            return _rows(ORDER_COLUMNS, rows)
 
     def with_items_by_customer(self, customer_id: int, limit: int) -> list[dict[str, Any]]:
         """A customer's newest orders and their lines in one query (a join, not N+1)."""
@@ -303,7 +311,7 @@ class ReviewRepository(Repository):
                 "SELECT * FROM reviews WHERE product_id = ? ORDER BY id DESC LIMIT ?",
                 (product_id, limit),
             )
-            return [_row(REVIEW_COLUMNS, r) for r in rows]
+            return _rows(REVIEW_COLUMNS, rows)
 
     def add(self, product_id: int, user_id: int, rating: int, body: str, now_s: int) -> int:
         with tracing.span("repository.reviews.add", "repository"):

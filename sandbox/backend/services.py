@@ -123,8 +123,9 @@ def send_confirmation(ctx: AppContext, order_id: int) -> None:
 
 def present_product(row: dict[str, Any]) -> dict[str, Any]:
     """A product as clients see it: the stored rating totals become count and average."""
-    product = dict(row)
-    count, total = product.pop("rating_count"), product.pop("rating_sum")
+    product = row.copy()
+    count = product.pop("rating_count")
+    total = product.pop("rating_sum")
     product["rating"] = {"count": count, "average": round(total / count, 2) if count else None}
     return product
 

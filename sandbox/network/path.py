@@ -35,6 +35,7 @@ from sandbox.tracing import Trace
 
 LB_CPU_MS = 0.02
 APP_SERVER_MS = 1.0  # the app server's own work per request: parse, route, serialize
+_ASGI = {"version": "3.0", "spec_version": "2.3"}  # the same in every scope; nobody changes it
 
 
 @dataclass(slots=True)
@@ -330,7 +331,7 @@ class Network:
             headers = [(b"host", request.host.encode()), *headers]
         scope = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "asgi": _ASGI,
             "http_version": "1.1",
             "method": request.method,
             "scheme": "http",
@@ -355,9 +356,10 @@ class Network:
             return {"type": "http.request", "body": request.body, "more_body": False}
 
         async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 start.update(message)
-            elif message["type"] == "http.response.body":
+            elif kind == "http.response.body":
                 chunks.append(message.get("body", b""))
 
         try:

@@ -52,12 +52,17 @@ class MetricsRecorder:
         self.ticks: dict[int, list[Any]] = {}
 
     def record(self, action: str, trace: Trace) -> None:
-        latency = trace.duration_ms
-        start = trace.root.start_ms
+        # Runs once a request: plain dict reads and writes, nothing allocated that is not kept.
+        root = trace.root
+        latency = root.duration_ms
+        start = root.start_ms
         status = trace.status
         self.latencies.append(latency)
         self.status[status] += 1
-        self.by_action.setdefault(action, []).append(latency)
+        per_action = self.by_action.get(action)
+        if per_action is None:
+            per_action = self.by_action[action] = []
+        per_action.append(latency)
         if trace.instance:
             self.by_instance[trace.instance] += 1
         counts = self.counts
@@ -65,10 +70,13 @@ class MetricsRecorder:
             counts[name] += n
         if self.first_ms is None:
             self.first_ms = start
-        self.last_ms = max(self.last_ms, start + latency)
-        tick = self.ticks.get(int(start // TICK_MS))
+        end = start + latency
+        if end > self.last_ms:
+            self.last_ms = end
+        number = int(start // TICK_MS)
+        tick = self.ticks.get(number)
         if tick is None:
-            tick = self.ticks[int(start // TICK_MS)] = [0, 0, 0, []]
+            tick = self.ticks[number] = [0, 0, 0, []]
         tick[1 if status == 429 else 2 if status >= 500 else 0] += 1
         tick[3].append(latency)
 

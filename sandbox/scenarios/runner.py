@@ -114,6 +114,7 @@ async def arun_scenario(
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
     clock = sb.clock
+    deliver = sb.network.deliver  # what `sb.deliver` calls, one call less per request
     start_ms = clock.now_ms
     # The shop is already running: shoppers logged in earlier and hold tokens, which expire
     # during long runs (then the shopper logs in again, through the pipeline).
@@ -151,7 +152,7 @@ async def arun_scenario(
                     headers = [*headers, (b"x-api-key", PARTNER_KEY)]
                 else:
                     headers = [*headers, (b"x-user-id", str(user_id).encode())]
-            response = await sb.deliver(
+            response = await deliver(
                 SimRequest(act.method, act.path, act.query, headers, act.body,
                            client=f"client-{user_id}")
             )
