@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 
 # Tests build the seeded shop once into the repository's own cache folder (ignored by git),
@@ -19,12 +20,49 @@ os.environ.setdefault(
 from sandbox.runtime import Sandbox
 from sandbox.settings import Settings
 
+# Hypothesis times its examples: a deadline per example, and a health check that fails a test
+# whose data takes "too long" to generate. On a busy machine both fail sound tests, so neither
+# applies here (what the properties check does not depend on how fast they run).
+hypothesis.settings.register_profile(
+    "sandbox", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile("sandbox")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the runs the selected lesson claims need, in a worker, while the rest run."""
+    if not session.config.option.collectonly:
+        from claim_runs import RUNS, keys_of
+
+        RUNS.start(keys_of(session.items))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from claim_runs import RUNS
+
+    RUNS.stop()
+
 
 @pytest.fixture(autouse=True)
 def _private_progress(tmp_path_factory: pytest.TempPathFactory,
                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Learner progress goes to a fresh folder per test, never the user's own."""
     monkeypatch.setenv("SANDBOX_DATA_DIR", str(tmp_path_factory.mktemp("progress")))
+
+
+@pytest.fixture
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real PBKDF2 capped at 1,000 iterations, for tests of what a run measures.
+
+    A login's cost in a run is simulated from the iterations its hash states
+    (`HASH_MS_PER_ITERATION`), so a run's numbers do not depend on the real hashing; stored
+    hashes still state, and are checked with, their full count. A run with 200,000-iteration
+    hashes otherwise computes ~0.1 s of real PBKDF2 per login.
+    """
+    from claim_runs import CHEAP_HASHLIB
+
+    from sandbox.mechanisms import auth
+
+    monkeypatch.setattr(auth, "hashlib", CHEAP_HASHLIB)
 
 
 # A real Redis server for the Redis-backed tests; `python3 dev.py test` starts one when

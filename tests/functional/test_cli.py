@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.commands.cli import build_parser, main
 from sandbox.errors import EXIT_OK, EXIT_USAGE
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -97,15 +103,75 @@ def test_settings_lists_every_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert values["db.indexes"].startswith("orders.customer_id")
 
 
-def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    """`bench --quick --json` end to end, every measurement really taken, but at a tiny size:
+    this checks the rows' contract, never the speed (`sandbox bench` itself reports that)."""
+    from sandbox import bench
+    from sandbox.grading import harness
+
+    def capped(measure: Callable[..., Any], at: int, most: int) -> Callable[..., Any]:
+        """`measure` with its size argument (position `at`) cut to `most`."""
+        def small(*args: Any) -> Any:
+            return measure(*args[:at], min(args[at], most), *args[at + 1:])
+        return small
+
+    monkeypatch.setattr(bench, "hello_world_seconds", capped(bench.hello_world_seconds, 0, 50))
+    monkeypatch.setattr(bench, "starlette_direct_seconds",
+                        capped(bench.starlette_direct_seconds, 0, 200))
+    monkeypatch.setattr(bench, "scenario_seconds", capped(bench.scenario_seconds, 2, 100))
+    monkeypatch.setattr(bench, "layer_tax", capped(bench.layer_tax, 1, 100))
+    real_scenario = harness.scenario
+    monkeypatch.setattr(harness, "scenario", lambda sb, name, *, requests=None, warmup=None:
+                        real_scenario(sb, name, requests=min(requests or 100, 100), warmup=0))
+    # Each program and command once: its repeats only make the medians steadier.
+    monkeypatch.setattr(bench, "first_frame_seconds", functools.cache(bench.first_frame_seconds))
+    real_timed = bench.timed
+    timings: dict[str, float] = {}
+
+    def timed_once(command: list[str], env: dict[str, str] | None = None,
+                   ok: tuple[int, ...] = (0,)) -> float:
+        key = json.dumps([command, env, ok])
+        if key not in timings:
+            timings[key] = real_timed(command, env, ok)
+        return timings[key]
+
+    monkeypatch.setattr(bench, "timed", timed_once)
+    monkeypatch.setattr(bench, "APP_RUN_REQUESTS", 300)
+    monkeypatch.setattr(bench, "KEY_PRESSES", 2)
+    # `grade all shipped exercises` grades a course of one exercise, the worker row's.
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "exercises" / "07-token-bucket", course / "07-token-bucket",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "exercises" / "pytest.ini", course / "pytest.ini")
+    monkeypatch.setenv("SANDBOX_EXERCISES", str(course))
+
     code, out, _ = run(capsys, "bench", "--quick", "--json")
     assert code == EXIT_OK
     rows = json.loads(out)
-    assert len(rows) >= 3
+    names = [row["name"] for row in rows]
+    for expected in ("engine throughput (spike", "layer tax, default switches",
+                     "layer tax, mechanisms on", "engine throughput, every mechanism on",
+                     "index speedup, order lines", "index speedup, a customer's newest",
+                     "terminal app cold start", "terminal app peak memory",
+                     "key press to screen update", "10,000-request spike, wall time",
+                     "exercise check verdict", "grade all 1 shipped exercises",
+                     "plugged-in spike"):
+        assert sum(name.startswith(expected) for name in names) == 1, (expected, names)
+    assert len(rows) == 13
     for row in rows:
-        assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(row)
-        assert row["value"] > 0 and row["baseline"] > 0
-        assert row["ratio"] == pytest.approx(row["value"] / row["baseline"], rel=0.01)
+        assert {"name", "value", "unit", "baseline", "ratio", "target", "met", "note"} <= set(row)
+        value, baseline, ratio = row["value"], row["baseline"], row["ratio"]
+        assert value > 0 and baseline > 0, row
+        # The ratio of the unrounded figures: each is rounded to 3 decimals, half a unit off
+        # at most, which for the small figures of a tiny sample is more than 1%.
+        half = 0.0005
+        assert (value - half) / (baseline + half) - half <= ratio, row
+        assert ratio <= (value + half) / max(baseline - half, half / 2) + half, row
+        assert (row["met"] is None) == (row["target"] is None), row
+    key_row = next(row for row in rows if row["name"].startswith("key press"))
+    assert key_row["note"].startswith("2 presses")
 
 
 def test_bench_table_says_what_each_baseline_is() -> None:

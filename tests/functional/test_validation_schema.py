@@ -370,6 +370,7 @@ def test_schemathesis_finds_no_disagreement_with_every_check(
         "headers": {"Authorization": f"Bearer {token}"},
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True,
                        "database": "none"},
+        "suppress-health-check": ["too_slow"],  # timed: fails on a busy machine, not on a bug
         "checks": {"enabled": True},
         "phases": {name: {"enabled": True} for name in PHASES},
     })

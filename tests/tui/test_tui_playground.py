@@ -6,8 +6,6 @@ keys), so each test drives one app through a whole little story rather than one 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Switch
@@ -245,10 +243,10 @@ async def test_escape_cancels_a_long_run_quickly() -> None:
         assert controls.running
         bar = controls.query_one(ProgressBar)
         await wait_until(pilot, lambda: (bar.progress or 0) >= 500)
-        started = time.perf_counter()
         await pilot.press("escape")
         await wait_until(pilot, lambda: not controls.running)
-        assert time.perf_counter() - started < 5
+        # Stopped where it was, not at its end: how long that took is the machine's business.
+        assert (bar.progress or 0) < 200_000
         assert any("cancelled" in message.lower() for _, _, message in app.shown)
         assert playground(app).query_one(MetricsPanel).metrics is None
         await app.workers.wait_for_complete()

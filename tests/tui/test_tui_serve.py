@@ -25,7 +25,7 @@ def outside_get(url: str, results: list[int]) -> threading.Thread:
     """A client outside the app (curl, in effect), in its own thread."""
 
     def call() -> None:
-        results.append(httpx.get(url, timeout=10).status_code)
+        results.append(httpx.get(url, timeout=30).status_code)
 
     thread = threading.Thread(target=call)
     thread.start()
@@ -48,7 +48,7 @@ async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
         assert "serving http://127.0.0.1:" in screen.sub_title
         statuses: list[int] = []
         thread = outside_get(f"{screen.live.url}/products/7", statuses)
-        await wait_until(pilot, lambda: not thread.is_alive(), tries=500)
+        await wait_until(pilot, lambda: not thread.is_alive())
         assert statuses == [200]
         view = screen.query_one(RequestsView)
         await wait_until(pilot, lambda: len(view._traces) == 1)
@@ -69,7 +69,7 @@ async def test_serve_show_outside_requests_apply_switches_and_stop() -> None:
         await pilot.pause()
         for _ in range(3):
             thread = outside_get(f"{screen.live.url}/products/8", statuses)
-            await wait_until(pilot, lambda t=thread: not t.is_alive(), tries=500)
+            await wait_until(pilot, lambda t=thread: not t.is_alive())
         assert statuses[1:] == [200, 429, 429]
         await wait_until(pilot, lambda: len(view._traces) == 4)
         await pilot.press("v")

@@ -9,6 +9,7 @@ cleared before the picture is taken.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_helpers import SMALL, WIDE, HomeApp, copy_exercises
+from tui_helpers import PATIENCE_S, SMALL, WIDE, HomeApp, copy_exercises
 
 from sandbox.tui.screens.exercise import ExerciseScreen
 from sandbox.tui.screens.home import HomeScreen
@@ -38,12 +39,12 @@ def _steady_screens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_controls, "wall_clock", lambda: 0.0)  # every run takes 0.0 s
 
 
-async def until(pilot: Pilot[Any], predicate: Callable[[], object], tries: int = 1500) -> None:
-    for _ in range(tries):
-        if predicate():
-            return
+async def until(pilot: Pilot[Any], predicate: Callable[[], object]) -> None:
+    deadline = time.monotonic() + PATIENCE_S  # a guard against a hang, not a speed limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("the screen never got ready for its snapshot")
         await pilot.pause(0.02)
-    raise AssertionError("the screen never got ready for its snapshot")
 
 
 async def settle(pilot: Pilot[Any]) -> None:

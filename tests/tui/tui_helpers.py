@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,14 +23,19 @@ WIDE = (120, 40)
 SMALL = (80, 24)
 
 
-async def wait_until(pilot: Pilot[None], predicate: Callable[[], object], *, tries: int = 300,
-                     delay: float = 0.02) -> None:
-    """Let the app run until `predicate()` holds; fail after `tries` pauses."""
-    for _ in range(tries):
-        if predicate():
-            return
+# How long a condition may take to come true before the test fails: a guard against a hang,
+# never a speed requirement, so it is generous (a busy machine runs everything slower).
+PATIENCE_S = 120.0
+
+
+async def wait_until(pilot: Pilot[None], predicate: Callable[[], object], *,
+                     timeout: float = PATIENCE_S, delay: float = 0.02) -> None:
+    """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout:g} s")
         await pilot.pause(delay)
-    raise AssertionError(f"condition not met after {tries} pauses")
 
 
 async def burst(pilot: Pilot[None], *keys: tuple[str, str | None]) -> None:
