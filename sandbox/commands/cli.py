@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
 
 def cmd_bench(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox import render
-    from sandbox.bench import run_bench
+    from sandbox.commands.bench import run_bench
 
     announce_seed_build(err)
     rows = run_bench(quick=args.quick, log=None if args.json else err.print,

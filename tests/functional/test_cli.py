@@ -108,7 +108,7 @@ def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str],
                                           tmp_path: Path) -> None:
     """`bench --quick --json` end to end, every measurement really taken, but at a tiny size:
     this checks the rows' contract, never the speed (`sandbox bench` itself reports that)."""
-    from sandbox import bench
+    from sandbox.commands import bench
     from sandbox.grading import harness
 
     def capped(measure: Callable[..., Any], at: int, most: int) -> Callable[..., Any]:
@@ -213,7 +213,7 @@ def test_a_body_is_coloured_json_indented_or_compact_and_cut_at_its_limit() -> N
 
 
 def test_bench_takes_the_pair_with_the_median_ratio() -> None:
-    from sandbox.bench import median_pair
+    from sandbox.commands.bench import median_pair
 
     # ratios 2.0, 1.2, 1.3, 9.0, 0.5: the middle one is 1.3, whatever the pairs' own sizes
     assert median_pair([(1.0, 2.0), (1.0, 1.2), (2.0, 2.6), (1.0, 9.0), (1.0, 0.5)]) == (2.0, 2.6)

@@ -91,7 +91,7 @@ FLOORS = [
     {"course", "render"},
     {"grading"},
     {"tui"},                                       # the front ends
-    {"commands", "bench"},
+    {"commands"},
     {"__main__"},
 ]
 
