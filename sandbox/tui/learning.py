@@ -209,21 +209,12 @@ def metric_label(name: str) -> str:
     return f"{group.rpartition('.')[2]} {leaf}"  # `cache.hits` -> `cache hits`
 
 
-def _change(was: float, now: float) -> str:
-    if was == now:
-        return "="
-    if not was:
-        return "new"
-    rel = (now - was) / abs(was)
-    return "≈" if abs(rel) < 0.01 else f"{rel:+.0%}"
-
-
 def metric_rows(metrics: dict[str, Any], focus: list[str],
                 before: dict[str, Any] | None = None) -> list[MetricRow]:
     """A few headline numbers and the step's own metrics, each on its own row (so none wraps
     mid-value at 80 columns), each as `before → now` when `before` is given."""
     from sandbox.course.lessons import metric_value
-    from sandbox.tui.runs import HEADLINES
+    from sandbox.tui.runs import HEADLINES, Headline, compare_row
 
     runs = [metrics] if before is None else [before, metrics]
     rows: list[MetricRow] = []
@@ -243,13 +234,8 @@ def metric_rows(metrics: dict[str, Any], focus: list[str],
         if before is None:
             rows.append(MetricRow(head.label, head.text(values[0]), focus=is_focus))
             continue
-        was, now = values
-        better = (now < was) == (head.better == "lower")
-        change = _change(was, now) if not head.percent else (
-            "=" if was == now else f"{(now - was) * 100:+.0f}pp")
-        verdict = "same" if change in ("=", "≈", "+0pp", "-0pp") else \
-            "better" if better else "worse"
-        rows.append(MetricRow(head.label, head.text(now), head.text(was), change, verdict,
+        row = compare_row(head, before, metrics)  # the change as the playground words it
+        rows.append(MetricRow(head.label, row.after, row.before, row.change, row.verdict,
                               is_focus))
     for name in focus:
         if name in shown:
@@ -262,9 +248,12 @@ def metric_rows(metrics: dict[str, Any], focus: list[str],
             continue
         if earlier is None:
             rows.append(MetricRow(metric_label(name), format_metric(name, value), focus=True))
-        else:
-            change = _change(earlier, value)
+        else:  # a metric with no better direction: the change, never coloured as good or bad
+            def read(m: dict[str, Any], name: str = name) -> float:
+                return metric_value(m, name)
+
+            row = compare_row(Headline(name, "", "lower", read), before or {}, metrics)
             rows.append(MetricRow(metric_label(name), format_metric(name, value),
-                                  format_metric(name, earlier),
-                                  change, "same" if change in ("=", "≈") else "", focus=True))
+                                  format_metric(name, earlier), row.change,
+                                  "same" if row.verdict == "same" else "", focus=True))
     return rows
