@@ -32,28 +32,22 @@ async def open_bucket(pilot) -> ExerciseScreen:  # type: ignore[no-untyped-def]
     return pilot.app.screen  # type: ignore[no-any-return]
 
 
-async def test_without_an_editor_e_says_how_to_set_one(exercises: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EDITOR", raising=False)
+@pytest.mark.parametrize(("editor", "said"), [
+    (None, "Set EDITOR"),  # none set: how to set one, and where the file is
+    ("true", "cannot hand the screen to an editor"),  # a headless driver cannot suspend
+], ids=["no-editor", "cannot-suspend"])
+async def test_e_says_what_to_do_when_the_editor_cannot_open(
+        exercises: Path, monkeypatch: pytest.MonkeyPatch, editor: str | None, said: str) -> None:
     monkeypatch.delenv("VISUAL", raising=False)
+    if editor is None:
+        monkeypatch.delenv("EDITOR", raising=False)
+    else:
+        monkeypatch.setenv("EDITOR", editor)
     app = HomeApp()
     async with app.run_test(size=WIDE) as pilot:
         await open_bucket(pilot)
         await pilot.press("e")
         await pilot.pause()
-        said = [message for _, _, message in app.shown]
-        assert any("Set EDITOR" in m and "token_bucket.py" in m for m in said), said
-        assert not app.errors()
-
-
-async def test_where_the_terminal_cannot_step_aside_it_says_so(
-        exercises: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EDITOR", "true")  # a headless test driver cannot suspend
-    app = HomeApp()
-    async with app.run_test(size=WIDE) as pilot:
-        await open_bucket(pilot)
-        await pilot.press("e")
-        await pilot.pause()
-        said = [message for _, _, message in app.shown]
-        assert any("cannot hand the screen to an editor" in m for m in said), said
+        shown = [message for _, _, message in app.shown]
+        assert any(said in m and "token_bucket.py" in m for m in shown), shown
         assert not app.errors()

@@ -69,3 +69,15 @@ def test_a_fakeredis_without_the_inside_way_takes_the_ordinary_one(
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True,
                                  single_connection_client=True)
     assert redis_store.send(client, (("SET", "k", "1"), ("INCR", "k"))) == [True, 2]
+
+
+def test_protocol_characters_in_a_key_stay_one_argument() -> None:
+    """A client picks part of some keys (its API key names its rate-limit bucket). Sent
+    straight to the fake server, a key holding Redis protocol text is still one argument: it
+    cannot smuggle in a command, here a FLUSHALL that would wipe every client's state."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True,
+                                 single_connection_client=True)
+    send(client, (("SET", "victim", "1"),))
+    hostile = "rl:x\r\n*1\r\n$8\r\nFLUSHALL\r\n"
+    assert send(client, (("INCR", hostile), ("GET", "victim"))) == [1, "1"]
+    assert sorted(client.keys("*")) == sorted([hostile, "victim"])
