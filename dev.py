@@ -88,7 +88,10 @@ def run_tests(extra: list[str]) -> int:
     else:
         print("redis-server not found: the real-Redis variants are skipped (CI runs them).")
     try:
-        return subprocess.run([str(_python()), "-m", "pytest", *extra], env=env).returncode
+        # One pytest worker per core unless the caller chose (`-n 0` runs in one process).
+        chosen = any(a.startswith(("-n", "--numprocesses")) for a in extra)
+        workers = [] if chosen else ["-n", "auto"]
+        return subprocess.run([str(_python()), "-m", "pytest", *workers, *extra], env=env).returncode
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
