@@ -22,6 +22,9 @@ class Pattern:
         rate: requests per second at simulated second t.
         warmup: requests sent first, at the same rate and with the same mix, and left out of
             the metrics (see the runner).
+        mix: who the shoppers are and what they do, as "module:Class" naming a subclass of
+            `mix.Shoppers`; empty: the shop's ordinary mix. A name, not the class, so that
+            reading the patterns (the terminal app does at start-up) imports nothing more.
     """
 
     name: str
@@ -29,6 +32,7 @@ class Pattern:
     requests: int
     rate: Callable[[float], float]
     warmup: int = 0
+    mix: str = ""
 
     def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
         """`count` arrival times in ms, increasing."""

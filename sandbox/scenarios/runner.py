@@ -12,6 +12,7 @@ while has warm caches; `steady` measures that shop, not the first seconds after 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import random
 from collections import deque
@@ -109,7 +110,7 @@ async def arun_scenario(
         sb.apply(settings)
     total = requests or pattern.requests
     warmup = pattern.warmup if warmup is None else warmup
-    shoppers = Shoppers(random.Random(seed * 1_000_003 + 1))
+    shoppers = shoppers_for(pattern)(random.Random(seed * 1_000_003 + 1))
     recorder = MetricsRecorder()
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
@@ -177,6 +178,17 @@ async def arun_scenario(
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary({"queue": queue})}
     return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+def shoppers_for(pattern: Pattern) -> type[Shoppers]:
+    """The Shoppers class a pattern's `mix` names ("module:Class"), or the shop's own."""
+    if not pattern.mix:
+        return Shoppers
+    module, _, name = pattern.mix.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, Shoppers)):
+        raise TypeError(f"pattern {pattern.name}: {pattern.mix} is not a Shoppers class")
+    return found
 
 
 def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:

@@ -78,3 +78,16 @@ def test_custom_pattern_uses_rate_at_simulated_ms() -> None:
     ts = list(Pattern("x", "x", 3, rate).arrivals(random.Random(0), 3))
     # Each gap is drawn at the previous arrival time, in ms.
     assert seen == [0.0, ts[0], ts[1]]
+
+
+def test_a_pattern_names_its_own_shoppers_and_nothing_else() -> None:
+    from sandbox.scenarios.mix import Shoppers
+    from sandbox.scenarios.runner import shoppers_for
+
+    def rate(t: float) -> float:
+        return 1.0
+
+    assert shoppers_for(Pattern("x", "x", 1, rate)) is Shoppers
+    assert shoppers_for(Pattern("x", "x", 1, rate, mix="sandbox.scenarios.mix:Shoppers")) is Shoppers
+    with pytest.raises(TypeError, match="not a Shoppers class"):
+        shoppers_for(Pattern("x", "x", 1, rate, mix="sandbox.scenarios.mix:Action"))
