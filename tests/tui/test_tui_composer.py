@@ -86,3 +86,24 @@ async def test_an_order_as_grace_and_the_current_switches_at_80x24() -> None:
         assert view.outcome is not None and view.status == 200
         hits = [s.attrs.get("cache.hit") for _, s in view.outcome.trace.spans() if s.name == "cache.get"]
         assert hits == [True]
+
+
+async def test_a_long_curl_is_never_cut_off_and_dropdowns_stand_apart() -> None:
+    """Issue #15, bug 5: the copied curl for an order (a login, then the request with its
+    token) ended at the pane's bottom; a compact dropdown's options ran into the text beside."""
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_composer(pilot)
+        screen.query_one("#examples", Select).value = next(
+            i for i, e in enumerate(EXAMPLES) if e.request.method == "POST" and e.request.user)
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        curl, scroll = screen.query_one("#curl"), screen.query_one("#curl-scroll")
+        lines = curl.size.height
+        assert lines > 6  # the old limit that cut it off
+        # Every line is there to read: shown in full, or reachable by scrolling.
+        assert scroll.virtual_size.height >= lines
+        assert scroll.region.bottom <= screen.query_one("#request-pane").region.bottom
+        overlay = screen.query_one("#user", Select).query_one("SelectOverlay")
+        assert overlay.styles.border_top[0] == "round"

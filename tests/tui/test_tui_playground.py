@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, ProgressBar, Select, Switch
+from textual.widgets import Input, ProgressBar, Switch
 from tui_helpers import SMALL, WIDE, RecordingApp, burst, playground, wait_until
 
 from sandbox.settings import Settings, all_keys
@@ -19,7 +19,7 @@ from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
 from sandbox.tui.widgets.requests_view import RequestsView
 from sandbox.tui.widgets.run_controls import RunControls
-from sandbox.tui.widgets.setting_editor import SettingEditor
+from sandbox.tui.widgets.setting_editor import ChoiceList, SettingEditor
 from sandbox.tui.widgets.settings_panel import SettingsPanel
 
 
@@ -69,7 +69,7 @@ async def test_at_120x40_every_switch_is_there_with_the_right_widget() -> None:
         assert listed == [s.key for s in all_keys()]
         for spec in all_keys():
             widget = switches.edit(spec.key).widget()
-            assert isinstance(widget, {"bool": Switch, "choice": Select}.get(spec.kind, Input)), spec.key
+            assert isinstance(widget, {"bool": Switch, "choice": ChoiceList}.get(spec.kind, Input)), spec.key
             assert widget.display
         assert screen.query_one(MetricsPanel).metrics is None
         assert screen.query_one(ComparePanel).comparison is None
@@ -119,13 +119,24 @@ async def test_switches_change_the_settings_and_bad_values_are_refused() -> None
         assert "cache.ttl_s" in editor.error and app.settings.cache.ttl_s == 30
         editor = await type_into(pilot, "topology.instances", "3")
         assert editor.error == "" and app.settings.topology.instances == 3
-        # A Select.
-        select = switches.edit("cache.strategy").widget()
-        assert isinstance(select, Select)
-        select.value = "cache_aside"
+        # A choice: its values listed inside the panel; moving changes nothing, enter picks.
+        switches.edit("cache.strategy")
+        switches.switch_list.focus()
+        await pilot.press("enter")
         await pilot.pause()
-        assert app.settings.cache.strategy == "cache_aside"
+        choices = switches.editor.widget()
+        assert isinstance(choices, ChoiceList) and app.focused is choices
+        assert choices.highlighted == 0 and choices.value == "off"
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.settings.cache.strategy == "off"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.settings.cache.strategy == "cache_aside" and choices.value == "cache_aside"
         assert line(app, "cache.strategy").endswith("cache_aside")
+        assert app.focused is switches.switch_list
+        # Drawn inside the panel: the list ends above the panel's bottom border.
+        assert choices.region.bottom < switches.region.bottom
         # A Switch: enter (or space) on a boolean's line flips it.
         switches.edit("db.n_plus_one")
         switches.switch_list.focus()

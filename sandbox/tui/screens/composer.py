@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
@@ -116,7 +116,10 @@ class ComposerScreen(Screen[None]):
                 with Horizontal(id="curl-line"):
                     yield Button("copy as curl", id="curl-button", compact=True)
                     yield Static("", id="settings-note")
-                yield Static("", id="curl")
+                # A long command (a login, then the request with its token) scrolls here
+                # rather than being cut off at the pane's bottom.
+                with VerticalScroll(id="curl-scroll"):
+                    yield Static("", id="curl")
             with Vertical(id="response-pane") as response_pane:
                 response_pane.border_title = "response"
                 yield Static("[dim]no response yet[/dim]", id="response-status")

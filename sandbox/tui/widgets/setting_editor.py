@@ -1,8 +1,10 @@
 """The editor under the switch list: what the highlighted key does, and the widget to change it.
 
-Booleans get a Switch, choices a Select, everything else an Input checked with `parse_value`
-as you type. A valid edit posts `SettingEditor.Changed`; an invalid one shows the SettingsError
-message under the field and is not applied (the key keeps its last good value).
+Booleans get a Switch, choices a list of every choice drawn inside the panel (a dropdown's
+overlay would cover the panel's border and the key bar), everything else an Input checked
+with `parse_value` as you type. A valid edit posts `SettingEditor.Changed`; an invalid one
+shows the SettingsError message under the field and is not applied (the key keeps its last
+good value).
 """
 
 from __future__ import annotations
@@ -16,10 +18,39 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, OptionList, Static, Switch
+from textual.widgets.option_list import Option
 
 from sandbox.errors import SettingsError
 from sandbox.settings import KeySpec, format_value, parse_value
+
+
+class ChoiceList(OptionList):
+    """A choice key's values, all on view; the current one is marked, enter picks the
+    highlighted one. Moving the highlight changes nothing."""
+
+    @dataclass
+    class Picked(Message):
+        """Enter on a choice."""
+
+        value: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(compact=True, id=id)
+        self.choices: tuple[str, ...] = ()
+        self.value = ""
+
+    def show(self, choices: tuple[str, ...], value: str) -> None:
+        """List `choices` with `value` marked and highlighted."""
+        self.choices, self.value = choices, value
+        self.set_options(Option(f"{'●' if c == value else ' '} {escape(c)}", id=c) for c in choices)
+        self.highlighted = choices.index(value) if value in choices else 0
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.Picked(event.option.id))
 
 
 class SettingEditor(Vertical):
@@ -56,8 +87,8 @@ class SettingEditor(Vertical):
         with Horizontal(id="setting-field"):
             yield Switch(id="setting-switch")
             yield Label("", id="setting-switch-state")
-            yield Select[str]([], allow_blank=True, compact=True, id="setting-select")
             yield Input(compact=True, id="setting-input")
+        yield ChoiceList(id="setting-choices")
         yield Label("", id="setting-error")
 
     @property
@@ -72,20 +103,19 @@ class SettingEditor(Vertical):
         self.spec, self.value = spec, value
         self._about()
         kind = spec.kind
-        switch, select = self.query_one(Switch), self.query_one(Select)
+        switch, choices = self.query_one(Switch), self.query_one(ChoiceList)
         field = self.query_one(Input)
         switch.display = kind == "bool"
         self.query_one("#setting-switch-state", Label).display = kind == "bool"
-        select.display = kind == "choice"
+        choices.display = kind == "choice"
+        self.query_one("#setting-field").display = kind != "choice"
         field.display = kind not in ("bool", "choice")
-        with self.prevent(Switch.Changed, Select.Changed, Input.Changed):
+        with self.prevent(Switch.Changed, Input.Changed):
             if kind == "bool":
                 switch.value = bool(value)
                 self._switch_state()
             elif kind == "choice":
-                if not same_key:
-                    select.set_options([(c, c) for c in spec.choices])
-                select.value = value
+                choices.show(spec.choices, str(value))
             elif not same_key or self.error == "":
                 field.value = format_value(value)
                 field.placeholder = {"indexes": "none | default | a,b", "text": "empty: fakeredis"}.get(
@@ -93,13 +123,13 @@ class SettingEditor(Vertical):
         if not same_key:
             self._show_error("")
 
-    def widget(self) -> Switch | Select[str] | Input:
+    def widget(self) -> Switch | ChoiceList | Input:
         """The widget that edits the current key."""
         kind = self.spec.kind if self.spec else "text"
         if kind == "bool":
             return self.query_one(Switch)
         if kind == "choice":
-            return self.query_one(Select)
+            return self.query_one(ChoiceList)
         return self.query_one(Input)
 
     def activate(self) -> None:
@@ -109,9 +139,7 @@ class SettingEditor(Vertical):
             widget.toggle()
             return
         widget.focus()
-        if isinstance(widget, Select):
-            widget.expanded = True
-        else:
+        if isinstance(widget, Input):
             widget.select_all()
 
     def _about(self) -> None:
@@ -148,11 +176,13 @@ class SettingEditor(Vertical):
         event.stop()
         self._apply(event.value)
 
-    @on(Select.Changed)
-    def _select_changed(self, event: Select.Changed) -> None:
+    @on(ChoiceList.Picked)
+    def _choice_picked(self, event: ChoiceList.Picked) -> None:
         event.stop()
-        if event.value is not Select.NULL:
-            self._apply(event.value)
+        self._apply(event.value)
+        if self.spec is not None:
+            self.query_one(ChoiceList).show(self.spec.choices, event.value)
+        self.post_message(self.Done(self))
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
