@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import WIDE, RecordingApp, open_lesson, playground, wait_until
+from tui_helpers import SMALL, WIDE, RecordingApp, open_lesson, playground, wait_until
 
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
 from sandbox.tui.widgets.timeline_chart import TimelineChart
@@ -27,6 +27,7 @@ order = 1
 
 ```sandbox
 run = { scenario = "spike", requests = 600 }
+highlight = ["gateway"]
 ```
 
 ## A fixed window
@@ -74,6 +75,23 @@ async def test_a_lesson_step_draws_refusals_over_time_beside_the_step_before(
         await pilot.press("left")  # back: a step opens with its chart cleared, then drawn
         await wait_until(pilot, lambda: screen.index == 0 and chart.drawn == "latency")
         assert not app.errors()
+
+
+async def test_at_80x24_a_measuring_step_shows_its_chart_not_the_flow(limits: Path) -> None:
+    """Issue #15, bug 8: at 80x24 a step's chart sat below the fold under the flow picture."""
+    from sandbox.tui.widgets.flow_view import FlowView
+
+    app = RecordingApp()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_lesson(pilot, "limits")
+        chart = screen.query_one(TimelineChart)
+        await wait_until(pilot, lambda: screen.last_metrics is not None and chart.drawn != "")
+        await pilot.pause()
+        assert screen.has_class("-short")
+        flow = screen.query_one(FlowView)
+        assert flow.has_class("-pointing") and not flow.region  # it points, yet gives way
+        # The whole plot, axes included, is on the screen's rows above the key bar.
+        assert chart.region.height >= 8 and chart.region.bottom <= SMALL[1] - 1
 
 
 async def test_the_playground_draws_traffic_and_p95_after_a_run() -> None:
