@@ -48,7 +48,8 @@ class MetricsRecorder:
         self.first_ms: float | None = None
         self.last_ms = 0.0
         # Per tick (a tenth of a simulated second): [answered, refused (429), failed (5xx),
-        # the latencies]. The per-second timeline and the charts' series are read from it.
+        # the latencies, cache hits, cache misses]. The per-second timeline and the charts'
+        # series are read from it.
         self.ticks: dict[int, list[Any]] = {}
 
     def record(self, action: str, trace: Trace) -> None:
@@ -66,7 +67,8 @@ class MetricsRecorder:
         if trace.instance:
             self.by_instance[trace.instance] += 1
         counts = self.counts
-        for name, n in trace.counts.items():  # Counter.update, without its generality
+        traced = trace.counts
+        for name, n in traced.items():  # Counter.update, without its generality
             counts[name] += n
         if self.first_ms is None:
             self.first_ms = start
@@ -76,14 +78,17 @@ class MetricsRecorder:
         number = int(start // TICK_MS)
         tick = self.ticks.get(number)
         if tick is None:
-            tick = self.ticks[number] = [0, 0, 0, []]
+            tick = self.ticks[number] = [0, 0, 0, [], 0, 0]
         tick[1 if status == 429 else 2 if status >= 500 else 0] += 1
         tick[3].append(latency)
+        if traced:
+            tick[4] += traced.get("cache.hits", 0)
+            tick[5] += traced.get("cache.misses", 0)
 
     def _per_second(self) -> list[dict[str, Any]]:
         """Requests, errors (429 and 5xx) and mean latency in each simulated second."""
         seconds: dict[int, list[Any]] = {}
-        for tick, (answered, refused, failed, latencies) in sorted(self.ticks.items()):
+        for tick, (answered, refused, failed, latencies, *_) in sorted(self.ticks.items()):
             second = seconds.setdefault(tick * TICK_MS // 1000, [0, 0, []])
             second[0] += answered + refused + failed
             second[1] += refused + failed
@@ -94,10 +99,12 @@ class MetricsRecorder:
     def _series(self) -> dict[str, Any]:
         """What the charts draw: per bucket of `bucket_s` simulated seconds (as fine as keeps
         the run to about 100 points; `t_s` counts from the run's first request), answered,
-        refused (429) and failed (5xx) requests per second, and the bucket's p95 latency
-        (None where no request started)."""
+        refused (429) and failed (5xx) requests per second, the bucket's p95 latency (None
+        where no request started) and its cache hit rate in percent (None where nothing was
+        looked up)."""
         out: dict[str, Any] = {"bucket_s": 0.1, "t_s": [], "answered_per_s": [],
-                               "refused_per_s": [], "failed_per_s": [], "p95_ms": []}
+                               "refused_per_s": [], "failed_per_s": [], "p95_ms": [],
+                               "hit_rate_pct": []}
         if not self.ticks:
             return out
         first, last = min(self.ticks), max(self.ticks)
@@ -107,7 +114,7 @@ class MetricsRecorder:
         out["bucket_s"] = bucket_s
         origin = first - first % ticks_per
         for start in range(origin, last + 1, ticks_per):
-            answered = refused = failed = 0
+            answered = refused = failed = hits = misses = 0
             latencies: list[float] = []
             for tick in range(start, start + ticks_per):
                 found = self.ticks.get(tick)
@@ -115,11 +122,14 @@ class MetricsRecorder:
                     answered, refused, failed = (answered + found[0], refused + found[1],
                                                  failed + found[2])
                     latencies.extend(found[3])
+                    hits, misses = hits + found[4], misses + found[5]
             out["t_s"].append(round((start - origin) * TICK_MS / 1000, 3))  # into the run
             out["answered_per_s"].append(round(answered / bucket_s, 3))
             out["refused_per_s"].append(round(refused / bucket_s, 3))
             out["failed_per_s"].append(round(failed / bucket_s, 3))
             out["p95_ms"].append(round(percentile(sorted(latencies), 95), 3) if latencies else None)
+            looked = hits + misses
+            out["hit_rate_pct"].append(round(100 * hits / looked, 1) if looked else None)
         return out
 
     def summary(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:

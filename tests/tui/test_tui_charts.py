@@ -99,19 +99,29 @@ async def test_the_playground_draws_traffic_and_p95_after_a_run() -> None:
     async with app.run_test(size=WIDE) as pilot:
         screen = playground(app)
         charts = list(screen.query(TimelineChart))
-        assert [c.what for c in charts] == ["traffic", "latency"]
+        assert [c.what for c in charts] == ["traffic", "latency", "hit_rate"]
         assert not any(c.display for c in charts)  # nothing to draw before a run
         screen.query_one("#run-requests", Input).value = "300"
         panel = screen.query_one(MetricsPanel)
         await pilot.press("r")
         await wait_until(pilot, lambda: panel.metrics is not None)
-        assert [c.drawn for c in charts] == ["traffic", "latency"]
+        # The cache is off: nothing was looked up, so there is no hit rate to draw.
+        assert [c.drawn for c in charts] == ["traffic", "latency", None]
+        assert not charts[2].display
         assert plotted(charts[0]) == ["answered"] and plotted(charts[1]) == ["p95 now"]
 
         first = panel.metrics
         await pilot.press("r")  # the same experiment again: the last run is drawn in grey
         await wait_until(pilot, lambda: panel.metrics is not first)
         assert plotted(charts[1]) == ["p95 now", "p95 last run"]
+
+        app.settings = app.settings.replace({"cache.strategy": "cache_aside"})
+        second = panel.metrics
+        await pilot.press("r")  # the cache on: its hit rate climbs as it fills
+        await wait_until(pilot, lambda: panel.metrics is not second)
+        assert charts[2].display and plotted(charts[2]) == ["hits now"]  # none before
+        rates = [v for v in panel.metrics["series"]["hit_rate_pct"] if v is not None]
+        assert rates[0] < rates[-1]  # cold at first, warm later
         assert not app.errors()
 
 

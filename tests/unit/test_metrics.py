@@ -151,6 +151,10 @@ def test_series_per_tenth_of_a_second_for_the_charts(recorder: MetricsRecorder) 
     assert series["refused_per_s"][10] == 10.0 and sum(series["refused_per_s"]) == 10.0
     assert series["failed_per_s"][15] == 10.0 and sum(series["failed_per_s"]) == 10.0
     assert series["p95_ms"][:3] == [10.0, 20.0, None] and series["p95_ms"][15] == 40.0
+    # Hits over lookups per bucket: 2 of 2, 1 of 2, then 0 of 1; None where nothing was
+    # looked up (tick 15 only evicted).
+    assert series["hit_rate_pct"][:3] == [100.0, 50.0, None]
+    assert series["hit_rate_pct"][10] == 0.0 and series["hit_rate_pct"][15] is None
 
 
 def test_a_long_run_is_drawn_in_coarser_buckets() -> None:

@@ -90,6 +90,7 @@ class PlaygroundScreen(Screen[None]):
                             yield MetricsPanel(id="metrics-panel")
                             yield TimelineChart("traffic", id="chart-traffic")
                             yield TimelineChart("latency", id="chart-latency")
+                            yield TimelineChart("hit_rate", id="chart-hit-rate")
                         with VerticalScroll(id="compare-scroll", classes="panel-scroll") as scroll:
                             scroll.border_title = "before → after"
                             yield ComparePanel(id="compare-panel")

@@ -2,8 +2,8 @@
 
 A total hides when things happened: a fixed window lets a burst through at each window's
 start, a cache expiring makes latency jump for a moment. These charts draw the run's `series`
-(answered, refused and failed requests per second, and p95 latency, per tenth of a second or
-coarser for a long run), with the axes labelled in their units.
+(answered, refused and failed requests per second, p95 latency and the cache hit rate, per
+tenth of a second or coarser for a long run), with the axes labelled in their units.
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ from typing import Any, Literal
 
 from textual_plotext import PlotextPlot
 
-What = Literal["traffic", "refusals", "latency", "auto"]
+What = Literal["traffic", "refusals", "latency", "hit_rate", "auto"]
 
 
 def _any(series: dict[str, Any], *keys: str) -> bool:
     return any(v for key in keys for v in series.get(key, []) if v)
 
 
+def _looked(series: dict[str, Any]) -> bool:
+    """Whether a run looked anything up in the cache (a hit rate exists somewhere)."""
+    return any(v is not None for v in series.get("hit_rate_pct", []))
+
+
 class TimelineChart(PlotextPlot):
     """One chart over simulated time: requests per second by outcome ("traffic"), refused
-    and failed requests per second ("refusals"), or p95 latency ("latency"); "auto" picks
-    refusals when either run had any, latency otherwise (what a lesson step is about). With
+    and failed requests per second ("refusals"), p95 latency ("latency") or the cache hit rate
+    ("hit_rate"; hidden when nothing was looked up); "auto" picks refusals when either run had
+    any, else the hit rate when either looked anything up, else latency (what a lesson step
+    is about). With
     `before`, the earlier run is drawn in grey on the same axes, so two algorithms or two
     switches are read side by side in time."""
 
@@ -46,9 +53,14 @@ class TimelineChart(PlotextPlot):
             self.drawn = None
             return
         what = self.what
+        looked = _looked(series) or _looked(earlier)
         if what == "auto":
             bad = ("refused_per_s", "failed_per_s")
-            what = "refusals" if _any(series, *bad) or _any(earlier, *bad) else "latency"
+            what = ("refusals" if _any(series, *bad) or _any(earlier, *bad)
+                    else "hit_rate" if looked else "latency")
+        if what == "hit_rate" and not looked:
+            self.display, self.drawn = False, None
+            return
         self.drawn = what
         lines: list[tuple[str, dict[str, Any], str, str]]
         if what == "traffic":
@@ -64,6 +76,12 @@ class TimelineChart(PlotextPlot):
                      ("5xx now", series, "failed_per_s", "red"),
                      (f"429 {before_label}", earlier, "refused_per_s", "gray"),
                      (f"5xx {before_label}", earlier, "failed_per_s", "gray")]
+        elif what == "hit_rate":
+            plt.title("cache hit rate")
+            plt.ylabel("% hits")
+            plt.ylim(0, 100)
+            lines = [("hits now", series, "hit_rate_pct", "cyan"),
+                     (f"hits {before_label}", earlier, "hit_rate_pct", "gray")]
         else:
             plt.title("p95 latency")
             plt.ylabel("ms")
@@ -72,7 +90,7 @@ class TimelineChart(PlotextPlot):
         for label, source, key, color in lines:
             points = [(t, v) for t, v in zip(source.get("t_s", []), source.get(key, []),
                                              strict=True) if v is not None]
-            if any(v for _, v in points):
+            if any(v for _, v in points) or (what == "hit_rate" and points):
                 plt.plot([t for t, _ in points], [v for _, v in points], label=label,
                          color=color, marker="braille")
         plt.xlabel(f"simulated s into the run (a point per {series['bucket_s']:g} s)")
