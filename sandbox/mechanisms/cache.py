@@ -187,6 +187,35 @@ class Cache:
             self.store.run("touch", *(("ZADD", self._index, "XX", "INCR", n, key)
                                       for key, n in touches.items()))
 
+    @property
+    def size(self) -> int:
+        """Entries in the cache now."""
+        return self._size
+
+    def ends(self, n: int) -> tuple[list[str], list[str]]:
+        """The `n` keys the eviction policy would drop first, and the `n` it keeps longest,
+        for a picture of the cache. The uses still buffered here are added to the index's
+        scores in this copy only: writing them now would move a round trip's cost into
+        another request and change what a watched run measures."""
+        scores = dict(scored(self.store.run("ZRANGE", ("ZRANGE", self._index, 0, -1,
+                                                       "WITHSCORES"))[0]))
+        policy = self.settings.eviction
+        for key, touch in self._touches.items():
+            if key in scores and policy == "lru":
+                scores[key] = max(scores[key], touch)
+            elif key in scores and policy == "lfu":
+                scores[key] += touch
+        ranked = sorted(scores, key=lambda k: (scores[k], k))
+        return ranked[:n], ranked[::-1][:n]
+
+    def ttl_left_s(self, key: str) -> float | None:
+        """Simulated seconds `key` has left, or None when it is not cached."""
+        raw = self.store.run("GET", ("GET", self._data_key(key)))[0]
+        if raw is None:
+            return None
+        expires_ms = float(orjson.loads(raw)["exp"])
+        return max(0.0, (expires_ms - self.clock.now_ms) / 1000.0)
+
     def _evict(self, count: int) -> None:
         """Remove the `count` entries the policy ranks lowest."""
         with tracing.span("cache.evict", "cache") as span:

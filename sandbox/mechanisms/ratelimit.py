@@ -67,6 +67,11 @@ class RateLimiter(Protocol):
 
     def check(self, client: str, now_ms: float) -> Decision: ...
 
+    def peek(self, client: str, now_ms: float) -> tuple[float, float]:
+        """What `client` has left now and the most it can have, changing nothing (for a
+        picture of the limiter; a limiter that cannot tell says (capacity, capacity))."""
+        ...
+
 
 class FixedWindowLimiter:
     name = "fixed_window"
@@ -86,6 +91,14 @@ class FixedWindowLimiter:
         if count > limit:
             return Decision(False, limit, 0, reset_s, retry_after_s=reset_s)
         return Decision(True, limit, limit - count, reset_s)
+
+    def peek(self, client: str, now_ms: float) -> tuple[float, float]:
+        """(requests left in this window, the limit), counting nothing."""
+        window = int(now_ms // (self.settings.window_s * 1000.0))
+        raw = self.store.run("GET", ("GET", self.store.key(f"rl:fw:{client}:{window}")),
+                             kind="gateway")[0]
+        used = int(raw) if raw is not None else 0
+        return max(0.0, float(self.settings.limit - used)), float(self.settings.limit)
 
 
 class SlidingWindowLimiter:
@@ -119,6 +132,14 @@ class SlidingWindowLimiter:
         self.store.run("ZADD", ("ZADD", key, now_ms, f"{now_ms}:{self._seq}"), kind="gateway")
         reset_s = (oldest_ms + window_ms - now_ms) / 1000.0
         return Decision(True, limit, limit - count - 1, reset_s)
+
+    def peek(self, client: str, now_ms: float) -> tuple[float, float]:
+        """(requests left in the window that ends now, the limit), recording nothing."""
+        limit, window_ms = self.settings.limit, self.settings.window_s * 1000.0
+        used = int(self.store.run("ZCOUNT", ("ZCOUNT", self.store.key(f"rl:sw:{client}"),
+                                             f"({now_ms - window_ms}", now_ms),
+                                  kind="gateway")[0])
+        return max(0.0, float(limit - used)), float(limit)
 
 
 class TokenBucketLimiter:
@@ -155,6 +176,19 @@ class TokenBucketLimiter:
             return Decision(False, capacity, 0, full_in_s,
                             retry_after_s=(1.0 - tokens) / rate_per_ms / 1000.0)
         return Decision(True, capacity, int(tokens), full_in_s)
+
+    def peek(self, client: str, now_ms: float) -> tuple[float, float]:
+        """(tokens in the bucket now, refilled for the time since its last request; capacity),
+        taking none and storing nothing."""
+        capacity = self.settings.limit + self.settings.burst
+        rate_per_ms = self.settings.limit / (self.settings.window_s * 1000.0)
+        tokens_raw, updated_raw = self.store.run(
+            "HMGET", ("HMGET", self.store.key(f"rl:tb:{client}"), "tokens", "updated_ms"),
+            kind="gateway")[0]
+        if tokens_raw is None:
+            return float(capacity), float(capacity)
+        refill = max(0.0, now_ms - float(updated_raw)) * rate_per_ms
+        return min(float(capacity), float(tokens_raw) + refill), float(capacity)
 
 
 LIMITERS: dict[str, type[FixedWindowLimiter | SlidingWindowLimiter | TokenBucketLimiter]] = {

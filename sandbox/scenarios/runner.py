@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import json
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +24,7 @@ from typing import Any
 from sandbox.errors import SandboxError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
+from sandbox.scenarios.live_state import LiveState, snapshot
 from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
@@ -34,6 +35,8 @@ PARTNER_KEY = b"sk_test_partner"
 KEEP_TRACES = 1000  # the newest traces kept for inspection; metrics use every request
 
 Progress = Callable[[int, int], None]
+Watch = Callable[[LiveState], None]
+WATCH_EVERY = 50  # requests between two looks at the mechanisms, when someone watches
 
 
 class ScenarioCancelled(SandboxError):
@@ -76,16 +79,19 @@ def run_scenario(
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
+    watch: Watch | None = None,
 ) -> ScenarioResult:
     """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics.
 
     `warmup` requests (the pattern's own number unless given) go first, unmeasured. The newest
     `keep_traces` traces are returned for a closer look; metrics use every measured request.
+    `watch`, when given, is shown the mechanisms' state (`LiveState`) every `WATCH_EVERY`
+    measured requests and at the end, with the rate limit of the busiest client so far.
     """
     return asyncio.run(
         arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
                       cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces,
-                      warmup=warmup)
+                      warmup=warmup, watch=watch)
     )
 
 
@@ -100,6 +106,7 @@ async def arun_scenario(
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
+    watch: Watch | None = None,
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
@@ -124,6 +131,8 @@ async def arun_scenario(
     # Only the newest traces are kept, so only the last requests' are held at all: a trace
     # let go at once is cheap to free, one held for a thousand requests is not.
     first_kept = warmup + total - keep_traces
+    busiest: Counter[str] = Counter()  # requests per client, kept only when watched
+    measured_from = start_ms  # when the measured part began (after any warm-up)
     try:
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
@@ -165,11 +174,21 @@ async def arun_scenario(
                 recorder.record(action, response.trace)
                 if i >= first_kept:
                     kept.append((action, response.trace))
+                if watch is not None:
+                    if i == warmup:
+                        measured_from = now
+                    busiest[sb.network.gateway.client_key(headers, f"client-{user_id}")] += 1
+                    if (i + 1 - warmup) % WATCH_EVERY == 0:
+                        watch(snapshot(sb, busiest.most_common(1)[0][0], recorder.counts,
+                                       (now - measured_from) / 1000.0, i + 1 - warmup, total))
             if progress is not None and (i + 1) % 250 == 0:
                 progress(i + 1, warmup + total)
         if progress is not None:
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
+        if watch is not None and busiest:
+            watch(snapshot(sb, busiest.most_common(1)[0][0], recorder.counts,
+                           (clock.now_ms - measured_from) / 1000.0, total, total))
         queue = queue_since(queue_start, sb.queue_metrics())
     finally:
         if owned:

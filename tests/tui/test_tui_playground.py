@@ -245,6 +245,46 @@ async def test_at_80x24_a_run_shows_metrics_and_a_compact_flow() -> None:
         assert flow.compact and flow.stats is not None and flow.stats.requests == 300
 
 
+async def test_the_flow_tab_shows_the_mechanisms_moving_during_a_run() -> None:
+    """Issue #15: the token bucket, the cache and the queue drawn as they change, during the
+    run (one picture per 50 requests) and kept after it."""
+    import io
+
+    from rich.console import Console
+
+    from sandbox.tui.widgets.mechanisms_panel import MechanismsPanel, render_state
+
+    app = RecordingApp()
+    app.settings = app.settings.replace({"ratelimit.algorithm": "token_bucket",
+                                         "cache.strategy": "cache_aside",
+                                         "cache.max_entries": 40, "queue.mode": "async"})
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        mechanisms = screen.query_one(MechanismsPanel)
+        seen: list[int] = []
+        original = mechanisms.watch_state
+
+        def watching() -> None:
+            if mechanisms.state is not None:
+                seen.append(mechanisms.state.done)
+            original()
+
+        mechanisms.watch_state = watching  # type: ignore[method-assign]
+        await set_requests(pilot, 300)
+        await run_and_wait(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, lambda: mechanisms.state is not None
+                         and mechanisms.state.done == 300)
+        assert len(seen) > 2 and seen == sorted(seen)  # redrawn as the run went on
+        state = mechanisms.state
+        assert state is not None and state.cache is not None and state.cache.entries == 40
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(render_state(state))
+        text = console.export_text()
+        assert "token bucket" in text and "40 of 40 entries" in text and "next out" in text
+        assert "done" in text and mechanisms.region  # on screen in the Flow tab
+
+
 async def test_escape_cancels_a_long_run_quickly() -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:

@@ -29,6 +29,7 @@ from sandbox.tui.shell import Shell, shell
 from sandbox.tui.widgets.compare_panel import ComparePanel
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.key_bar import KeyBar
+from sandbox.tui.widgets.mechanisms_panel import MechanismsPanel
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
 from sandbox.tui.widgets.requests_view import RequestsView
 from sandbox.tui.widgets.run_controls import RunControls
@@ -94,7 +95,8 @@ class PlaygroundScreen(Screen[None]):
                         with VerticalScroll(id="compare-scroll", classes="panel-scroll") as scroll:
                             scroll.border_title = "before → after"
                             yield ComparePanel(id="compare-panel")
-                    with TabPane("Flow", id="flow"):
+                    with TabPane("Flow", id="flow"), Vertical(id="flow-column"):
+                        yield MechanismsPanel(id="mechanisms")
                         yield FlowView(id="flow-view")
                     with TabPane("Requests", id="requests"):
                         yield RequestsView(id="requests-view")
@@ -316,6 +318,10 @@ class PlaygroundScreen(Screen[None]):
         flow.selected = event.trace
         self.action_show_tab("flow")
         flow.play(event.trace)
+
+    @on(RunControls.Live)
+    def _run_live(self, event: RunControls.Live) -> None:
+        self.query_one(MechanismsPanel).state = event.state
 
     @on(RunControls.Cancelled)
     def _run_cancelled(self, event: RunControls.Cancelled) -> None:

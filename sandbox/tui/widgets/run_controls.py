@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from sandbox.errors import SandboxError
 from sandbox.scenarios import PATTERNS
+from sandbox.scenarios.live_state import LiveState
 from sandbox.settings import Settings
 from sandbox.tui.exercising import StudentCodeCancelled, run_guarded
 from sandbox.tui.runs import RunRecord, SandboxMaker
@@ -70,6 +71,13 @@ class RunControls(Vertical):
     class Finished(Message):
         run_id: int
         record: RunRecord
+
+    @dataclass
+    class Live(Message):
+        """What the mechanisms hold now, during a run (every 50 requests at most)."""
+
+        run_id: int
+        state: LiveState
 
     @dataclass
     class Cancelled(Message):
@@ -182,6 +190,9 @@ class RunControls(Vertical):
         def progress(done: int, total: int) -> None:
             self.post_message(self.Progress(run_id, done, total))  # thread-safe
 
+        def watch(state: LiveState) -> None:
+            self.post_message(self.Live(run_id, state))  # thread-safe
+
         from sandbox.scenarios.runner import ScenarioCancelled, run_scenario  # not at start-up
 
         def plugged_run(alive: Callable[[], None]) -> ScenarioResult:
@@ -196,7 +207,7 @@ class RunControls(Vertical):
             try:
                 return run_scenario(scenario, settings, seed=seed, requests=requests,
                                     sandbox=sandbox, keep_traces=KEEP_TRACES,
-                                    progress=progress_alive, cancelled=stopped)
+                                    progress=progress_alive, cancelled=stopped, watch=watch)
             finally:
                 sandbox.close()
 
@@ -208,7 +219,7 @@ class RunControls(Vertical):
             if maker is None:
                 result = run_scenario(scenario, settings, seed=seed, requests=requests,
                                       keep_traces=KEEP_TRACES, progress=progress,
-                                      cancelled=stopped)
+                                      cancelled=stopped, watch=watch)
             else:  # their code may loop forever: a thread the app can walk away from
                 result = run_guarded(plugged_run, silence_s=PLUGGED_SILENCE_S,
                                      cancelled=lambda: worker.is_cancelled,
