@@ -99,14 +99,14 @@ async def test_the_playground_draws_traffic_and_p95_after_a_run() -> None:
     async with app.run_test(size=WIDE) as pilot:
         screen = playground(app)
         charts = list(screen.query(TimelineChart))
-        assert [c.what for c in charts] == ["traffic", "latency", "hit_rate"]
+        assert [c.what for c in charts] == ["traffic", "latency", "hit_rate", "queue"]
         assert not any(c.display for c in charts)  # nothing to draw before a run
         screen.query_one("#run-requests", Input).value = "300"
         panel = screen.query_one(MetricsPanel)
         await pilot.press("r")
         await wait_until(pilot, lambda: panel.metrics is not None)
         # The cache is off: nothing was looked up, so there is no hit rate to draw.
-        assert [c.drawn for c in charts] == ["traffic", "latency", None]
+        assert [c.drawn for c in charts] == ["traffic", "latency", None, None]
         assert not charts[2].display
         assert plotted(charts[0]) == ["answered"] and plotted(charts[1]) == ["p95 now"]
 

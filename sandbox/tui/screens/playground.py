@@ -92,6 +92,7 @@ class PlaygroundScreen(Screen[None]):
                             yield TimelineChart("traffic", id="chart-traffic")
                             yield TimelineChart("latency", id="chart-latency")
                             yield TimelineChart("hit_rate", id="chart-hit-rate")
+                            yield TimelineChart("queue", id="chart-queue")
                         with VerticalScroll(id="compare-scroll", classes="panel-scroll") as scroll:
                             scroll.border_title = "before → after"
                             yield ComparePanel(id="compare-panel")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from textual_plotext import PlotextPlot
 
-What = Literal["traffic", "refusals", "latency", "hit_rate", "auto"]
+What = Literal["traffic", "refusals", "latency", "hit_rate", "queue", "auto"]
 
 
 def _any(series: dict[str, Any], *keys: str) -> bool:
@@ -24,10 +24,16 @@ def _looked(series: dict[str, Any]) -> bool:
     return any(v is not None for v in series.get("hit_rate_pct", []))
 
 
+def _queued(series: dict[str, Any]) -> bool:
+    """Whether a run had a queue whose backlog was drawn (`queue_lag`), busy or not."""
+    return bool(series.get("queue_lag"))
+
+
 class TimelineChart(PlotextPlot):
     """One chart over simulated time: requests per second by outcome ("traffic"), refused
     and failed requests per second ("refusals"), p95 latency ("latency") or the cache hit rate
-    ("hit_rate"; hidden when nothing was looked up); "auto" picks refusals when either run had
+    ("hit_rate"; hidden when nothing was looked up) or the queue's backlog over time ("queue";
+    hidden without a queue); "auto" picks refusals when either run had
     any, else the hit rate when either looked anything up, else latency (what a lesson step
     is about). With
     `before`, the earlier run is drawn in grey on the same axes, so two algorithms or two
@@ -58,7 +64,7 @@ class TimelineChart(PlotextPlot):
             bad = ("refused_per_s", "failed_per_s")
             what = ("refusals" if _any(series, *bad) or _any(earlier, *bad)
                     else "hit_rate" if looked else "latency")
-        if what == "hit_rate" and not looked:
+        if (what == "hit_rate" and not looked) or (what == "queue" and not _queued(series)):
             self.display, self.drawn = False, None
             return
         self.drawn = what
@@ -76,6 +82,12 @@ class TimelineChart(PlotextPlot):
                      ("5xx now", series, "failed_per_s", "red"),
                      (f"429 {before_label}", earlier, "refused_per_s", "gray"),
                      (f"5xx {before_label}", earlier, "failed_per_s", "gray")]
+        elif what == "queue":
+            plt.title("consumer lag: published, not yet done")
+            plt.ylabel("jobs")
+            lines = [("jobs now", series, "queue_lag", "blue"),
+                     ("events now", series, "events_lag", "cyan"),
+                     (f"jobs {before_label}", earlier, "queue_lag", "gray")]
         elif what == "hit_rate":
             plt.title("cache hit rate")
             plt.ylabel("% hits")
