@@ -3,6 +3,7 @@ stream; reordered across partitions without a key, in order with one; consumer l
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,3 +161,25 @@ def test_bad_event_switches_are_refused_with_the_valid_ones() -> None:
         Settings().replace({"queue.partition_key": "order"})
     with pytest.raises(SettingsError):
         Settings().replace({"queue.partitions": 0})
+
+
+def test_lost_and_late_events_show_in_the_cli_table_and_the_apps_metrics() -> None:
+    from rich.console import Console
+
+    from sandbox.render import metrics_table
+    from sandbox.tui.widgets.metrics_panel import headline_table
+
+    def text(renderable: Any) -> str:
+        out = io.StringIO()
+        Console(file=out, width=160).print(renderable)
+        return out.getvalue()
+
+    quiet = _rush("", {}, requests=100)
+    for render in (metrics_table, headline_table):
+        assert "events" not in text(render(quiet))  # nothing happened: nothing shown
+    lossy = _rush("", {"faults.subscriber_offline_at_s": 0.1, "faults.subscriber_offline_s": 0.2,
+                       "queue.partitions": 4}, requests=200)
+    lost = lossy["queue"]["events"]["lost"]
+    assert lost > 0
+    assert f"/ {lost} /" in text(metrics_table(lossy))
+    assert "events lost" in text(headline_table(lossy))
