@@ -20,7 +20,7 @@ a customer's events to the same partition (a hash of the key), so one consumer s
 the order they were published; without a key they are dealt out round robin.
 
 Subscribers work in simulated time: an event is processed from when it was published (or
-when its consumer is free, or back online) for a few milliseconds. A consumer may read its
+when its consumer is free, or back online) for about `EVENT_MS`. A consumer may read its
 events from Redis later than that (the figures are worked out from the simulated times the
 events carry), so reading late changes nothing but the wall-clock time a run takes.
 """
