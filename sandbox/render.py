@@ -113,6 +113,10 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
         ("requests per instance", "  ".join(f"{k}:{v:,}" for k, v in
                                             metrics["instances"].items())),
     ]
+    events = metrics["queue"].get("events") or {}
+    if any(events.get(k) for k in ("lost", "pending", "out_of_order")):
+        rows.insert(-1, ("events delivered / lost / waiting / out of order", " / ".join(
+            str(events.get(k, 0)) for k in ("delivered", "lost", "pending", "out_of_order"))))
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

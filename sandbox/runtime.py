@@ -29,7 +29,8 @@ from sandbox.backend.services import EMAIL_MS, Services
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import SECRET_BYTES, TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
-from sandbox.mechanisms.queue import EventBus, JobQueue
+from sandbox.mechanisms.events import EventBus
+from sandbox.mechanisms.queue import JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.mechanisms.resilience import Dependency
@@ -84,7 +85,8 @@ class Sandbox:
         self._orders = Services(self.ctx).orders  # the workers' handler, and the outbox relay
         self.ctx.jobs = JobQueue(self.redis, self.clock, lambda: self.settings,
                                  random.Random(seed * 7 + 3), self._orders.confirm)
-        self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"))
+        self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"), self.clock,
+                                   lambda: self.settings, seed=seed)
         self.ctx.email = Dependency("email", EMAIL_MS, self.clock, lambda: self.settings,
                                     random.Random(seed * 11 + 7))
         self._db_guard = Dependency("db", 0.0, self.clock, lambda: self.settings,
@@ -138,6 +140,8 @@ class Sandbox:
         self._configure_replica(settings)
         if self.ctx.jobs is not None:
             self.ctx.jobs.resize(settings.queue.workers)
+        if self.ctx.events is not None and previous is not None:
+            self.ctx.events.configure(settings)
 
     def _configure_replica(self, settings: Settings) -> None:
         """Start a read replica as a copy of the primary now, or stop it."""
@@ -193,6 +197,9 @@ class Sandbox:
         jobs = self.ctx.jobs
         if jobs is not None and jobs.pending:
             jobs.run_until(self.clock.now_ms)
+        events = self.ctx.events
+        if events is not None and events.next_change_ms <= self.clock.now_ms:
+            events.switch(self.clock.now_ms)  # a subscriber goes away or comes back
 
     def drain(self, limit_ms: float = 3_600_000.0) -> None:
         """Let simulated time run on until the workers have nothing left (or `limit_ms`)."""
@@ -225,6 +232,7 @@ class Sandbox:
                    "email_repeats": mailer.repeats, **figures}
         if events is not None:
             out["pubsub"] = {"published": events.published, "received": dict(events.received)}
+            out["events"] = events.figures()
         return out
 
     def client(self, client: str = "client-1") -> httpx.AsyncClient:

@@ -141,6 +141,21 @@ class QueueSettings:
         metadata=_spec("Seconds before another worker may claim a job its worker never acked.",
                        lo=0.001, hi=3600),
     )
+    delivery: Literal["pubsub", "stream"] = field(
+        default="pubsub",
+        metadata=_spec("How order events reach their subscribers: Redis PUBLISH/SUBSCRIBE "
+                       "(kept nowhere) or a Redis Stream with a consumer group per subscriber."),
+    )
+    partitions: int = field(
+        default=1,
+        metadata=_spec("Channels or streams the order events are split over; each subscriber "
+                       "reads each one with a consumer of its own.", lo=1, hi=64),
+    )
+    partition_key: Literal["none", "customer"] = field(
+        default="none",
+        metadata=_spec("How an event picks its partition: none (round robin) or by the "
+                       "order's customer, so one customer's events stay in order."),
+    )
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,15 @@ class FaultsSettings:
     )
     hop_error_rate: float = field(
         default=0.0, metadata=_spec("Share of calls that fail at faults.hop.", lo=0, hi=1)
+    )
+    subscriber_offline_s: float = field(
+        default=0.0,
+        metadata=_spec("Seconds the analytics subscriber is away (0: never).", lo=0, hi=86_400),
+    )
+    subscriber_offline_at_s: float = field(
+        default=0.0,
+        metadata=_spec("When (simulated seconds into a run) the analytics subscriber goes away.",
+                       lo=0, hi=86_400),
     )
 
 

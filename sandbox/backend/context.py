@@ -12,7 +12,8 @@ from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
 from sandbox.mechanisms.email_provider import EmailProvider
-from sandbox.mechanisms.queue import EventBus, JobQueue
+from sandbox.mechanisms.events import EventBus
+from sandbox.mechanisms.queue import JobQueue
 from sandbox.mechanisms.resilience import Dependency
 from sandbox.request_context import current_request
 from sandbox.settings import Settings

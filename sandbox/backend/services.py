@@ -427,7 +427,8 @@ class OrderService:
             catalog = CatalogService(self.ctx)
             for product_id, _, _ in lines:  # their stock changed
                 cache_written(self.ctx, product_key(product_id), catalog._loader(product_id))
-            return {**order, "confirmation": self._follow_up(order_id, job, outbox_id)}
+            return {**order, "confirmation": self._follow_up(order_id, who.user_id, job,
+                                                             outbox_id)}
 
     def _save_job(self, job: dict[str, str]) -> int:
         """Write a follow-up job to the outbox; its row id. (A `faults.poison_rate` share of
@@ -436,7 +437,8 @@ class OrderService:
             job["poison"] = "1"
         return self.ctx.repos.outbox.add(int(job["order_id"]), orjson.dumps(job).decode())
 
-    def _follow_up(self, order_id: int, job: dict[str, str], outbox_id: int | None) -> str:
+    def _follow_up(self, order_id: int, customer_id: int, job: dict[str, str],
+                   outbox_id: int | None) -> str:
         """Confirmation, e-mail and sales count: now (sync) or by a worker later (async, the
         job already in the outbox as `outbox_id`). The order has committed: failures here are
         logged and counted, never the client's error.
@@ -447,7 +449,7 @@ class OrderService:
         ctx, events = self.ctx, self.ctx.events
         if events is not None:  # fire and forget: pub/sub keeps nothing for later anyway
             after_commit(ctx, "events.publish",
-                         lambda: events.publish(f"order_placed:{order_id}"), order_id=order_id)
+                         lambda: events.publish(order_id, customer_id), order_id=order_id)
         if outbox_id is not None:
             self._relay(outbox_id, job)
             return "queued"

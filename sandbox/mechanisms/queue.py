@@ -26,7 +26,8 @@ is a deadline in simulated time, which Redis cannot know, so the queue keeps tho
 Workers run in simulated time too: the sandbox lets them catch up before each request.
 
 Pub/sub is the other pattern: `PUBLISH` sends an event to every subscriber that is listening
-right now (fan-out), and to nobody who is not: no storage, no acknowledgement, no retry.
+right now (fan-out), and to nobody who is not: no storage, no acknowledgement, no retry. The
+shop's order events and their subscribers are in `events.py`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.clock import SimClock
@@ -117,6 +118,10 @@ class JobQueue:
         # Job id -> publish time of jobs no worker has read yet, oldest first: a worker cannot
         # take a job before it exists.
         self._unread: dict[str, float] = {}
+        # When each job was published and when each left the queue (done, dead-lettered or
+        # found lost), in simulated ms: the consumer-lag series counts from these.
+        self.published_ms: list[float] = []
+        self.finished_ms: list[float] = []
         store.run("XGROUP", ("XGROUP", "CREATE", self.stream, GROUP, "0", "MKSTREAM"),
                   kind="queue")
         self.resize(settings().queue.workers)
@@ -141,6 +146,7 @@ class JobQueue:
         self.store.run("XADD", ("XADD", self.stream, job_id, *flat), kind="queue")
         self.stats.published += 1
         self._unread[job_id] = self.clock.now_ms
+        self.published_ms.append(self.clock.now_ms)
         return job_id
 
     # -- workers ----------------------------------------------------------------------------
@@ -256,6 +262,7 @@ class JobQueue:
         self.store.run("XACK", ("XACK", self.stream, GROUP, job_id), kind="worker")
         self.held.pop(job_id, None)
         self.stats.processed += 1
+        self.finished_ms.append(worker.free_at)
 
     def _oldest_unread(self) -> float:
         return next(iter(self._unread.values()))
@@ -266,6 +273,7 @@ class JobQueue:
             self._unread.pop(job_id, None)
             self.held.pop(job_id, None)
             self.stats.lost += 1
+            self.finished_ms.append(self.clock.now_ms)
 
     def reconcile(self) -> None:
         """Check every job the queue is still waiting for against the stream itself: a job no
@@ -301,6 +309,7 @@ class JobQueue:
         )
         self.held.pop(job_id, None)
         self.stats.dead_lettered += 1
+        self.finished_ms.append(self.clock.now_ms)
 
     def dead_letters(self) -> list[dict[str, str]]:
         """Everything in the dead-letter stream, oldest first."""
@@ -319,41 +328,3 @@ def _fields(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
         return {str(k): str(v) for k, v in raw.items()}
     return {str(raw[i]): str(raw[i + 1]) for i in range(0, len(raw), 2)}
-
-
-@dataclass
-class EventBus:
-    """Pub/sub fan-out: every subscriber listening gets every event; nobody else does."""
-
-    store: RedisStore
-    channel: str
-    subscribers: tuple[str, ...] = ("analytics", "loyalty", "warehouse")
-    published: int = 0
-    received: dict[str, int] = field(default_factory=dict)
-    _subs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in self.subscribers:
-            sub = self.store.client.pubsub(ignore_subscribe_messages=True)
-            sub.subscribe(self.channel)
-            sub.get_message(timeout=1.0)  # the subscription's confirmation (read as None)
-            self._subs[name] = sub
-            self.received[name] = 0
-
-    def publish(self, message: str) -> None:
-        self.store.run("PUBLISH", ("PUBLISH", self.channel, message), kind="queue")
-        self.published += 1
-
-    def deliver(self, wait_s: float = 0.0) -> None:
-        """Let subscribers read what has arrived (a real server delivers over a socket)."""
-        for name, sub in self._subs.items():
-            while True:
-                message = sub.get_message(timeout=wait_s)
-                if message is None:
-                    break
-                if message.get("type") == "message":
-                    self.received[name] += 1
-
-    def close(self) -> None:
-        for sub in self._subs.values():
-            sub.close()

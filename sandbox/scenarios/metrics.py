@@ -7,6 +7,7 @@ settings give byte-identical metrics.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from typing import Any
@@ -51,6 +52,14 @@ class MetricsRecorder:
         # the latencies, cache hits, cache misses]. The per-second timeline and the charts'
         # series are read from it.
         self.ticks: dict[int, list[Any]] = {}
+        # Levels drawn beside the traffic, such as a queue's consumer lag: name -> (times
+        # something started waiting, times something stopped), in simulated ms. Given once,
+        # after the run (`add_level`), so they cost nothing per request.
+        self.levels: dict[str, tuple[list[float], list[float]]] = {}
+
+    def add_level(self, name: str, added_ms: list[float], removed_ms: list[float]) -> None:
+        """A series `name` in `series`: how many were waiting at the end of each bucket."""
+        self.levels[name] = (sorted(added_ms), sorted(removed_ms))
 
     def record(self, action: str, trace: Trace) -> None:
         # Runs once a request: plain dict reads and writes, nothing allocated that is not kept.
@@ -105,6 +114,8 @@ class MetricsRecorder:
         out: dict[str, Any] = {"bucket_s": 0.1, "t_s": [], "answered_per_s": [],
                                "refused_per_s": [], "failed_per_s": [], "p95_ms": [],
                                "hit_rate_pct": []}
+        for name in self.levels:
+            out[name] = []
         if not self.ticks:
             return out
         first, last = min(self.ticks), max(self.ticks)
@@ -130,6 +141,10 @@ class MetricsRecorder:
             out["p95_ms"].append(round(percentile(sorted(latencies), 95), 3) if latencies else None)
             looked = hits + misses
             out["hit_rate_pct"].append(round(100 * hits / looked, 1) if looked else None)
+            end_ms = (start + ticks_per) * TICK_MS
+            for name, (added, removed) in self.levels.items():
+                out[name].append(bisect.bisect_right(added, end_ms)
+                                 - bisect.bisect_right(removed, end_ms))
         return out
 
     def summary(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -56,6 +56,10 @@ def _ramp(t_ms: float) -> float:
     return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
 
 
+def _rush(t_ms: float) -> float:
+    return 200.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -68,5 +72,7 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        Pattern("rush", "a sale: 40 regulars place order after order, 200 requests/s", 2000,
+                _rush, mix="sandbox.scenarios.rush:RushShoppers"),
     )
 }

@@ -144,6 +144,7 @@ async def arun_scenario(
                 sb.network.configure(sb.settings)
                 if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
+                    sb.ctx.events.anchor(sb.settings)  # an offline window counts from here
                 queue_start = sb.queue_metrics()
             now = start_ms + arrival
             clock.jump_to(now)
@@ -190,6 +191,7 @@ async def arun_scenario(
             watch(snapshot(sb, busiest.most_common(1)[0][0], recorder.counts,
                            (clock.now_ms - measured_from) / 1000.0, total, total))
         queue = queue_since(queue_start, sb.queue_metrics())
+        _consumer_lag(sb, recorder)
     finally:
         if owned:
             sb.close()
@@ -225,7 +227,32 @@ def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
             "received": {k: n - was["received"].get(k, 0)
                          for k, n in end["pubsub"]["received"].items()},
         }
+    if "events" in end:
+        out["events"] = _events_since(start.get("events", {}), end["events"])
     return {k: out[k] for k in end}  # in the queue's own order
+
+
+def _events_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The event figures of the measured part: counts as differences, `pending` (and the
+    switches) as the run ended."""
+    out: dict[str, Any] = {}
+    for key, value in end.items():
+        if isinstance(value, dict):
+            out[key] = _events_since(start.get(key, {}), value)
+        elif isinstance(value, int) and key not in ("pending", "partitions"):
+            out[key] = value - start.get(key, 0)
+        else:
+            out[key] = value
+    return out
+
+
+def _consumer_lag(sb: Sandbox, recorder: MetricsRecorder) -> None:
+    """Consumer lag as series beside the traffic: jobs published and not yet done
+    (`queue_lag`), and order events not yet processed, summed over subscribers (`events_lag`)."""
+    if sb.ctx.jobs is not None:
+        recorder.add_level("queue_lag", sb.ctx.jobs.published_ms, sb.ctx.jobs.finished_ms)
+    if sb.ctx.events is not None:
+        recorder.add_level("events_lag", *sb.ctx.events.lag_curve())
 
 
 @dataclass(slots=True)

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from sandbox.clock import SimClock
-from sandbox.mechanisms.queue import JOB_MS, EventBus, JobFailed, JobQueue
+from sandbox.mechanisms.events import EventBus
+from sandbox.mechanisms.queue import JOB_MS, JobFailed, JobQueue
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.runtime import Sandbox
 from sandbox.scenarios import run_scenario
@@ -137,7 +138,7 @@ def test_pubsub_fans_out_to_every_listener_and_keeps_nothing(store: RedisStore) 
     bus = EventBus(store, store.key("events:test"))
     try:
         for i in range(5):
-            bus.publish(f"event {i}")
+            bus.publish(i + 1, 2)
         bus.deliver(wait_s=0.2 if store.url else 0.0)
         assert bus.received == {"analytics": 5, "loyalty": 5, "warehouse": 5}
         late = EventBus(store, store.key("events:test"), subscribers=("latecomer",))

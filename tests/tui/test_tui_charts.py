@@ -14,6 +14,7 @@ from textual.widgets import Input
 from tui_helpers import SMALL, WIDE, RecordingApp, open_lesson, playground, wait_until
 
 from sandbox.tui.widgets.metrics_panel import MetricsPanel
+from sandbox.tui.widgets.run_controls import RunControls
 from sandbox.tui.widgets.timeline_chart import TimelineChart
 
 LIMITED = '''+++
@@ -151,4 +152,21 @@ async def test_the_requests_tab_shows_the_trace_of_the_row_under_the_cursor() ->
         assert top.duration_ms == max(view.trace_at(i)[1].duration_ms
                                       for i in range(view.table.row_count))
         assert view.waterfall.trace is top
+        assert not app.errors()
+
+
+async def test_the_playground_draws_the_queue_backlog_when_jobs_wait() -> None:
+    """Issue #15: queue depth over time, per second, with axes and units."""
+    app = RecordingApp()
+    app.settings = app.settings.replace({"queue.mode": "async", "queue.workers": 1})
+    async with app.run_test(size=WIDE) as pilot:
+        screen = playground(app)
+        screen.query_one(RunControls).choose("rush", 300)
+        panel = screen.query_one(MetricsPanel)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: panel.metrics is not None)
+        chart = screen.query_one("#chart-queue", TimelineChart)
+        lag = panel.metrics["series"]["queue_lag"]
+        assert max(lag) > 0 and len(lag) == len(panel.metrics["series"]["t_s"])
+        assert chart.display and chart.drawn == "queue" and "jobs now" in plotted(chart)
         assert not app.errors()

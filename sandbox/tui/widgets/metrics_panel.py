@@ -73,6 +73,12 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     bad = queue.get("dead_lettered", 0) or queue.get("lost", 0)
     table.add_row("dead / lost", Text(_pair(f"{queue.get('dead_lettered', 0):,}",
                                             f"{queue.get('lost', 0):,}"), style="bold red" if bad else ""))
+    events = queue.get("events") or {}
+    for key, label in (("lost", "events lost"), ("pending", "events waiting"),
+                       ("out_of_order", "events out of order")):
+        if events.get(key):  # shown when an event experiment makes them happen
+            table.add_row(label, Text(f"{events[key]:,}",
+                                      style="bold red" if key == "lost" else "yellow"))
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))

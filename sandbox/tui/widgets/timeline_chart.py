@@ -25,15 +25,15 @@ def _looked(series: dict[str, Any]) -> bool:
 
 
 def _queued(series: dict[str, Any]) -> bool:
-    """Whether a run had a queue whose backlog was drawn (`queue_lag`), busy or not."""
-    return bool(series.get("queue_lag"))
+    """Whether anything waited in the run's queue or event streams at some point."""
+    return _any(series, "queue_lag", "events_lag")
 
 
 class TimelineChart(PlotextPlot):
     """One chart over simulated time: requests per second by outcome ("traffic"), refused
     and failed requests per second ("refusals"), p95 latency ("latency") or the cache hit rate
-    ("hit_rate"; hidden when nothing was looked up) or the queue's backlog over time ("queue";
-    hidden without a queue); "auto" picks refusals when either run had
+    ("hit_rate"; hidden when nothing was looked up) or the backlog of jobs and events over time
+    ("queue"; hidden when nothing ever waited); "auto" picks refusals when either run had
     any, else the hit rate when either looked anything up, else latency (what a lesson step
     is about). With
     `before`, the earlier run is drawn in grey on the same axes, so two algorithms or two
