@@ -56,6 +56,10 @@ def _ramp(t_ms: float) -> float:
     return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
 
 
+def _orders(t_ms: float) -> float:
+    return 400.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -68,5 +72,11 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        # Sharding (`db.shards`): mostly order histories and new orders, so the orders'
+        # database does most of the work; `hot_customer` gives one customer half of it.
+        Pattern("orders", "400 requests/s of order histories and new orders", 2000, _orders,
+                mix="sandbox.scenarios.orders:OrderShoppers"),
+        Pattern("hot_customer", "like orders, but one customer makes half the requests", 2000,
+                _orders, mix="sandbox.scenarios.orders:HotCustomerShoppers"),
     )
 }

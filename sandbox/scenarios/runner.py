@@ -121,6 +121,7 @@ async def arun_scenario(
     # during long runs (then the shopper logs in again, through the pipeline).
     tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
     queue_start = sb.queue_metrics()
+    sb.reset_shard_stats()
     # Only the newest traces are kept, so only the last requests' are held at all: a trace
     # let go at once is cheap to free, one held for a thousand requests is not.
     first_kept = warmup + total - keep_traces
@@ -136,6 +137,7 @@ async def arun_scenario(
                 if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
                 queue_start = sb.queue_metrics()
+                sb.reset_shard_stats()
             now = start_ms + arrival
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
@@ -171,12 +173,15 @@ async def arun_scenario(
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
         queue = queue_since(queue_start, sb.queue_metrics())
+        shards = sb.shard_metrics()
+        if shards:  # `db.shards` above 1: each shard's figures, and the reads that asked them all
+            shards["fanout_reads"] = recorder.counts["db.fanouts"]
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {})})}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
