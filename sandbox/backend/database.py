@@ -178,6 +178,17 @@ class Database:
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ("
             + ", ".join("?" * len(names)) + ")", names)]
 
+    @contextmanager
+    def unpriced(self) -> Iterator[sqlite3.Connection]:
+        """The bare connection for bulk work that is not traffic (a migration): no step
+        counting while it runs."""
+        self.conn.set_progress_handler(None, 0)
+        try:
+            yield self.conn
+        finally:
+            self.conn.set_progress_handler(partial(self._ticks.append, None), STEP_GRAIN)
+            self._ticks.clear()
+
     def set_cores(self, cores: int) -> None:
         """Give this file `cores` cores (0: statements never wait for one)."""
         self.cores = Cores(cores) if cores else None

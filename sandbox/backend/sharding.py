@@ -137,23 +137,38 @@ def reshard(sources: Sequence[Database], shards: int, indexes: Sequence[str]) ->
 def move_orders(sources: Sequence[Database], targets: Sequence[Database],
                 route: Callable[[int], int]) -> None:
     """Copy every order and its lines from `sources` into `targets[route(customer_id)]`
-    (untraced: this is a migration, not traffic)."""
+    (untraced: this is a migration, not traffic). Each source gets a temporary table of where
+    each of its customers goes, and SQLite selects each target's rows by joining it."""
+    with ExitStack() as stack:
+        for db in (*sources, *targets):
+            stack.enter_context(db.unpriced())
+        _move(sources, targets, route)
+
+
+def _move(sources: Sequence[Database], targets: Sequence[Database],
+          route: Callable[[int], int]) -> None:
     for source in sources:
-        orders: list[list[Any]] = [[] for _ in targets]
-        for row in source.conn.execute("SELECT * FROM orders"):
-            orders[route(row[1])].append(row)
-        items: list[list[Any]] = [[] for _ in targets]
-        for row in source.conn.execute(
-            "SELECT i.*, o.customer_id FROM order_items AS i JOIN orders AS o "
-            "ON o.id = i.order_id ORDER BY i.id"
-        ):
-            items[route(row[-1])].append(row[1:-1])
-        for target, its_orders, its_items in zip(targets, orders, items, strict=True):
-            with target.transaction():
-                target.conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?)", its_orders)
-                target.conn.executemany(
-                    "INSERT INTO order_items (order_id, product_id, quantity, price_cents) "
-                    "VALUES (?, ?, ?, ?)", its_items)
+        conn = source.conn
+        conn.execute("CREATE TEMP TABLE shard_route (customer_id INTEGER PRIMARY KEY, shard INT)")
+        try:
+            customers = conn.execute("SELECT DISTINCT customer_id FROM orders").fetchall()
+            conn.executemany("INSERT INTO temp.shard_route VALUES (?, ?)",
+                             ((c, route(c)) for (c,) in customers))
+            for k, target in enumerate(targets):
+                with target.transaction():
+                    target.conn.executemany(
+                        "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
+                        conn.execute("SELECT o.* FROM orders AS o JOIN temp.shard_route AS r "
+                                     "USING (customer_id) WHERE r.shard = ?", (k,)))
+                    target.conn.executemany(
+                        "INSERT INTO order_items (order_id, product_id, quantity, price_cents) "
+                        "VALUES (?, ?, ?, ?)",
+                        conn.execute("SELECT i.order_id, i.product_id, i.quantity, i.price_cents "
+                                     "FROM order_items AS i JOIN orders AS o ON o.id = i.order_id "
+                                     "JOIN temp.shard_route AS r USING (customer_id) "
+                                     "WHERE r.shard = ? ORDER BY i.id", (k,)))
+        finally:
+            conn.execute("DROP TABLE temp.shard_route")
 
 
 class ShardedOrderRepository(OrderRepository):
