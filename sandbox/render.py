@@ -23,7 +23,7 @@ KIND_STYLE = {
 SHOWN_ATTRS = ("db.plan", "db.rows_scanned", "db.vm_steps", "cache.hit", "cache.key",
                "lb.instance", "instance.queue_wait_ms", "dns.host", "ratelimit.remaining",
                "auth.mode", "auth.result", "auth.hash_iterations", "db.strategy", "pagination",
-               "error.code", "error")
+               "error.code", "error", "db.fanout", "db.shard", "db.core_wait_ms")
 
 
 def status_style(status: int) -> str:
@@ -117,6 +117,12 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     if any(events.get(k) for k in ("lost", "pending", "out_of_order")):
         rows.insert(-1, ("events delivered / lost / waiting / out of order", " / ".join(
             str(events.get(k, 0)) for k in ("delivered", "lost", "pending", "out_of_order"))))
+    shards = metrics.get("shards")
+    if shards:  # `db.shards` above 1
+        rows += [(f"shard {k} queries / p95 / share",
+                  f"{s['queries']:,} / {s['p95_ms']:.2f} ms / {s['query_share']:.0%}")
+                 for k, s in shards["by_shard"].items()]
+        rows.append(("reads asking every shard (fan-out)", f"{shards['fanout_reads']:,}"))
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

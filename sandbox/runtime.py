@@ -23,9 +23,17 @@ import httpx
 
 from sandbox.backend.app import create_app
 from sandbox.backend.context import AppContext
-from sandbox.backend.database import Database
-from sandbox.backend.repositories import Repositories
+from sandbox.backend.database import Database, StoreStats
+from sandbox.backend.repositories import OrderRepository, Repositories
 from sandbox.backend.services import EMAIL_MS, Services
+from sandbox.backend.sharding import (
+    SHARDED_TABLES,
+    ShardedOrderRepository,
+    move_orders,
+    open_shards,
+    reshard,
+    shard_figures,
+)
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import SECRET_BYTES, TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
@@ -64,6 +72,8 @@ class Sandbox:
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
         self.replica: Database | None = None
+        self.shards: list[Database] = []  # `db.shards` above 1: the orders' files, shard k at k
+        self._cores = 0
         self.redis = RedisStore(self.settings.redis.url)
         if self.settings.redis.url:
             self.redis.check()
@@ -108,8 +118,9 @@ class Sandbox:
         previous = self.settings
         self.settings = settings
         self.ctx.settings = settings
-        if settings.db.indexes != self.db.indexes:
-            self.db.set_indexes(settings.db.indexes)
+        for store in (self.db, *self.shards):  # each file has only some of the tables
+            if store.indexes != store.among(settings.db.indexes):
+                store.set_indexes(settings.db.indexes)
         self.network.configure(settings)
         self._configure_mechanisms(settings, previous)
         for plug, part in self.plugs.items():
@@ -137,11 +148,79 @@ class Sandbox:
         self.db.available = not settings.faults.db_down
         guarded = settings.faults.hop == "db" or settings.resilience.breaker
         self.db.guard = self._db_guard if guarded else None
+        self._configure_rating(settings, previous)
+        self._configure_shards(settings, previous)
         self._configure_replica(settings)
         if self.ctx.jobs is not None:
             self.ctx.jobs.resize(settings.queue.workers)
         if self.ctx.events is not None and previous is not None:
             self.ctx.events.configure(settings)
+
+    def _configure_rating(self, settings: Settings, previous: Settings | None) -> None:
+        """`db.rating`: computed ratings count reviews on every read; stored ones are kept on
+        the product row. Back to stored, the totals the reviews written meanwhile never added
+        are counted once (a backfill), so the row is right again."""
+        computed = settings.db.rating == "computed"
+        for repos in (self.ctx.repos, self.ctx.replica_repos):
+            if repos is not None:
+                repos.products.computed_rating = computed
+        if previous is not None and previous.db.rating == "computed" and not computed:
+            for db in (self.db, self.replica):
+                if db is not None:
+                    db.conn.execute(
+                        "UPDATE products SET rating_count = coalesce(r.n, 0), "
+                        "rating_sum = coalesce(r.total, 0) FROM products AS p LEFT JOIN "
+                        "(SELECT product_id, count(*) AS n, sum(rating) AS total FROM reviews "
+                        " GROUP BY product_id) AS r ON r.product_id = p.id "
+                        "WHERE products.id = p.id")
+
+    def _configure_shards(self, settings: Settings, previous: Settings | None) -> None:
+        """`db.shards`: split the orders across that many files, or move them between layouts
+        (resharding: every order is copied to its new shard). Also gives every file its cores."""
+        wanted = int(settings.db.shards)
+        if wanted != (len(self.shards) or 1):
+            indexes = settings.db.indexes
+            if previous is None:  # the seeded orders, split once and kept beside the seed file
+                stores = open_shards(DATA_SEED, wanted, indexes)
+            elif wanted > 1:
+                stores = reshard(self.shards or [self.db], wanted, indexes)
+            else:  # back into the main file
+                for sql in self.shards[0].schema(SHARDED_TABLES):
+                    self.db.conn.execute(sql)
+                move_orders(self.shards, [self.db], lambda customer_id: 0)
+                stores = []
+            if not self.shards:
+                for table in reversed(SHARDED_TABLES):
+                    self.db.conn.execute(f"DROP TABLE {table}")
+            for store in self.shards:
+                store.close()
+            self.shards = stores
+            self.db.set_indexes(indexes)
+            self.ctx.repos.orders = (ShardedOrderRepository(stores) if stores
+                                     else OrderRepository(self.db))
+            if self.replica is not None:  # rebuilt below from the main file as it is now
+                self.ctx.replica_repos = None
+                self.db.replication_log = None
+                self.replica.close()
+                self.replica = None
+            self._cores = -1
+        for store in self.shards:
+            store.available = self.db.available
+            store.guard = self.db.guard
+        if settings.db.cores != self._cores:
+            for store in (self.db, *self.shards):
+                store.set_cores(settings.db.cores)
+            self._cores = settings.db.cores
+
+    def reset_shard_stats(self) -> None:
+        """Start the shards' figures afresh (a run's measured part begins)."""
+        for store in self.shards:
+            store.stats = StoreStats()
+
+    def shard_metrics(self) -> dict[str, Any]:
+        """Per shard: orders held, queries, rows examined, core waits, and the p95 of a
+        statement's time there (waits included). Empty with one database."""
+        return shard_figures(self.shards)
 
     def _configure_replica(self, settings: Settings) -> None:
         """Start a read replica as a copy of the primary now, or stop it."""
@@ -153,12 +232,16 @@ class Sandbox:
             self.db.replication_log = deque()
             self.db.clock = self.clock
             self.ctx.replica_repos = Repositories(self.replica)
+            self.ctx.replica_repos.products.computed_rating = settings.db.rating == "computed"
+            if self.shards:  # shards have no replicas here: their reads go to the shards
+                self.ctx.replica_repos.orders = self.ctx.repos.orders
         elif not settings.db.read_replica and self.replica is not None:
             self.ctx.replica_repos = None
             self.db.replication_log = None
             self.replica.close()
             self.replica = None
-        if self.replica is not None and self.replica.indexes != settings.db.indexes:
+        if self.replica is not None and self.replica.indexes != self.replica.among(
+                settings.db.indexes):
             self.replica.set_indexes(settings.db.indexes)
         if self.replica is not None:
             self.replica.lag_ms = settings.db.replica_lag_ms
@@ -250,5 +333,7 @@ class Sandbox:
             self.ctx.events.close()
         if self.replica is not None:
             self.replica.close()
+        for store in self.shards:
+            store.close()
         self.db.close()
         self.redis.close()

@@ -90,6 +90,20 @@ class DbSettings:
         metadata=_spec("With a replica: a client who wrote less than replica_lag_ms ago reads "
                        "from the primary."),
     )
+    rating: Literal["stored", "computed"] = field(
+        default="stored",
+        metadata=_spec("A product's rating: totals kept on its row by each review (stored), "
+                       "or counted from its reviews on every read (computed)."),
+    )
+    shards: Literal["1", "2", "4"] = field(
+        default="1",
+        metadata=_spec("Database files the orders are split across, by a hash of the customer."),
+    )
+    cores: int = field(
+        default=0,
+        metadata=_spec("Statements each database file (the main one, each shard) runs at once; "
+                       "more wait their turn. 0: no limit.", lo=0, hi=64),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ real query plan (`EXPLAIN QUERY PLAN`: SCAN or SEARCH) and an estimate of the ro
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,6 +38,50 @@ MS_PER_STEP = 0.00002
 # Rows examined are estimated from the measured steps: a scan loop costs about three VM steps
 # per row (read the column, compare, move to the next row).
 STEPS_PER_ROW = 3
+
+
+@dataclass
+class StoreStats:
+    """What one database file did in traced requests: a shard's figures (see sharding.py)."""
+
+    queries: int = 0
+    rows_scanned: int = 0
+    core_waits: int = 0
+    statement_ms: list[float] = field(default_factory=list)  # each statement, waits included
+
+
+class Cores:
+    """A database file's cores (`db.cores`) over simulated time: a statement runs on the first
+    core free for as long as its work takes, and waits when none is.
+
+    Requests are simulated one after another, not interleaved: one that arrived earlier may
+    already have run its statements up to a later time. So each core keeps the intervals it is
+    busy and a statement takes the first gap long enough at or after its arrival, rather than
+    queueing behind whatever ran last.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.busy: list[list[tuple[float, float]]] = [[] for _ in range(count)]
+
+    def run(self, arrive_ms: float, work_ms: float, horizon_ms: float) -> float:
+        """When a statement arriving at `arrive_ms` starts (it holds a core for `work_ms`).
+        Nothing later will arrive before `horizon_ms`, so intervals ending before it go."""
+        best_core, best_start = 0, float("inf")
+        for number, intervals in enumerate(self.busy):
+            while intervals and intervals[0][1] < horizon_ms:
+                intervals.pop(0)
+            start = arrive_ms
+            for begin, end in intervals:
+                if end <= start:
+                    continue
+                if begin >= start + work_ms:
+                    break  # the gap before this interval is long enough
+                start = end
+            if start < best_start:
+                best_core, best_start = number, start
+        if work_ms > 0:
+            bisect.insort(self.busy[best_core], (best_start, best_start + work_ms))
+        return best_start
 
 
 class Database:
@@ -70,6 +116,11 @@ class Database:
         # count stale reads: the sandbox's oracle, which a real replica does not have.
         self.truth: Database | None = None
         self.lag_ms = 0.0
+        # Sharding (sharding.py): which shard this file is, and its figures. None: the main file.
+        self.shard: int | None = None
+        self.stats: StoreStats | None = None
+        # `db.cores`: when set, statements wait for one of this file's cores to be free.
+        self.cores: Cores | None = None
 
     @classmethod
     def open_seeded(cls, seed: int, indexes: Sequence[str] = DEFAULT_INDEXES) -> Database:
@@ -97,9 +148,12 @@ class Database:
     def set_indexes(self, wanted: Iterable[str]) -> None:
         """Create and drop real indexes until exactly `wanted` exist."""
         wanted = tuple(wanted)
+        tables = self.tables()
         for index in INDEX_CANDIDATES:
             name = index_name(index)
             table, column = index.split(".")
+            if table not in tables:  # a shard holds only the orders; the main file, the rest
+                continue
             if index in wanted and index not in self.indexes:
                 self.db.table(table).create_index([column], index_name=name, if_not_exists=True)
             elif index not in wanted and index in self.indexes:
@@ -107,6 +161,37 @@ class Database:
         self.indexes = self._existing_indexes()
         self._plans.clear()  # plans depend on the indexes
         self._schema_generation += 1
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def among(self, indexes: Iterable[str]) -> tuple[str, ...]:
+        """Those of `indexes` on tables this file has."""
+        tables = self.tables()
+        return tuple(i for i in indexes if i.split(".")[0] in tables)
+
+    def schema(self, tables: Iterable[str]) -> list[str]:
+        """The CREATE TABLE statements of `tables`."""
+        names = tuple(tables)
+        return [row[0] for row in self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ("
+            + ", ".join("?" * len(names)) + ")", names)]
+
+    @contextmanager
+    def unpriced(self) -> Iterator[sqlite3.Connection]:
+        """The bare connection for bulk work that is not traffic (a migration): no step
+        counting while it runs."""
+        self.conn.set_progress_handler(None, 0)
+        try:
+            yield self.conn
+        finally:
+            self.conn.set_progress_handler(partial(self._ticks.append, None), STEP_GRAIN)
+            self._ticks.clear()
+
+    def set_cores(self, cores: int) -> None:
+        """Give this file `cores` cores (0: statements never wait for one)."""
+        self.cores = Cores(cores) if cores else None
 
     # -- statements -------------------------------------------------------------------------
 
@@ -180,10 +265,39 @@ class Database:
             counts["db.rows_scanned"] = counts.get("db.rows_scanned", 0) + scanned
             if context is not None and context.sql_log is not None:
                 context.sql_log.append((sql, tuple(params)))
-            trace.clock.now_ms += ROUND_TRIP_MS + steps * MS_PER_STEP
+            work_ms = steps * MS_PER_STEP
+            if self.cores is None and self.stats is None:  # the default path: nothing more
+                trace.clock.now_ms += ROUND_TRIP_MS + work_ms
+            else:
+                self._charge(trace, attrs, work_ms, scanned)
         if self.replication_log is not None:
             self._replicate(sql, params)
         return cur, rows
+
+    def _charge(self, trace: tracing.Trace, attrs: dict[str, Any], work_ms: float,
+                scanned: int) -> None:
+        """Advance the request's clock by one statement on a file with limited cores or a shard's
+        figures to keep: the statement arrives half a round trip from now, waits for a free core,
+        works, and its answer travels back."""
+        start = trace.clock.now_ms
+        arrive = start + ROUND_TRIP_MS / 2
+        run_at = arrive
+        cores = self.cores
+        if cores is not None:
+            # This request arrived at its root's start; every request simulated after it
+            # arrived later, so no statement to come can start before that.
+            run_at = cores.run(arrive, work_ms, trace.root.start_ms)
+            if run_at > arrive:
+                attrs["db.core_wait_ms"] = round(run_at - arrive, 3)
+                trace.counts["db.core_waits"] = trace.counts.get("db.core_waits", 0) + 1
+        trace.clock.now_ms = run_at + work_ms + ROUND_TRIP_MS / 2
+        stats = self.stats
+        if stats is not None:
+            attrs["db.shard"] = self.shard
+            stats.queries += 1
+            stats.rows_scanned += scanned
+            stats.core_waits += run_at > arrive
+            stats.statement_ms.append(trace.clock.now_ms - start)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run a read and return its rows (tuples)."""

@@ -6,7 +6,8 @@ for another store and only this module changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from sandbox import tracing
@@ -83,12 +84,44 @@ class ProductRepository(Repository):
     # A plug point (sandbox/plugs/keyset_page.py): when set, `page_after` asks this loader,
     # inside the same span, instead of running the query below.
     page_loader: PageLoader | None = None
+    # `db.rating=computed`: the rating totals on a product row are not kept up to date, so
+    # every product read counts them from the reviews instead.
+    computed_rating = False
 
     def by_id(self, product_id: int) -> dict[str, Any] | None:
         with tracing.span("repository.products.by_id", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
+            trace = tracing.current_trace.get()
+            counts = trace.counts if trace is not None else {}
+            rows_before = counts.get("db.rows_scanned", 0)
             row = self.db.query_one("SELECT * FROM products WHERE id = ?", (product_id,))
-            return _row(PRODUCT_COLUMNS, row) if row else None
+            if not row:
+                return None
+            product = _row(PRODUCT_COLUMNS, row)
+            if self.computed_rating:
+                self._count_ratings([product])
+            # What one product view costs the database, stored rating or computed.
+            counts["rating.product_loads"] = counts.get("rating.product_loads", 0) + 1
+            counts["rating.rows_read"] = (counts.get("rating.rows_read", 0)
+                                          + counts.get("db.rows_scanned", 0) - rows_before)
+            return product
+
+    def _count_ratings(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fill in each product's rating totals from its reviews: COUNT and SUM over every
+        review of the product, on every read (the reviews.product_id index finds them; without
+        it, each read scans all reviews)."""
+        if not products:
+            return products
+        ids = [p["id"] for p in products]
+        rows = self.db.query(
+            "SELECT product_id, count(*), sum(rating) FROM reviews WHERE product_id IN ("
+            + ", ".join("?" * len(ids)) + ") GROUP BY product_id",
+            ids,
+        )
+        totals = {r[0]: (r[1], r[2]) for r in rows}
+        for product in products:
+            product["rating_count"], product["rating_sum"] = totals.get(product["id"], (0, 0))
+        return products
 
     def add_rating(self, product_id: int, rating: int) -> None:
         """Keep the denormalized rating totals in step with a new review."""
@@ -108,21 +141,24 @@ class ProductRepository(Repository):
                 f"SELECT * FROM products {where} ORDER BY id LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
-            return _rows(PRODUCT_COLUMNS, rows)
+            page = _rows(PRODUCT_COLUMNS, rows)
+            return self._count_ratings(page) if self.computed_rating else page
 
     def page_after(self, category: str | None, limit: int, after_id: int) -> list[dict[str, Any]]:
         """A page by key: the database seeks straight to the first row after `after_id`."""
         with tracing.span("repository.products.page_after", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
             if self.page_loader is not None:
-                return self.page_loader(self.db, category, limit, after_id)
-            where = "AND category = ?" if category else ""
-            params: list[Any] = [after_id] + ([category] if category else [])
-            rows = self.db.query(
-                f"SELECT * FROM products WHERE id > ? {where} ORDER BY id LIMIT ?",
-                (*params, limit),
-            )
-            return _rows(PRODUCT_COLUMNS, rows)
+                page = self.page_loader(self.db, category, limit, after_id)
+            else:
+                where = "AND category = ?" if category else ""
+                params: list[Any] = [after_id] + ([category] if category else [])
+                rows = self.db.query(
+                    f"SELECT * FROM products WHERE id > ? {where} ORDER BY id LIMIT ?",
+                    (*params, limit),
+                )
+                page = _rows(PRODUCT_COLUMNS, rows)
+            return self._count_ratings(page) if self.computed_rating else page
 
     def update(self, product_id: int, fields: dict[str, Any], now_s: int) -> bool:
         with tracing.span("repository.products.update", "repository"):
@@ -169,8 +205,9 @@ class OrderRepository(Repository):
             row = self.db.query_one("SELECT * FROM orders WHERE id = ?", (order_id,))
             return _row(ORDER_COLUMNS, row) if row else None
 
-    def items(self, order_id: int) -> list[dict[str, Any]]:
-        """One order's lines: fast only with `order_items.order_id`."""
+    def items(self, order_id: int, customer_id: int | None = None) -> list[dict[str, Any]]:
+        """One order's lines: fast only with `order_items.order_id`. (`customer_id`, the
+        order's customer, tells a sharded store where to look.)"""
         with tracing.span("repository.order_items.by_order", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
             rows = self.db.query(
@@ -220,17 +257,26 @@ class OrderRepository(Repository):
                     )
             return list(orders.values())
 
-    def add(self, customer_id: int, lines: list[tuple[int, int, int]], now_s: int) -> int:
-        """Insert an order and its lines; `lines` holds (product_id, quantity, price_cents)."""
+    def add(self, customer_id: int, lines: list[tuple[int, int, int]], now_s: int,
+            order_id: int | None = None) -> int:
+        """Insert an order and its lines; `lines` holds (product_id, quantity, price_cents).
+        The database numbers the order unless `order_id` is given (a shard cannot: sharding.py)."""
         with tracing.span("repository.orders.add", "repository"):
             tracing.work(REPOSITORY_CPU_MS)
             total = sum(q * p for _, q, p in lines)
-            cur = self.db.write(
-                "INSERT INTO orders (customer_id, status, total_cents, created_at) "
-                "VALUES (?, 'paid', ?, ?)",
-                (customer_id, total, now_s),
-            )
-            order_id = int(cur.lastrowid or 0)
+            if order_id is None:
+                cur = self.db.write(
+                    "INSERT INTO orders (customer_id, status, total_cents, created_at) "
+                    "VALUES (?, 'paid', ?, ?)",
+                    (customer_id, total, now_s),
+                )
+                order_id = int(cur.lastrowid or 0)
+            else:
+                self.db.write(
+                    "INSERT INTO orders (id, customer_id, status, total_cents, created_at) "
+                    "VALUES (?, ?, 'paid', ?, ?)",
+                    (order_id, customer_id, total, now_s),
+                )
             # All lines in one statement: one round trip however long the order is.
             self.db.write(
                 "INSERT INTO order_items (order_id, product_id, quantity, price_cents) VALUES "
@@ -239,6 +285,10 @@ class OrderRepository(Repository):
                  for v in (order_id, product_id, quantity, price)],
             )
             return order_id
+
+    def shard_transaction(self) -> AbstractContextManager[None] | None:
+        """The shards' part of a transaction (sharding.py); None: the orders are in the main file."""
+        return None
 
 
 class ConfirmationRepository(Repository):
@@ -325,7 +375,7 @@ class ReviewRepository(Repository):
 
 
 class Repositories:
-    """Every repository over one database."""
+    """Every repository over one database (the orders maybe over shards: sharding.py)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -338,5 +388,18 @@ class Repositories:
         self.idempotency = IdempotencyRepository(db)
         self.outbox = OutboxRepository(db)
 
-    def transaction(self) -> Any:
-        return self.db.transaction()
+    def transaction(self) -> AbstractContextManager[None]:
+        shards = self.orders.shard_transaction()
+        if shards is None:
+            return self.db.transaction()
+        return _joint(self.db.transaction(), shards)
+
+
+@contextmanager
+def _joint(*transactions: AbstractContextManager[None]) -> Iterator[None]:
+    """Several databases' transactions as one: all roll back if the body raises; commits run
+    in reverse order of opening."""
+    with ExitStack() as stack:
+        for transaction in transactions:
+            stack.enter_context(transaction)
+        yield

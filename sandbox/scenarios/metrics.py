@@ -34,6 +34,10 @@ def latency_summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 2) if whole else 0.0
+
+
 TICK_MS = 100  # the finest time a chart shows
 
 
@@ -173,6 +177,17 @@ class MetricsRecorder:
                 "replica_queries": self.counts["db.replica_queries"],
                 "stale_reads": self.counts["db.stale_reads"],
                 "pool_waits": self.counts["db.pool_waits"],
+            },
+            # `db.rating`: what a product view reads, and what a review writes, in the database.
+            "rating": {
+                "product_loads": self.counts["rating.product_loads"],
+                "rows_read_per_product_load": _ratio(self.counts["rating.rows_read"],
+                                                     self.counts["rating.product_loads"]),
+                "reviews_written": self.counts["rating.reviews_written"],
+                "statements_per_review": _ratio(self.counts["rating.review_statements"],
+                                                self.counts["rating.reviews_written"]),
+                "rows_written_per_review": _ratio(self.counts["rating.review_rows"],
+                                                  self.counts["rating.reviews_written"]),
             },
             "ratelimit": {"rejected": self.status[429]},
             "queue": {"published": 0, "processed": 0, "dead_lettered": 0, "lost": 0},

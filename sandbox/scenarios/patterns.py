@@ -58,6 +58,8 @@ def _ramp(t_ms: float) -> float:
 
 def _rush(t_ms: float) -> float:
     return 200.0
+def _orders(t_ms: float) -> float:
+    return 400.0
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -74,5 +76,11 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
         Pattern("rush", "a sale: 40 regulars place order after order, 200 requests/s", 2000,
                 _rush, mix="sandbox.scenarios.rush:RushShoppers"),
+        # Sharding (`db.shards`): mostly order histories and new orders, so the orders'
+        # database does most of the work; `hot_customer` gives one customer half of it.
+        Pattern("orders", "400 requests/s of order histories and new orders", 2000, _orders,
+                mix="sandbox.scenarios.orders:OrderShoppers"),
+        Pattern("hot_customer", "like orders, but one customer makes half the requests", 2000,
+                _orders, mix="sandbox.scenarios.orders:HotCustomerShoppers"),
     )
 }

@@ -128,6 +128,7 @@ async def arun_scenario(
     # during long runs (then the shopper logs in again, through the pipeline).
     tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
     queue_start = sb.queue_metrics()
+    sb.reset_shard_stats()
     # Only the newest traces are kept, so only the last requests' are held at all: a trace
     # let go at once is cheap to free, one held for a thousand requests is not.
     first_kept = warmup + total - keep_traces
@@ -146,6 +147,7 @@ async def arun_scenario(
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
                     sb.ctx.events.anchor(sb.settings)  # an offline window counts from here
                 queue_start = sb.queue_metrics()
+                sb.reset_shard_stats()
             now = start_ms + arrival
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
@@ -192,12 +194,15 @@ async def arun_scenario(
                            (clock.now_ms - measured_from) / 1000.0, total, total))
         queue = queue_since(queue_start, sb.queue_metrics())
         _consumer_lag(sb, recorder)
+        shards = sb.shard_metrics()
+        if shards:  # `db.shards` above 1: each shard's figures, and the reads that asked them all
+            shards["fanout_reads"] = recorder.counts["db.fanouts"]
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {})})}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 

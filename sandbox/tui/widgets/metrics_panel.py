@@ -68,6 +68,19 @@ def headline_table(metrics: dict[str, Any]) -> Table:
                        ("pool_waits", "pool waits")):
         if db.get(key):
             table.add_row(label, Text(f"{db[key]:,}", style="yellow"))
+    if metrics.get("settings", {}).get("db.rating") == "computed":
+        rating = metrics["rating"]
+        table.add_row("rows / product load", f"{rating['rows_read_per_product_load']:,.1f}")
+        table.add_row("writes / review", _pair(f"{rating['statements_per_review']:g}",
+                                               f"{rating['rows_written_per_review']:g} rows"))
+    shards = metrics.get("shards")
+    if shards:  # only with db.shards above 1
+        for number, shard in shards["by_shard"].items():
+            table.add_row(f"shard {number}", Text(
+                f"{shard['queries']:,} q · p95 {shard['p95_ms']:.2f} ms · {shard['query_share']:.0%}",
+                style="yellow" if shard["query_share"] > 1.5 / shards["count"] else ""))
+        if shards.get("fanout_reads"):
+            table.add_row("fan-out reads", Text(f"{shards['fanout_reads']:,}", style="yellow"))
     table.add_row("queue pub/done", _pair(f"{queue.get('published', 0):,}",
                                           f"{queue.get('processed', 0):,}"))
     bad = queue.get("dead_lettered", 0) or queue.get("lost", 0)
