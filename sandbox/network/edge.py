@@ -12,6 +12,8 @@ for everyone, so the edge is strict about what it keeps:
 - only a `200` answer without `Set-Cookie`, without `Vary` (other than Accept-Encoding) and
   without `Cache-Control: private`, `no-store` or `no-cache`; a `max-age` or `s-maxage` from
   the shop shortens the time a copy is kept below `cdn.ttl_s`, never lengthens it;
+- what it keeps is the page, not the one answer: headers about that one request and its
+  caller (`X-Request-Id`, the rate limiter's `RateLimit-*`) are left out of the copy;
 - the key is the host, the path and the query string exactly as sent, so `?category=toys` and
   `?category=toys&x=1` are two entries: one variant can never answer for another.
 
@@ -31,6 +33,9 @@ from sandbox.settings import CdnSettings
 PUBLIC_PATHS = re.compile(r"^/products(?:/\d+(?:/reviews)?)?$")
 # Headers that say who is calling: a request carrying one is private, whatever its path.
 CREDENTIALS = frozenset({b"authorization", b"cookie", b"x-api-key", b"x-user-id"})
+# Headers about one request or one caller, never part of a shared copy.
+PER_REQUEST = frozenset({b"x-request-id", b"ratelimit-limit", b"ratelimit-remaining",
+                         b"ratelimit-reset", b"retry-after", b"x-cache", b"age"})
 EDGE_SCALE = 0.25  # the client-to-edge hop, as a share of an ordinary hop: the edge is near
 EDGE_CPU_MS = 0.05  # the edge's own work: parse, look up, copy out
 
@@ -111,7 +116,8 @@ class EdgeCache:
         if keep_ms <= 0:
             return False
         seen = self.fingerprint(path) if self.fingerprint is not None else None
-        self._entries[key] = EdgeEntry(status, headers, body, now_ms, now_ms + keep_ms, seen)
+        shared = [(k, v) for k, v in headers if k.lower() not in PER_REQUEST]
+        self._entries[key] = EdgeEntry(status, shared, body, now_ms, now_ms + keep_ms, seen)
         return True
 
     def __len__(self) -> int:

@@ -21,6 +21,7 @@ from sandbox import tracing
 from sandbox.clock import SimClock
 from sandbox.errors import ApiError, BadGateway, InternalError, ServiceUnavailable
 from sandbox.network.balancer import Balancer, make_balancer
+from sandbox.network.connections import ConnectionTable
 from sandbox.network.deploy import (
     ROLLOUT_START_MS,
     InstanceStatus,
@@ -28,7 +29,6 @@ from sandbox.network.deploy import (
     RollingRestart,
     check_readiness,
 )
-from sandbox.network.connections import ConnectionTable
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
 from sandbox.network.edge import EDGE_CPU_MS, EDGE_SCALE, EdgeCache, edge_key
 from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
@@ -334,7 +334,8 @@ class Network:
                 trace.count("edge.misses")
         if entry is not None:
             age_s = int((clock.now_ms - entry.stored_ms) // 1000)
-            headers = [*entry.headers, (b"x-cache", b"HIT"), (b"age", str(age_s).encode())]
+            headers = [*entry.headers, (b"x-request-id", trace.request_id.encode()),
+                       (b"x-cache", b"HIT"), (b"age", str(age_s).encode())]
             with trace.span("network.response", "client"):
                 clock.now_ms += latency.hop(EDGE_SCALE)  # edge to client: the short way
             return entry.status, headers, entry.body

@@ -31,6 +31,7 @@ SECTION_BLURB: dict[str, str] = {
     "faults": "break things on purpose",
     "resilience": "timeouts, retries, a circuit breaker",
     "redis": "where cache, limiter and queue keep data",
+    "cdn": "an edge cache near the clients, for public pages",
 }
 SECTION_PREFIX = "section:"
 
