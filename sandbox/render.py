@@ -24,7 +24,7 @@ KIND_STYLE = {
 SHOWN_ATTRS = ("db.plan", "db.rows_scanned", "db.vm_steps", "cache.hit", "cache.key",
                "lb.instance", "instance.queue_wait_ms", "dns.host", "ratelimit.remaining",
                "auth.mode", "auth.result", "auth.hash_iterations", "db.strategy", "pagination",
-               "error.code", "error")
+               "error.code", "error", "edge.result", "edge.stale", "net.to", "tls.version")
 
 
 def status_style(status: int) -> str:

@@ -61,7 +61,8 @@ def edge_key(method: str, host: str, path: str, query: bytes, headers: Headers) 
     for name, _ in headers:
         if name.lower() in CREDENTIALS:
             return None
-    return f"{host.lower()}{path}?{query.decode('latin-1')}"
+    key = host.lower() + path
+    return f"{key}?{query.decode('latin-1')}" if query else key
 
 
 def storable_for_ms(status: int, headers: Headers, ttl_ms: float) -> float:

@@ -31,6 +31,10 @@ def test_a_request_that_names_its_caller_is_never_keyed(header: bytes) -> None:
     assert edge_key("GET", "shop.sandbox", "/products/1", b"", [*JSON, (header, b"x")]) is None
 
 
+def test_no_query_no_question_mark() -> None:
+    assert edge_key("GET", "Shop.Sandbox", "/products/1", b"", []) == "shop.sandbox/products/1"
+
+
 def test_query_variants_are_different_keys() -> None:
     plain = edge_key("GET", "shop.sandbox", "/products", b"category=toys", [])
     variant = edge_key("GET", "shop.sandbox", "/products", b"category=toys&x=1", [])

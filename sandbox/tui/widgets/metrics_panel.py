@@ -73,6 +73,18 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     bad = queue.get("dead_lettered", 0) or queue.get("lost", 0)
     table.add_row("dead / lost", Text(_pair(f"{queue.get('dead_lettered', 0):,}",
                                             f"{queue.get('lost', 0):,}"), style="bold red" if bad else ""))
+    edge = metrics.get("cdn", {})
+    if edge.get("hits", 0) + edge.get("misses", 0):
+        table.add_row("edge hit rate", Text(f"{edge['hit_rate']:.1%}, "
+                                            f"{edge['origin_requests_saved']:,} saved"))
+        if edge.get("stale_hits"):
+            table.add_row("stale edge hits", Text(f"{edge['stale_hits']:,}", style="yellow"))
+    conns = metrics.get("connections", {})
+    if conns.get("new"):
+        table.add_row("new connections", f"{conns['new']:,}, {conns['handshake_ms']:,.0f} ms "
+                                          "handshaking")
+    if conns.get("dns_lookups"):
+        table.add_row("dns lookups", f"{conns['dns_lookups']:,}")
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))
