@@ -36,6 +36,9 @@ CREDENTIALS = frozenset({b"authorization", b"cookie", b"x-api-key", b"x-user-id"
 # Headers about one request or one caller, never part of a shared copy.
 PER_REQUEST = frozenset({b"x-request-id", b"ratelimit-limit", b"ratelimit-remaining",
                          b"ratelimit-reset", b"retry-after", b"x-cache", b"age"})
+# At most this many copies: every query variant is an entry, and a client choosing query
+# strings must not be able to grow the edge without bound. The oldest copy goes first.
+MAX_ENTRIES = 10_000
 EDGE_SCALE = 0.25  # the client-to-edge hop, as a share of an ordinary hop: the edge is near
 EDGE_CPU_MS = 0.05  # the edge's own work: parse, look up, copy out
 
@@ -118,6 +121,9 @@ class EdgeCache:
             return False
         seen = self.fingerprint(path) if self.fingerprint is not None else None
         shared = [(k, v) for k, v in headers if k.lower() not in PER_REQUEST]
+        self._entries.pop(key, None)  # a refreshed copy counts as the newest
+        while len(self._entries) >= MAX_ENTRIES:
+            del self._entries[next(iter(self._entries))]
         self._entries[key] = EdgeEntry(status, shared, body, now_ms, now_ms + keep_ms, seen)
         return True
 

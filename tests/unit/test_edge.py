@@ -73,6 +73,16 @@ def test_a_copy_leaves_out_per_request_headers_and_expires() -> None:
     assert edge.get("k", 3_000.0) is None and len(edge) == 0
 
 
+def test_query_variants_cannot_grow_the_edge_without_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sandbox.network.edge.MAX_ENTRIES", 3)
+    edge = EdgeCache(CdnSettings(enabled=True))
+    for n in range(5):
+        edge.store(f"k{n}", "/products", 200, [], b"[]", float(n))
+    assert len(edge) == 3
+    assert edge.get("k0", 5.0) is None and edge.get("k4", 5.0) is not None
+
+
 def test_stale_is_judged_by_the_oracle() -> None:
     data = {"/products/1": ("stock", 5)}
     edge = EdgeCache(CdnSettings(enabled=True), fingerprint=data.get)
