@@ -19,11 +19,13 @@ KIND_STYLE = {
     "client": "white", "dns": "magenta", "lb": "cyan", "gateway": "blue", "instance": "green",
     "controller": "bright_green", "service": "yellow", "cache": "bright_magenta",
     "repository": "bright_yellow", "db": "red", "queue": "bright_cyan", "worker": "bright_blue",
+    "edge": "dark_orange",
 }
 SHOWN_ATTRS = ("db.plan", "db.rows_scanned", "db.vm_steps", "cache.hit", "cache.key",
                "lb.instance", "instance.queue_wait_ms", "dns.host", "ratelimit.remaining",
                "auth.mode", "auth.result", "auth.hash_iterations", "db.strategy", "pagination",
-               "error.code", "error", "db.fanout", "db.shard", "db.core_wait_ms")
+               "error.code", "error", "db.fanout", "db.shard", "db.core_wait_ms",
+               "edge.result", "edge.stale", "net.to", "tls.version")
 
 
 def status_style(status: int) -> str:

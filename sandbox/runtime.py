@@ -106,6 +106,7 @@ class Sandbox:
             self.ctx.log_event, background=self.background,
         )
         self.network.ping_database = self._database_answers
+        self.network.edge_fingerprint = self._page_data
         self.network.gateway.key_is_valid = self._api_key_exists
         self._configure_mechanisms(self.settings, None)
 
@@ -260,6 +261,20 @@ class Sandbox:
             return 0
         row = self.db.conn.execute("SELECT count(*) FROM outbox WHERE published = 0").fetchone()
         return int(row[0])
+
+    def _page_data(self, path: str) -> object:
+        """What a public page shows, read untraced: the edge's oracle for stale copies (a real
+        CDN cannot know). A product page shows the product's row, a reviews page its reviews;
+        a listing is not judged (None)."""
+        parts = path.split("/")
+        if len(parts) < 3 or not parts[2].isdigit():
+            return None
+        product_id = int(parts[2])
+        if len(parts) == 3:
+            return self.db.conn.execute("SELECT * FROM products WHERE id = ?",
+                                        (product_id,)).fetchone()
+        return self.db.conn.execute("SELECT count(*), max(id) FROM reviews WHERE product_id = ?",
+                                    (product_id,)).fetchone()
 
     def _database_answers(self) -> bool:
         """A readiness probe's trivial query (`SELECT 1`): does the database answer at all?"""

@@ -231,6 +231,20 @@ class NetworkSettings:
     jitter: float = field(
         default=0.2, metadata=_spec("Random spread of hop latency, as a fraction of it.", lo=0, hi=1)
     )
+    keep_alive: bool = field(
+        default=True,
+        metadata=_spec("A client reuses its open connection; off: every request opens (and "
+                       "pays for) a new one: DNS, TCP and TLS handshakes."),
+    )
+    tls: bool = field(
+        default=False,
+        metadata=_spec("HTTPS: each new connection also pays a TLS 1.3 handshake (1 round trip)."),
+    )
+    idle_timeout_s: float = field(
+        default=75.0,
+        metadata=_spec("Seconds an unused keep-alive connection stays open before the server "
+                       "closes it.", lo=0, hi=86400),
+    )
 
 
 @dataclass(frozen=True)
@@ -308,6 +322,20 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class CdnSettings:
+    enabled: bool = field(
+        default=False,
+        metadata=_spec("An edge cache (CDN) near the clients answers anonymous GETs of public "
+                       "pages (products, listings, reviews) without asking the shop."),
+    )
+    ttl_s: float = field(
+        default=60.0,
+        metadata=_spec("Seconds the edge keeps a page (less if the shop's Cache-Control says "
+                       "so).", lo=0, hi=86400),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every switch of the sandbox. Frozen: change it with `apply_assignments` or `replace`."""
 
@@ -324,6 +352,7 @@ class Settings:
     faults: FaultsSettings = field(default_factory=FaultsSettings)
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
+    cdn: CdnSettings = field(default_factory=CdnSettings)
 
     def get(self, key: str) -> Any:
         """The value of a dotted key."""

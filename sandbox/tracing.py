@@ -23,7 +23,7 @@ from sandbox.clock import SimClock
 
 # Kinds, in the order a request meets them; the flow view draws one box per kind.
 KINDS = (
-    "client", "dns", "lb", "gateway", "instance", "controller", "service",
+    "client", "dns", "edge", "lb", "gateway", "instance", "controller", "service",
     "cache", "repository", "db", "queue", "worker",
 )
 

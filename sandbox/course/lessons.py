@@ -54,10 +54,10 @@ TOPICS = {
 }
 SCENARIOS = ("steady", "spike", "ramp")
 HIGHLIGHTS = ("client", "dns", "lb", "gateway", "instance", "controller", "service", "cache",
-              "repository", "db", "queue", "worker")
+              "repository", "db", "queue", "worker", "edge")
 # Metric paths a checkpoint or claim may name: dotted paths into a scenario's metrics.
 METRIC_ROOTS = ("requests", "throughput_rps", "latency_ms", "status", "cache", "db",
-                "ratelimit", "queue", "instances", "endpoints")
+                "ratelimit", "queue", "instances", "endpoints", "connections", "cdn")
 ACTION_KEYS = {"set", "run", "request", "highlight", "reset"}
 HEADER_KEYS = {"id", "title", "topic", "order", "prerequisites", "summary"}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")

@@ -3,6 +3,10 @@
 `Network.deliver` carries a request along that path, opening one span per hop in the
 request's trace and moving the simulated clock by each hop's modelled latency. The app
 instance at the end is a real ASGI app, called with a real ASGI scope.
+
+A client without an open connection first opens one (DNS, TCP, maybe TLS: see
+`connections`); with `cdn.enabled` the connection goes to an edge cache near the client, which
+answers public pages it holds and forwards the rest to the balancer (see `edge`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sandbox import tracing
 from sandbox.clock import SimClock
 from sandbox.errors import ApiError, BadGateway, InternalError, ServiceUnavailable
 from sandbox.network.balancer import Balancer, make_balancer
+from sandbox.network.connections import ConnectionTable
 from sandbox.network.deploy import (
     ROLLOUT_START_MS,
     InstanceStatus,
@@ -25,6 +30,7 @@ from sandbox.network.deploy import (
     check_readiness,
 )
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
+from sandbox.network.edge import EDGE_CPU_MS, EDGE_SCALE, EdgeCache, edge_key
 from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
 from sandbox.network.instance import AppInstance
 from sandbox.network.latency import LatencyModel
@@ -103,6 +109,10 @@ class Network:
         current = settings()
         self.latency = LatencyModel(rng, current.network)
         self.dns = DnsResolver(current.dns)
+        self.connections = ConnectionTable(current.network)
+        # The sandbox's oracle for the edge: what a page's data is now (see `edge`).
+        self.edge_fingerprint: Callable[[str], object] | None = None
+        self.edge: EdgeCache | None = None
         self.balancer: Balancer = make_balancer(current.lb.algorithm)
         self.instances: list[AppInstance] = []
         self._requests = 0
@@ -125,6 +135,13 @@ class Network:
         """Apply network-related settings: instance count and capacity, balancer, DNS."""
         self.latency.settings = settings.network
         self.dns.settings = settings.dns
+        self.connections.settings = settings.network
+        if not settings.cdn.enabled:
+            self.edge = None
+        elif self.edge is None:
+            self.edge = EdgeCache(settings.cdn, lambda path: self._fingerprint(path))
+        else:
+            self.edge.settings = settings.cdn
         if self.balancer.name != settings.lb.algorithm:
             self.balancer = make_balancer(settings.lb.algorithm)
         wanted = settings.topology.instances
@@ -205,6 +222,56 @@ class Network:
             return True
         return False
 
+    def _fingerprint(self, path: str) -> object:
+        found = self.edge_fingerprint
+        return found(path) if found is not None else None
+
+    def open_warm_connections(self, clients: list[str], host: str = "shop.sandbox") -> None:
+        """Connections the clients opened before now, as a running shop's shoppers hold.
+
+        Opening them took one DNS lookup, unless the resolver held a fresh answer; it is paid
+        here, in no request's trace (no request is waiting on it)."""
+        if not self.settings_now.network.keep_alive:
+            return
+        now = self.clock.now_ms
+        if not self.dns.cached(host, now):
+            self.latency.hop(LOOKUP_HOPS)
+            self.dns.resolve(host, now)
+        self.connections.open_warm([f"{client}|{host}" for client in clients], now)
+
+    @property
+    def settings_now(self) -> Settings:
+        return self._settings_now
+
+    def _connect(self, request: SimRequest, trace: Trace) -> None:
+        """Open a new connection: resolve the name unless cached, then the TCP handshake and,
+        with TLS, the TLS handshake, each one round trip to the front (the edge, or the
+        balancer)."""
+        clock = self.clock
+        latency = self.latency
+        trace.count("net.new_connections")
+        if not self.dns.cached(request.host, clock.now_ms):
+            with trace.span("dns.lookup", "dns") as span:
+                span.attrs["dns.host"] = request.host
+                trace.count("dns.lookups")
+                clock.now_ms += latency.hop(LOOKUP_HOPS)
+                if self._settings_now.faults.hop == "dns":
+                    clock.now_ms += self._settings_now.faults.hop_latency_ms
+                self.dns.resolve(request.host, clock.now_ms)
+        # One round trip is a hop out and a hop back; to the edge, both are short.
+        rtt_scale = 2.0 * (EDGE_SCALE if self.edge is not None else 1.0)
+        started = clock.now_ms
+        with trace.span("tcp.handshake", "client") as span:
+            span.attrs["net.to"] = "edge" if self.edge is not None else "lb"
+            clock.now_ms += latency.hop(rtt_scale)
+        trace.count("net.handshakes")
+        if self._settings_now.network.tls:
+            with trace.span("tls.handshake", "client") as span:
+                span.attrs["tls.version"] = "1.3"
+                clock.now_ms += latency.hop(rtt_scale)
+            trace.count("net.handshakes")
+        trace.count("net.handshake_us", round((clock.now_ms - started) * 1000.0))
+
     def next_request_id(self) -> str:
         self._requests += 1
         return f"req-{self._requests:06d}"
@@ -220,17 +287,18 @@ class Network:
         token = tracing.current_trace.set(trace)
         context = RequestContext(sql_log=self.sql_log)
         context_token = current_request.set(context)
+        connection = f"{request.client}|{request.host}"
         try:
-            if not self.dns.cached(request.host, clock.now_ms):
-                with trace.span("dns.lookup", "dns") as span:
-                    span.attrs["dns.host"] = request.host
-                    clock.now_ms += latency.hop(LOOKUP_HOPS)
-                    if self._settings_now.faults.hop == "dns":
-                        clock.now_ms += self._settings_now.faults.hop_latency_ms
-                    self.dns.resolve(request.host, clock.now_ms)
-            status, headers, body = await self._through_balancer(request, trace, context)
-            with trace.span("network.response", "client"):
-                clock.now_ms += latency.hop(3)  # back through instance, gateway, balancer
+            if not self.connections.reuse(connection, clock.now_ms):
+                self._connect(request, trace)
+            if self.edge is None:
+                status, headers, body = await self._through_balancer(request, trace, context)
+                with trace.span("network.response", "client"):
+                    clock.now_ms += latency.hop(3)  # back through instance, gateway, balancer
+            else:
+                status, headers, body = await self._through_edge(self.edge, request, trace,
+                                                                 context)
+            self.connections.done(connection, clock.now_ms)
             trace.finish(status)
             for observe in self.observers:
                 observe(trace)
@@ -238,6 +306,47 @@ class Network:
             current_request.reset(context_token)
             tracing.current_trace.reset(token)
         return SimResponse(status, headers, body, trace)
+
+    async def _through_edge(
+        self, edge: EdgeCache, request: SimRequest, trace: Trace, context: RequestContext
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The edge answers from its copy, or forwards to the balancer and keeps the answer."""
+        clock = self.clock
+        latency = self.latency
+        with trace.span("edge", "edge") as span:
+            clock.now_ms += latency.hop(EDGE_SCALE) + EDGE_CPU_MS
+            key = edge_key(request.method, request.host, request.path, request.query,
+                           request.headers)
+            entry = edge.get(key, clock.now_ms) if key is not None else None
+            if key is None:
+                span.attrs["edge.result"] = "pass"  # not a public page: never a copy
+                trace.count("edge.passed")
+            elif entry is not None:
+                span.attrs["edge.result"] = "hit"
+                span.attrs["edge.key"] = key
+                trace.count("edge.hits")
+                if edge.is_stale(entry, request.path):
+                    span.attrs["edge.stale"] = True
+                    trace.count("edge.stale_hits")
+            else:
+                span.attrs["edge.result"] = "miss"
+                span.attrs["edge.key"] = key
+                trace.count("edge.misses")
+        if entry is not None:
+            age_s = int((clock.now_ms - entry.stored_ms) // 1000)
+            headers = [*entry.headers, (b"x-request-id", trace.request_id.encode()),
+                       (b"x-cache", b"HIT"), (b"age", str(age_s).encode())]
+            with trace.span("network.response", "client"):
+                clock.now_ms += latency.hop(EDGE_SCALE)  # edge to client: the short way
+            return entry.status, headers, entry.body
+        status, headers, body = await self._through_balancer(request, trace, context)
+        with trace.span("network.response", "client"):
+            # Back through instance, gateway, balancer to the edge, then the short way home.
+            clock.now_ms += latency.hop(3) + latency.hop(EDGE_SCALE)
+        if key is not None and edge.store(key, request.path, status, headers, body,
+                                          clock.now_ms):
+            span.attrs["edge.stored"] = True
+        return status, [*headers, (b"x-cache", b"MISS" if key is not None else b"PASS")], body
 
     async def _through_balancer(
         self, request: SimRequest, trace: Trace, context: RequestContext

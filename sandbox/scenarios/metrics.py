@@ -191,6 +191,8 @@ class MetricsRecorder:
             },
             "ratelimit": {"rejected": self.status[429]},
             "queue": {"published": 0, "processed": 0, "dead_lettered": 0, "lost": 0},
+            "connections": connection_figures(self.counts),
+            "cdn": edge_figures(self.counts),
             "instances": {name: self.by_instance[name] for name in sorted(self.by_instance)},
             "endpoints": {
                 action: {"requests": len(values), **latency_summary(values)}
@@ -202,3 +204,29 @@ class MetricsRecorder:
         if extra:
             out.update(extra)
         return out
+
+
+def connection_figures(counts: Counter[str]) -> dict[str, Any]:
+    """New connections opened (each paying DNS unless cached, and its handshakes), and the
+    time those handshakes took, summed over the run."""
+    return {
+        "new": counts["net.new_connections"],
+        "handshakes": counts["net.handshakes"],
+        "handshake_ms": round(counts["net.handshake_us"] / 1000.0, 3),
+        "dns_lookups": counts["dns.lookups"],
+    }
+
+
+def edge_figures(counts: Counter[str]) -> dict[str, Any]:
+    """The edge cache: of the public pages asked for, how many it answered itself; each hit is
+    an origin request saved (it never reached the balancer). Stale hits: pages served after
+    the product they show had changed."""
+    hits, misses = counts["edge.hits"], counts["edge.misses"]
+    return {
+        "hits": hits,
+        "misses": misses,
+        "passed": counts["edge.passed"],
+        "hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
+        "origin_requests_saved": hits,
+        "stale_hits": counts["edge.stale_hits"],
+    }

@@ -127,6 +127,8 @@ async def arun_scenario(
     # The shop is already running: shoppers logged in earlier and hold tokens, which expire
     # during long runs (then the shopper logs in again, through the pipeline).
     tokens = _warm_sessions(sb, shoppers_count=CLIENTS) if mode == "jwt" else {}
+    # ... and their browsers hold open connections to it (kept while used: network.keep_alive).
+    sb.network.open_warm_connections([f"client-{n}" for n in range(2, CLIENTS + 2)])
     queue_start = sb.queue_metrics()
     sb.reset_shard_stats()
     # Only the newest traces are kept, so only the last requests' are held at all: a trace

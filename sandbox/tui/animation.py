@@ -69,12 +69,21 @@ def _detail(span: Span, trace: Trace, first: bool) -> tuple[str, Outcome]:
     attrs, kind, name = span.attrs, span.kind, span.name
     outcome: Outcome = "ok"
     detail = ""
+    if kind == "client" and name.endswith(".handshake"):
+        return f"{name.split('.')[0].upper()} handshake (new connection)", "ok"
     if kind == "client":
         if first:
             return f"sends {trace.method} {trace.path}", "ok"
         return f"← {trace.status}", status_outcome(trace.status)
     if kind == "dns":
         detail = "lookup"
+    elif kind == "edge":
+        result = str(attrs.get("edge.result", ""))
+        if result in ("hit", "miss"):
+            stale = " (stale)" if attrs.get("edge.stale") else ""
+            return f"{result}{stale} {attrs.get('edge.key', '')}".strip(), (
+                "hit" if result == "hit" else "miss")
+        detail = "not cacheable: to the shop"
     elif kind == "lb":
         detail = f"→ {attrs['lb.instance']}" if "lb.instance" in attrs else str(attrs.get("lb.result", ""))
     elif kind == "gateway":

@@ -53,6 +53,9 @@ class FlowStats:
     db_rows: int = 0
     queue: dict[str, Any] = field(default_factory=dict)
     status: dict[int, int] = field(default_factory=dict)
+    new_connections: int = 0  # requests that opened a connection (a TCP handshake)
+    edge_hits: int = 0
+    edge_lookups: int = 0  # requests the edge could answer from a copy: hits and misses
 
     def kind(self, kind: str) -> BoxStat:
         return self.kinds.get(kind, BoxStat())
@@ -89,6 +92,7 @@ def compute_flow(traces: Iterable[Trace], metrics: dict[str, Any] | None = None)
     n = 0
     total_ms = 0.0
     hits = lookups = queries = rows = 0
+    connects = edge_hits = edge_lookups = 0
     status: Counter[int] = Counter()
     for trace in traces:
         n += 1
@@ -116,6 +120,11 @@ def compute_flow(traces: Iterable[Trace], metrics: dict[str, Any] | None = None)
             elif span.name in ("db.query", "db.write"):
                 queries += 1
                 rows += int(attrs.get("db.rows_scanned", 0) or 0)
+            elif span.name == "tcp.handshake":
+                connects += 1
+            elif kind == "edge" and attrs.get("edge.result") in ("hit", "miss"):
+                edge_lookups += 1
+                edge_hits += attrs["edge.result"] == "hit"
             if attrs.get("ratelimit.rejected"):
                 limited = True
             if trace.status >= 500 and any(mark in attrs for mark in ERROR_MARKS):
@@ -136,6 +145,7 @@ def compute_flow(traces: Iterable[Trace], metrics: dict[str, Any] | None = None)
         kinds=kinds.stats(n, mean_total), instances=instances.stats(n, mean_total),
         served=served, cache_hits=hits, cache_lookups=lookups, db_queries=queries,
         db_rows=rows, queue=queue, status=dict(sorted(status.items())),
+        new_connections=connects, edge_hits=edge_hits, edge_lookups=edge_lookups,
     )
 
 
@@ -154,11 +164,12 @@ BoxState = Literal["ok", "idle", "off", "error", "limited", "down"]
 
 TITLES = {"client": "client", "dns": "DNS", "lb": "balancer", "gateway": "gateway",
           "controller": "controller", "service": "service", "cache": "cache",
-          "repository": "repository", "db": "SQLite", "queue": "queue", "worker": "workers"}
+          "repository": "repository", "db": "SQLite", "queue": "queue", "worker": "workers",
+          "edge": "edge (CDN)"}
 IDLE_NOTES = {"client": "sends requests", "dns": "name → address", "lb": "picks an app",
               "gateway": "limits, routes", "controller": "HTTP in/out", "service": "the rules",
               "cache": "Redis", "repository": "builds SQL", "db": "real plans",
-              "queue": "Redis Stream", "worker": "consumers"}
+              "queue": "Redis Stream", "worker": "consumers", "edge": "near the client"}
 
 
 @dataclass(frozen=True)
@@ -217,12 +228,15 @@ def _timed(kind: str, stats: FlowStats | None, note: str = "") -> Box:
 
 
 def _network(settings: Settings, stats: FlowStats | None) -> tuple[Box, ...]:
-    client = (Box("client", "client", "client", f"{stats.mean_ms:.2f} ms", "end to end")
+    connects = stats.new_connections if stats else 0
+    client = (Box("client", "client", "client", f"{stats.mean_ms:.2f} ms",
+                  f"{connects:,} new conns" if connects else "end to end")
               if stats else Box("client", "client", "client", "", "sends requests", "idle"))
     ttl = f"ttl {format_value(settings.dns.ttl_s)} s" if settings.dns.cache else "no caching"
     dns = _timed("dns", stats, ttl)
     if stats is not None and not stats.kind("dns").visits:
-        dns = Box("dns", "dns", "DNS", "0 lookups", "all cached", "idle")
+        dns = Box("dns", "dns", "DNS", "0 lookups",
+                  "all cached" if settings.dns.cache else "conns reused", "idle")
     elif stats is not None:
         dns = Box("dns", "dns", "DNS", dns.figure, f"{stats.kind('dns').visits:,} lookups", dns.state,
                   dns.share)
@@ -233,7 +247,13 @@ def _network(settings: Settings, stats: FlowStats | None) -> tuple[Box, ...]:
     if limited:
         gateway = Box("gateway", "gateway", "gateway", gateway.figure, f"{limited:,} 429s",
                       "limited" if gateway.state != "error" else "error", gateway.share)
-    return client, dns, lb, gateway
+    if not settings.cdn.enabled:
+        return client, dns, lb, gateway
+    edge = _timed("edge", stats, f"ttl {format_value(settings.cdn.ttl_s)} s")
+    if stats is not None and stats.edge_lookups:
+        edge = Box("edge", "edge", edge.title, edge.figure,
+                   f"hit {stats.edge_hits / stats.edge_lookups:.0%}", edge.state, edge.share)
+    return client, dns, edge, lb, gateway
 
 
 def _instances(settings: Settings, stats: FlowStats | None) -> tuple[Box, ...]:

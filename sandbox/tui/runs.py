@@ -66,6 +66,7 @@ class Headline:
     better: Literal["lower", "higher"]
     read: Callable[[dict[str, Any]], float]
     percent: bool = False  # a 0..1 ratio shown as a percentage, compared in points
+    when_used: bool = False  # compared only when either run has it (a part switched on)
 
     def text(self, value: float) -> str:
         if self.percent:
@@ -92,6 +93,10 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("db queries", "", "lower", lambda m: float(m["db"]["queries"])),
     Headline("rows read", "", "lower", lambda m: float(m["db"]["rows_scanned"])),
     Headline("dead jobs", "", "lower", lambda m: float(m["queue"]["dead_lettered"])),
+    Headline("edge hit", "", "higher", lambda m: m.get("cdn", {}).get("hit_rate", 0.0),
+             percent=True, when_used=True),
+    Headline("new conns", "", "lower",
+             lambda m: float(m.get("connections", {}).get("new", 0)), when_used=True),
 )
 
 
@@ -168,7 +173,8 @@ def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str,
 
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
-    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES)
+    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES
+                 if not h.when_used or h.read(before.metrics) or h.read(after.metrics))
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),

@@ -23,7 +23,8 @@ async def test_every_hop_and_layer_is_a_span(client: httpx.AsyncClient) -> None:
                  "repository", "db"):
         assert kind in kinds, kind
     names = [span.name for _, span in trace.spans()]
-    assert names[:4] == ["GET /products/1", "dns.lookup", "lb", "gateway"]
+    # The client's first request opens its connection: a lookup, then the TCP handshake.
+    assert names[:5] == ["GET /products/1", "dns.lookup", "tcp.handshake", "lb", "gateway"]
     assert names[-1] == "network.response"
 
 
@@ -63,16 +64,21 @@ async def test_dns_hop_disappears_once_cached(sandbox: Sandbox,
     assert second.duration_ms < first.duration_ms
 
 
-async def test_dns_cache_off_means_a_lookup_every_time(sandbox: Sandbox,
-                                                       client: httpx.AsyncClient) -> None:
+async def test_dns_cache_off_means_a_lookup_every_new_connection(
+        sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    """Issue 16: a lookup is paid per new connection, not per request."""
     sandbox.apply(sandbox.settings.replace({"dns.cache": False}))
+    assert trace_of(await client.get("/products/1")).find("dns")
+    assert not trace_of(await client.get("/products/1")).find("dns")  # kept alive
+    sandbox.apply(sandbox.settings.replace({"dns.cache": False, "network.keep_alive": False}))
     for _ in range(3):
         assert trace_of(await client.get("/products/1")).find("dns")
 
 
 async def test_dns_answer_expires_after_its_ttl(sandbox: Sandbox,
                                                client: httpx.AsyncClient) -> None:
-    sandbox.apply(sandbox.settings.replace({"dns.ttl_s": 5}))
+    # Without keep-alive each request opens a connection, so each one asks the resolver.
+    sandbox.apply(sandbox.settings.replace({"dns.ttl_s": 5, "network.keep_alive": False}))
     assert trace_of(await client.get("/products/1")).find("dns")
     sandbox.clock.advance(4000)
     assert not trace_of(await client.get("/products/1")).find("dns")

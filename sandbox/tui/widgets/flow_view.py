@@ -1,11 +1,11 @@
 """The flow view: the shop's topology as boxes in path order, filled in from the last run.
 
-Client, DNS, balancer and gateway; one box per app instance (how many requests it served);
-the layers inside an instance down to SQLite; the queue and its workers. Each box shows the
-mean self time spent there and its share of the request, or its own figure (cache hit rate,
-queries per request, 429s); red where 5xx errors happened, magenta where 429s did, dim where a
-part is switched off. With room it draws bordered boxes in rows; in a small terminal it draws
-one line per box.
+Client, DNS, the edge cache (with `cdn.enabled`), balancer and gateway; one box per app
+instance (how many requests it served); the layers inside an instance down to SQLite; the queue
+and its workers. Each box shows the mean self time spent there and its share of the request,
+or its own figure (cache hit rate, queries per request, 429s); red where 5xx errors happened,
+magenta where 429s did, dim where a part is switched off. With room it draws bordered boxes in
+rows; in a small terminal it draws one line per box.
 
 `a` animates one request's path (the one picked in the Requests tab, else the run's first):
 the boxes it passed light up hop by hop in the colour of what happened there, with each hop's

@@ -92,6 +92,18 @@ def headline_table(metrics: dict[str, Any]) -> Table:
         if events.get(key):  # shown when an event experiment makes them happen
             table.add_row(label, Text(f"{events[key]:,}",
                                       style="bold red" if key == "lost" else "yellow"))
+    edge = metrics.get("cdn", {})
+    if edge.get("hits", 0) + edge.get("misses", 0):
+        table.add_row("edge hit rate", Text(f"{edge['hit_rate']:.1%}, "
+                                            f"{edge['origin_requests_saved']:,} saved"))
+        if edge.get("stale_hits"):
+            table.add_row("stale edge hits", Text(f"{edge['stale_hits']:,}", style="yellow"))
+    conns = metrics.get("connections", {})
+    if conns.get("new"):
+        table.add_row("new connections", f"{conns['new']:,}, {conns['handshake_ms']:,.0f} ms "
+                                          "handshaking")
+    if conns.get("dns_lookups"):
+        table.add_row("dns lookups", f"{conns['dns_lookups']:,}")
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))

@@ -27,10 +27,11 @@ SECTION_BLURB: dict[str, str] = {
     "lb": "the load balancer in front of the instances",
     "deploy": "rolling restarts and readiness checks",
     "dns": "name lookups by the client",
-    "network": "the hops between the parts",
+    "network": "the hops between the parts, and connections",
     "faults": "break things on purpose",
     "resilience": "timeouts, retries, a circuit breaker",
     "redis": "where cache, limiter and queue keep data",
+    "cdn": "an edge cache near the clients, for public pages",
 }
 SECTION_PREFIX = "section:"
 
