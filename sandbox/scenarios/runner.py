@@ -16,7 +16,7 @@ import importlib
 import json
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -76,16 +76,18 @@ def run_scenario(
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
+    observers: Sequence[Callable[[Trace], None]] = (),
 ) -> ScenarioResult:
     """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics.
 
     `warmup` requests (the pattern's own number unless given) go first, unmeasured. The newest
     `keep_traces` traces are returned for a closer look; metrics use every measured request.
+    Each of `observers` is called with every measured request's trace (a metrics file, a log).
     """
     return asyncio.run(
         arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
                       cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces,
-                      warmup=warmup)
+                      warmup=warmup, observers=observers)
     )
 
 
@@ -100,6 +102,7 @@ async def arun_scenario(
     sandbox: Sandbox | None = None,
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
+    observers: Sequence[Callable[[Trace], None]] = (),
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
@@ -163,6 +166,8 @@ async def arun_scenario(
                 tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
             if i >= warmup:
                 recorder.record(action, response.trace)
+                for observe in observers:
+                    observe(response.trace)
                 if i >= first_kept:
                     kept.append((action, response.trace))
             if progress is not None and (i + 1) % 250 == 0:
