@@ -26,7 +26,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -128,7 +128,12 @@ class ShopMetrics(Collector):
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The text a scraper asked for in its Accept header (Prometheus text by default, or
         OpenMetrics), and its content type."""
-        encode, content_type = choose_encoder(accept)
+        try:
+            encode, content_type = choose_encoder(accept)
+        except (TypeError, ValueError):
+            # prometheus-client trips over a version that is not a number (`version=abc`);
+            # a made-up Accept header gets the format every scraper reads, not a 500.
+            encode, content_type = generate_latest, CONTENT_TYPE_PLAIN_0_0_4
         return encode(self.registry), content_type
 
     def text(self) -> bytes:

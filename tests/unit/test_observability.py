@@ -226,6 +226,18 @@ def test_printable_json_escapes_only_what_json_lets_through() -> None:
     assert printable_json('{"v":"plain"}') == '{"v":"plain"}'
 
 
+def test_a_made_up_accept_header_gets_the_plain_format_not_an_error() -> None:
+    """prometheus-client raises on `version=abc`; the scrape must not become a 500."""
+    metrics = ShopMetrics()
+    for accept in ("text/plain; version=abc", "application/openmetrics-text; version=x.y",
+                   ";;;,,,", "\x00" * 100):
+        text, content_type = metrics.exposition(accept)
+        assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+        assert samples(text.decode())
+    text, content_type = metrics.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text") and text.endswith(b"# EOF\n")
+
+
 def test_metrics_registries_are_per_sandbox() -> None:
     """Two sandboxes in one process count apart (never prometheus-client's global registry)."""
     one, two = ShopMetrics(), ShopMetrics()
