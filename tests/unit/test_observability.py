@@ -219,6 +219,15 @@ async def test_control_characters_in_a_path_reach_the_log_escaped_and_intact(
     assert json.loads(line)["route"] == UNMATCHED
 
 
+async def test_a_huge_path_or_method_is_cut_short_in_the_log(sandbox: Sandbox) -> None:
+    lines: list[str] = []
+    sandbox.network.observers.append(RequestLog(lines.append).observe)
+    await sandbox.deliver(SimRequest("X" * 5000, "/" + "a" * 100_000))
+    record = json.loads(lines[0])
+    assert len(record["method"]) == 32 and len(record["path"]) == 512 + len("...")
+    assert len(lines[0]) < 1000
+
+
 def test_printable_json_escapes_only_what_json_lets_through() -> None:
     for value in ("plain é ✓", "\x1b[2J", "a\x7fb", "\u202egnp.exe", "\U000e0001", "\u2028"):
         text = printable_json(json.dumps({"v": value}, ensure_ascii=False))
