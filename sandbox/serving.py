@@ -14,6 +14,11 @@ can switch authentication off, so it is guarded like a local notebook server's A
 - an Origin header, when a browser sends one, must be this server's own;
 - writes must be JSON, which a cross-site HTML form cannot send without a CORS preflight;
 - every call carries the admin token `serve` prints when it starts (`X-Sandbox-Token`).
+
+`GET /metrics` answers the shop's metrics in Prometheus's format, for a scraper. It needs no
+token, like most exporters: it holds counts per route template and status and nothing about
+any user, and a scraper's credential should not also be one that changes settings. It stays
+outside the shop (no rate limit, no trace, not counted), as a sidecar exporter would.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import orjson
 
@@ -35,6 +41,7 @@ from sandbox.backend.controllers import is_json
 from sandbox.backend.schemas import MAX_BODY_BYTES
 from sandbox.errors import SettingsError
 from sandbox.network import SimRequest
+from sandbox.observability import RequestLog, ShopMetrics, iso_time, json_line
 from sandbox.runtime import Sandbox
 from sandbox.safe_text import printable
 from sandbox.settings import apply_assignments, format_value
@@ -42,6 +49,8 @@ from sandbox.tracing import Trace
 
 ADMIN_PREFIX = "/_sandbox/"
 ADMIN_TOKEN_HEADER = "X-Sandbox-Token"
+METRICS_PATH = "/metrics"
+LogFormat = Literal["text", "json"]
 RECENT_TRACES = 200
 # All request headers together; more gets 431 in the error envelope. (Common servers allow
 # 8 to 32 KB; the largest header the shop reads is a 4 KB access token.)
@@ -92,6 +101,8 @@ class ServedSandbox:
     Args:
         sandbox: the sandbox to serve.
         log: called with one line per request (method, path, status, simulated and real ms).
+        log_format: `text` for those lines, `json` for one JSON object per request instead
+            (see sandbox.observability.request_log).
         admin_token: the admin API's token; by default a new random one (`admin_token`).
         host_names: names besides IP addresses and `localhost` that the admin API answers
             to (the name `serve` was told to bind, if it is one).
@@ -102,9 +113,16 @@ class ServedSandbox:
     def __init__(self, sandbox: Sandbox, log: Callable[[str], None] | None = None,
                  admin_token: str | None = None, host_names: Iterable[str] = (),
                  trusted_proxies: Iterable[str] = (),
-                 wall: Callable[[], float] = time.monotonic) -> None:
+                 wall: Callable[[], float] = time.monotonic,
+                 log_format: LogFormat = "text") -> None:
         self.sandbox = sandbox
         self.log = log
+        self.log_format = log_format
+        jobs = sandbox.ctx.jobs
+        self.metrics = ShopMetrics(queue_depth=(lambda: jobs.pending) if jobs is not None
+                                   else None)
+        self.json_log = (RequestLog(log, clock=lambda: iso_time(datetime.now(UTC)))
+                         if log is not None and log_format == "json" else None)
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.host_names = frozenset(name.lower() for name in host_names) | {"localhost"}
         sandbox.network.gateway.trusted_proxies = frozenset(trusted_proxies)
@@ -136,6 +154,9 @@ class ServedSandbox:
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, body, client_host, send)
             return
+        if path == METRICS_PATH:
+            await self._metrics(scope, send)
+            return
         real_start = time.perf_counter()
         # The request starts when it really arrived. The previous request's simulated work
         # may have moved the clock past that moment (the engine simulates one request at a
@@ -151,13 +172,16 @@ class ServedSandbox:
         )
         response = await self.sandbox.deliver(request)
         self.recent.append(response.trace)
+        self.metrics.observe(response.trace)
         for listener in self.listeners:
             listener(response.trace)
         headers = [(k, v) for k, v in response.headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
-        if self.log is not None:
+        if self.json_log is not None:
+            self.json_log.observe(response.trace)
+        elif self.log is not None:
             real_ms = (time.perf_counter() - real_start) * 1000.0
             shown = printable(path)
             self.log(f"{printable(scope['method']):6} {shown[:30]:30} {response.status}  "
@@ -177,7 +201,12 @@ class ServedSandbox:
     async def _admin(self, scope: dict[str, Any], body: bytes, client_host: str,
                      send: Send) -> None:
         status = await self._admin_answer(scope, body, client_host, send)
-        if self.log is not None:  # who changed what, and every refusal; never the token
+        if self.log is not None and self.log_format == "json":
+            self.log(json_line({
+                "timestamp": iso_time(datetime.now(UTC)), "level": "info", "event": "admin",
+                "method": scope["method"], "path": scope["path"][:512], "status": status,
+                "client": client_host}))
+        elif self.log is not None:  # who changed what, and every refusal; never the token
             self.log(f"{printable(scope['method']):6} {printable(scope['path'])[:30]:30} "
                      f"{status}  admin API, from {printable(client_host)}")
 
@@ -225,6 +254,22 @@ class ServedSandbox:
             return 404
         return 200
 
+
+    async def _metrics(self, scope: dict[str, Any], send: Send) -> None:
+        """Prometheus's scrape: the metrics in the format its Accept header asks for."""
+        if scope["method"] not in ("GET", "HEAD"):
+            body = orjson.dumps(_error("method_not_allowed", f"{METRICS_PATH} answers GET only."))
+            await send({"type": "http.response.start", "status": 405,
+                        "headers": [(b"content-type", b"application/json"), (b"allow", b"GET"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        text, content_type = self.metrics.exposition(_header(scope, b"accept") or "")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", content_type.encode()),
+                                (b"content-length", str(len(text)).encode())]})
+        await send({"type": "http.response.body",
+                    "body": b"" if scope["method"] == "HEAD" else text})
 
     def _admin_refusal(self, scope: dict[str, Any], client: str) -> tuple[int, str, str] | None:
         """Why this admin call is refused (status, code, message), or None to let it in."""
@@ -368,7 +413,8 @@ def _envelope_protocol(read_timeout_s: float) -> type:
 
 
 def serve(sandbox: Sandbox, host: str, port: int, log: Callable[[str], None],
-          admin_token: str | None = None, trusted_proxies: Iterable[str] = ()) -> None:
+          admin_token: str | None = None, trusted_proxies: Iterable[str] = (),
+          log_format: LogFormat = "text") -> None:
     """Serve until Ctrl-C or SIGTERM, then finish in-flight requests and return."""
     import uvicorn
 
@@ -390,7 +436,7 @@ def serve(sandbox: Sandbox, host: str, port: int, log: Callable[[str], None],
                     signal.signal(sig, handler)
 
     app = ServedSandbox(sandbox, log, admin_token, host_names=[host],
-                        trusted_proxies=trusted_proxies)
+                        trusted_proxies=trusted_proxies, log_format=log_format)
     config = server_config(app, host, port, timeout_graceful_shutdown=5)
     try:
         Server(config).run()

@@ -212,10 +212,16 @@ class ShopController:
         for key, value in request.scope["headers"]:
             if key in wanted:
                 wanted[key] = value.decode("latin-1")
-        return self.services.accounts.identify(
+        identity = self.services.accounts.identify(
             wanted[b"authorization"] or None, wanted[b"x-api-key"] or None,
             wanted[b"x-user-id"] or None,
         )
+        trace = tracing.current_trace.get()
+        if identity is not None and trace is not None:
+            # Who the request was for, on the trace's root as OpenTelemetry names it: the JSON
+            # request log shows it (the user id, never the credential that proved it).
+            trace.root.attrs["enduser.id"] = identity.user_id
+        return identity
 
     # -- handlers ---------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from sandbox.errors import (
     EXIT_OK,
@@ -15,6 +17,9 @@ from sandbox.safe_text import escape
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from sandbox.observability import ShopMetrics
+    from sandbox.tracing import Trace
 
 
 
@@ -128,26 +133,66 @@ def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.warmup is not None and not 0 <= args.warmup <= 1_000_000:
         raise SettingsError(f"bad value '{args.warmup}' for --warmup: expected 0 to 1000000")
     settings = settings_from(args)
-    announce_seed_build(err)
-    show_progress = err.is_terminal and not args.json
-    if show_progress:
-        from rich.progress import Progress
+    with contextlib.ExitStack() as files:
+        # Opened before the run, so a path that cannot be written fails at once, not after it.
+        metrics_file = log_file = None
+        if args.metrics_file is not None:
+            metrics_file = files.enter_context(_open_for_writing(args.metrics_file,
+                                                                 "--metrics-file"))
+        if args.log_file is not None:
+            log_file = files.enter_context(_open_for_writing(args.log_file, "--log-file"))
+        observers, metrics = _scenario_observers(metrics_file is not None, log_file)
+        announce_seed_build(err)
+        show_progress = err.is_terminal and not args.json
+        if show_progress:
+            from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as bar:
-            task = bar.add_task(f"{args.name}", total=None)
-            result = run_scenario(
-                args.name, settings, seed=args.seed, requests=args.requests, warmup=args.warmup,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-    else:
-        result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests,
-                              warmup=args.warmup)
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task(f"{args.name}", total=None)
+                result = run_scenario(
+                    args.name, settings, seed=args.seed, requests=args.requests,
+                    warmup=args.warmup, observers=observers,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        else:
+            result = run_scenario(args.name, settings, seed=args.seed, requests=args.requests,
+                                  warmup=args.warmup, observers=observers)
+        if metrics is not None and metrics_file is not None:
+            pending = result.metrics["queue"].get("pending", 0)
+            metrics.queue_depth = lambda: int(pending)
+            metrics_file.write(metrics.text().decode())
     if args.json:
         out.print(json.dumps(result.metrics, indent=2), highlight=False, soft_wrap=True)
         return EXIT_OK
     out.print(render.metrics_table(result.metrics))
     out.print(render.endpoints_table(result.metrics))
     return EXIT_OK
+
+
+def _open_for_writing(path: str, option: str) -> IO[str]:
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot write {option} {path}: {exc.strerror or exc}; choose a "
+                            "file in a folder that exists and you can write to") from None
+
+
+def _scenario_observers(want_metrics: bool, log_file: IO[str] | None) -> tuple[
+        list[Callable[[Trace], None]], ShopMetrics | None]:
+    """What watches each measured request when a metrics file or a log file is asked for:
+    nothing otherwise, so a plain run pays nothing for them."""
+    from sandbox.observability import RequestLog, ShopMetrics
+
+    observers: list[Callable[[Trace], None]] = []
+    metrics = ShopMetrics() if want_metrics else None
+    if metrics is not None:
+        observers.append(metrics.observe)
+    if log_file is not None:
+        def write(line: str) -> None:
+            log_file.write(line + "\n")
+
+        observers.append(RequestLog(write).observe)
+    return observers, metrics
 
 
 # -- settings -----------------------------------------------------------------------------
@@ -196,9 +241,24 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     announce_seed_build(err)
     sandbox = Sandbox(settings, seed=args.seed, secret=secret)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
-    out.print(f"[bold]Serving the sandbox shop at {base}[/]  (Ctrl-C stops it)", highlight=False)
-    out.print(f"Admin token (for /_sandbox/): {admin_token}", highlight=False)
-    out.print("Try:", style="dim")
+    if args.log_format == "json":
+        # Standard output carries nothing but the JSON lines, for a log shipper to read; the
+        # banner goes to standard error. Written as they are: Rich would read `:smile:` in a
+        # path as an emoji, and each line is already safe for a terminal (printable_json).
+        banner = err
+
+        def log(line: str) -> None:
+            out.file.write(line + "\n")
+            out.file.flush()
+    else:
+        banner = out
+
+        def log(line: str) -> None:
+            out.print(escape(line), highlight=False, soft_wrap=True)
+    banner.print(f"[bold]Serving the sandbox shop at {base}[/]  (Ctrl-C stops it)",
+                 highlight=False)
+    banner.print(f"Admin token (for /_sandbox/): {admin_token}", highlight=False)
+    banner.print("Try:", style="dim")
     for line in (
         f"curl -i {base}/products/1",
         f"curl -s {base}/openapi.json | head -c 300",
@@ -208,10 +268,10 @@ def cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
         f'curl -i {base}/users/me/orders -H "Authorization: Bearer $TOKEN"',
         f"curl -s -X POST {base}/_sandbox/settings -H 'X-Sandbox-Token: {admin_token}' "
         "-H 'Content-Type: application/json' -d '{\"cache.strategy\": \"cache_aside\"}'",
+        f"curl -s {base}/metrics   # Prometheus's scrape",
     ):
-        out.print("  " + escape(line), highlight=False, soft_wrap=True)
-    serve(sandbox, args.host, args.port,
-          lambda line: out.print(escape(line), highlight=False, soft_wrap=True),
-          admin_token=admin_token, trusted_proxies=args.trusted_proxy)
-    out.print("stopped", style="dim")
+        banner.print("  " + escape(line), highlight=False, soft_wrap=True)
+    serve(sandbox, args.host, args.port, log, admin_token=admin_token,
+          trusted_proxies=args.trusted_proxy, log_format=args.log_format)
+    banner.print("stopped", style="dim")
     return EXIT_OK

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="requests to send first and leave out of the metrics "
                                "(default: the scenario's own; 0 measures a cold start)")
     scenario.add_argument("--json", action="store_true", help="print metrics as JSON")
+    scenario.add_argument("--metrics-file", metavar="PATH",
+                          help="also write the run's metrics to PATH in Prometheus's text "
+                               "format, the same series `sandbox serve` shows at /metrics")
+    scenario.add_argument("--log-file", metavar="PATH",
+                          help="also write one JSON line per measured request to PATH "
+                               "(timestamps in simulated time), as `serve --log-format json`")
     with_settings(scenario)
 
     settings = sub.add_parser("settings", help="list every switch, its value and choices",
@@ -133,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "GET /_sandbox/traces, with the admin token serve prints at start "
                     "(header X-Sandbox-Token; or set SANDBOX_ADMIN_TOKEN). Tokens are signed "
                     "with a key made at each start from a random secret kept in the data "
-                    "folder (SANDBOX_DATA_DIR), or from SANDBOX_SIGNING_SECRET.",
+                    "folder (SANDBOX_DATA_DIR), or from SANDBOX_SIGNING_SECRET. "
+                    "GET /metrics answers Prometheus's scrape (no token: counts only).",
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; anything else is reachable "
@@ -142,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                        help="a proxy in front of the sandbox whose X-Forwarded-For the rate "
                             "limiter believes (repeatable; default: none, the peer counts)")
+    serve.add_argument("--log-format", choices=["text", "json"], default="text",
+                       help="text: one readable line per request (default); json: one JSON "
+                            "object per request on standard output, for ELK or Loki (the "
+                            "banner goes to standard error)")
     with_settings(serve)
 
     lessons = sub.add_parser(

@@ -16,7 +16,7 @@ import importlib
 import json
 import random
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -80,6 +80,7 @@ def run_scenario(
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
     watch: Watch | None = None,
+    observers: Sequence[Callable[[Trace], None]] = (),
 ) -> ScenarioResult:
     """Run scenario `name` on a fresh sandbox (or the one given) and return its metrics.
 
@@ -87,11 +88,12 @@ def run_scenario(
     `keep_traces` traces are returned for a closer look; metrics use every measured request.
     `watch`, when given, is shown the mechanisms' state (`LiveState`) every `WATCH_EVERY`
     measured requests and at the end, with the rate limit of the busiest client so far.
+    Each of `observers` is called with every measured request's trace (a metrics file, a log).
     """
     return asyncio.run(
         arun_scenario(name, settings, seed=seed, requests=requests, progress=progress,
                       cancelled=cancelled, sandbox=sandbox, keep_traces=keep_traces,
-                      warmup=warmup, watch=watch)
+                      warmup=warmup, watch=watch, observers=observers)
     )
 
 
@@ -107,6 +109,7 @@ async def arun_scenario(
     keep_traces: int = KEEP_TRACES,
     warmup: int | None = None,
     watch: Watch | None = None,
+    observers: Sequence[Callable[[Trace], None]] = (),
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
@@ -177,6 +180,8 @@ async def arun_scenario(
                 tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
             if i >= warmup:
                 recorder.record(action, response.trace)
+                for observe in observers:
+                    observe(response.trace)
                 if i >= first_kept:
                     kept.append((action, response.trace))
                 if watch is not None:

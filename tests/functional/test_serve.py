@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -232,3 +233,132 @@ def test_curl_command_quotes_safely() -> None:
                            '{"note": "it\'s"}')
     assert command == ("curl -i -X POST -H 'Content-Type: application/json' "
                        "--data '{\"note\": \"it'\\''s\"}' 'http://127.0.0.1:8000/orders'")
+
+
+# -- /metrics and the JSON log over the socket (issue 17) ----------------------------------
+
+
+def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """GET /metrics, parsed by prometheus-client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{base}/metrics", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def moved(before: dict[tuple[str, frozenset[tuple[str, str]]], float],
+          after: dict[tuple[str, frozenset[tuple[str, str]]], float],
+          name: str, **labels: str) -> float:
+    """How much `name`'s samples with `labels` grew between two scrapes."""
+    wanted = set(labels.items())
+    return sum(v - before.get((n, ls), 0.0) for (n, ls), v in after.items()
+               if n == name and wanted <= ls)
+
+
+def test_metrics_a_scraper_reads_count_routes_by_template_and_429s_not_probes(
+    server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    base, _ = server
+    hour = {"ratelimit.window_s": 3600}  # 60 requests this hour, whatever the machine's speed
+    assert httpx.post(f"{base}/_sandbox/settings", json=hour, headers=ADMIN_HEADERS,
+                      timeout=30).status_code == 200
+    before = scrape(base)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            statuses = [c.get(f"/products/{1 + i}").status_code for i in range(65)]
+            for _ in range(3):  # probes and the admin API: not the shop's traffic
+                assert c.get("/health").status_code == 200
+                assert c.get("/ready").status_code == 200
+                assert c.get("/_sandbox/settings", headers=ADMIN_HEADERS).status_code == 200
+            assert c.post("/metrics").status_code == 405  # nothing to write there
+            hostile = [c.get(f"/no/such/{i}/\u202e").status_code for i in range(20)]
+            odd = raw_request(base, b"BREW /products/1 HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+    finally:
+        back = httpx.post(f"{base}/_sandbox/settings", json={"ratelimit.window_s": 1.0},
+                          headers=ADMIN_HEADERS, timeout=30)
+    assert back.status_code == 200
+    after = scrape(base)
+    route = "/products/{product_id}"
+    assert statuses.count(429) >= 5
+    for status in set(statuses):
+        assert moved(before, after, "sandbox_http_requests_total", method="GET", route=route,
+                     status=str(status)) == statuses.count(status)
+    odd_status = int(odd.split()[1])  # BREW on a shop route: refused by the limiter too
+    assert moved(before, after, "sandbox_ratelimit_rejected_total", route=route) == \
+        statuses.count(429) + (odd_status == 429)
+    assert moved(before, after, "sandbox_http_request_duration_seconds_count", route=route,
+                 method="GET") == 65
+    # Twenty made-up paths are one series, not twenty; an invented method is OTHER.
+    assert moved(before, after, "sandbox_http_requests_total", route="unmatched") == len(hostile)
+    assert moved(before, after, "sandbox_http_requests_total", method="OTHER") == 1
+    assert moved(before, after, "sandbox_http_requests_total") == 65 + 20 + 1
+    routes = {dict(ls)["route"] for n, ls in after if n == "sandbox_http_requests_total"}
+    assert routes <= {compiled(p) for p in ROUTES} - {"/health", "/ready"} | {"unmatched"}
+
+
+def compiled(path: str) -> str:
+    from starlette.routing import compile_path
+
+    return str(compile_path(path)[1])
+
+
+def raw_request(base: str, request: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_serve_log_format_json_writes_only_parseable_lines_without_secrets(
+        tmp_path: Path) -> None:
+    port = free_port()
+    out, err = tmp_path / "stdout.jsonl", tmp_path / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--log-format", "json"],
+            stdout=stdout, stderr=stderr, env={**os.environ, "SANDBOX_ADMIN_TOKEN": ADMIN_TOKEN})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+                time.sleep(0.05)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            login = c.post("/auth/login", json={"email": "grace@shop.test",
+                                                "password": "sandbox123"})
+            token = login.json()["access_token"]
+            mine = c.get("/users/me/orders", headers={"Authorization": f"Bearer {token}"})
+            c.get("/users/me/orders", headers={"Authorization": "Bearer not.a.realtoken"})
+            c.post("/auth/login", json={"email": "grace@shop.test", "password": "wrong-guess-1"})
+            c.get("/_sandbox/settings", headers=ADMIN_HEADERS)
+        raw_request(base, b"GET /products/1%1b[2J%0aforged%7f%e2%80%ae HTTP/1.1\r\nHost: x\r\n"
+                    b"Connection: close\r\n\r\n")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    text = out.read_text(encoding="utf-8")
+    for secret in ("sandbox123", "wrong-guess-1", token, "not.a.realtoken", ADMIN_TOKEN,
+                   "Bearer"):
+        assert secret not in text
+    assert "Serving the sandbox shop" in err.read_text()  # the banner is not on stdout
+    assert text.isascii() or all(line.isprintable() for line in text.splitlines())
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    shop = [line for line in lines if line["event"] == "request"]
+    assert [line["status"] for line in shop] == [200, 200, 401, 401, 404]
+    assert shop[1]["user_id"] == 2 and shop[1]["route"] == "/users/me/orders"
+    assert shop[1]["trace_id"] == shop[1]["request_id"] == mine.headers["x-request-id"]
+    assert shop[2]["user_id"] is None and shop[3]["level"] == "warning"
+    assert all(line["client"] == "127.0.0.1" and line["timestamp"].endswith("Z") for line in shop)
+    assert shop[4]["path"] == "/products/1\x1b[2J\nforged\x7f\u202e"  # intact once parsed
+    assert [line["status"] for line in lines if line["event"] == "admin"] == [200]

@@ -87,7 +87,7 @@ FLOORS = [
     {"mechanisms"},
     {"backend", "network"},
     {"runtime"},                                   # the assembly point
-    {"plugs", "scenarios", "serving"},
+    {"plugs", "scenarios", "serving", "observability"},
     {"course", "render"},
     {"grading"},
     {"tui"},                                       # the front ends
