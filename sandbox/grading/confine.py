@@ -92,6 +92,40 @@ def kill_descendants(root: int | None = None) -> int:
     return killed
 
 
+def tree_usage(root: int) -> tuple[float, bool] | None:
+    """What `root` and every process below it are doing: the CPU seconds (user and system)
+    they have used so far, the finished ones included (a parent's reaped children count in
+    its own figures), and whether any of them is running or ready to run right now (rather
+    than sleeping, stopped or waiting for a disk). None where there is no /proc to read.
+
+    A time limit counted in CPU seconds is the same on an idle machine and on a busy one:
+    waiting for a core is not the student's doing, looping is. A process waiting for a core
+    is "ready to run", so a busy machine never looks like a test that waits."""
+    found: dict[int, tuple[int, int, bool]] = {}  # pid -> (parent, ticks, ready to run)
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+            # After the command name: state, ppid, ..., utime (the 12th), stime, cutime, cstime.
+            fields = stat[stat.rindex(b")") + 2:].split()
+            found[int(entry)] = (int(fields[1]), sum(int(f) for f in fields[11:15]),
+                                 fields[0] == b"R")
+        except (OSError, ValueError, IndexError):
+            continue
+    if root not in found:
+        return None
+    parents = {pid: parent for pid, (parent, _, _) in found.items()}
+    tree = [v for pid, v in found.items() if pid == root or _under(pid, root, parents)]
+    return (sum(ticks for _, ticks, _ in tree) / os.sysconf("SC_CLK_TCK"),
+            any(ready for _, _, ready in tree))
+
+
 def _under(pid: int, root: int, parents: dict[int, int]) -> bool:
     seen = 0
     while pid in parents and seen < 4096:

@@ -30,11 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.course.exercises import Exercise, GradedTest
-from sandbox.grading.confine import kill_descendants
+from sandbox.grading.confine import kill_descendants, tree_usage
 from sandbox.grading.launch import Launched, launch, visible_test_files
 
 OUTPUT_CAP = 64 * 1024
 STARTUP_LIMIT_S = 60.0  # importing pytest and the sandbox; generous for a loaded CI machine
+# The time limit counts the CPU seconds the tests use, so a busy machine never fails a correct
+# solution; tests that wait instead of working (a deadlock, a sleep, a stopped process: none
+# of their processes ready to run) are stopped after this many times the limit spent waiting.
+WAITING_FACTOR = 3.0
+USAGE_SAMPLE_S = 0.1  # how often the tests' processes are looked at (a scan of /proc)
 
 
 @dataclass
@@ -150,19 +155,40 @@ class RunningExercise:
                                              for t in self.tests], problem=self.failed_to_start)
         problem = ""
         tests_began: float | None = None
+        cpu_began: float | None = None  # the tree's CPU seconds when the tests began
+        sampled = 0.0
+        waited = 0.0  # seconds of the clock when none of the tests' processes could run
         try:
             while True:
                 code = proc.poll()
                 if tests_began is None and any(r.get("event") == "collected"
                                                for r in run.records):
-                    tests_began = time.monotonic()
+                    tests_began = sampled = time.monotonic()
+                    usage = tree_usage(proc.pid)
+                    cpu_began = usage[0] if usage is not None else None
                 if code is not None:
                     break
                 now = time.monotonic()
-                if tests_began is not None and now - tests_began > self.limit:
+                if tests_began is not None and cpu_began is None and now - tests_began > self.limit:
+                    # No /proc here: the clock is all there is.
                     problem = f"time limit: the tests did not finish within {self.limit:g} s"
                     _kill(proc)
                     break
+                if cpu_began is not None and now - sampled >= USAGE_SAMPLE_S:
+                    usage = tree_usage(proc.pid)
+                    if usage is not None and usage[0] - cpu_began > self.limit:
+                        problem = (f"time limit: the tests used more than {self.limit:g} s of "
+                                   "CPU time")
+                        _kill(proc)
+                        break
+                    if usage is not None and not usage[1]:
+                        waited += now - sampled
+                    sampled = now
+                    if waited > self.limit * WAITING_FACTOR:
+                        problem = (f"time limit: the tests waited {self.limit * WAITING_FACTOR:g} s "
+                                   "without working (asleep, stopped or stuck)")
+                        _kill(proc)
+                        break
                 if tests_began is None and now - self.started > STARTUP_LIMIT_S:
                     problem = f"the test process did not start within {STARTUP_LIMIT_S:g} s"
                     _kill(proc)

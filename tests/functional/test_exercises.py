@@ -226,6 +226,45 @@ def test_hostile_student_code_fails_cleanly_with_complete_reports(tmp_path: Path
     assert "\x00" not in junit.read_text(encoding="utf-8")
 
 
+WAITS_ONCE = SOLUTION + """
+import builtins as _builtins
+import time as _time
+_take = TokenBucket.take
+def _waiting_take(self, client, now_ms):
+    if not getattr(_builtins, "_waited", False):  # once per test process: a slow moment
+        _builtins._waited = True
+        _time.sleep(SECONDS)
+    return _take(self, client, now_ms)
+TokenBucket.take = _waiting_take
+"""
+
+
+def test_the_time_limit_counts_work_not_waiting(tmp_path: Path) -> None:
+    """A loaded machine made a correct solution miss its limit (17 of 22 points, stopped at
+    20.8 s of a 10 s limit): the limit now counts CPU seconds. A correct solution that waits
+    2.5 s on the clock passes a 1 s limit; waiting three times the limit is stopped."""
+    from sandbox.grading.runner import WAITING_FACTOR, run_exercise
+
+    copy_example(tmp_path / "a", student=WAITS_ONCE.replace("SECONDS", "2.5"), time_limit_s=1)
+    result = run_exercise(load_exercises(tmp_path / "a")[0][0])
+    assert result.problem == "" and all(o.passed for o in result.outcomes), result.output
+    assert result.duration_s > 2.5  # it did wait, longer than the limit
+
+    copy_example(tmp_path / "b", student=WAITS_ONCE.replace("SECONDS", "60"), time_limit_s=1)
+    result = run_exercise(load_exercises(tmp_path / "b")[0][0])
+    assert result.problem == (f"time limit: the tests waited {WAITING_FACTOR:g} s without "
+                              "working (asleep, stopped or stuck)")
+
+
+def test_a_busy_loop_is_stopped_by_its_cpu_seconds(tmp_path: Path) -> None:
+    from sandbox.grading.runner import run_exercise
+
+    copy_example(tmp_path, student=bucket_with("        while True:\n            pass"),
+                 time_limit_s=1)
+    result = run_exercise(load_exercises(tmp_path)[0][0])
+    assert result.problem == "time limit: the tests used more than 1 s of CPU time"
+
+
 def test_flooded_output_is_capped(tmp_path: Path) -> None:
     copy_example(tmp_path, student=bucket_with("        while True:\n            print('x' * 1000)"),
                  time_limit_s=2)
