@@ -46,7 +46,7 @@ import orjson
 
 from sandbox import tracing
 from sandbox.clock import SimClock
-from sandbox.mechanisms.redis_store import CacheUnavailable, RedisStore, scored
+from sandbox.mechanisms.redis_store import CacheUnavailable, RedisStore
 from sandbox.settings import CacheSettings
 
 Value = dict[str, Any]
@@ -157,7 +157,7 @@ class Cache:
             self._size += 1
         over = self._size - self.settings.max_entries
         if over > 0:
-            self._evict(over)
+            self._evict(over, keep=key)
 
     def delete(self, key: str) -> None:
         """Remove `key`, and every entry tagged with it: they were built from its old data."""
@@ -187,14 +187,18 @@ class Cache:
             self.store.run("touch", *(("ZADD", self._index, "XX", "INCR", n, key)
                                       for key, n in touches.items()))
 
-    def _evict(self, count: int) -> None:
-        """Remove the `count` entries the policy ranks lowest."""
+    def _evict(self, count: int, keep: str) -> None:
+        """Remove the `count` entries the policy ranks lowest, never `keep` (the entry just
+        stored). A cache makes room for a newcomer; it does not throw the newcomer out. Under
+        LFU that matters: a new entry has been used once, the fewest of all, so ranking it
+        with the others evicted every newcomer at once and froze the cache (issue #16)."""
         with tracing.span("cache.evict", "cache") as span:
             self._flush_touches()
-            popped = self.store.run("ZPOPMIN", ("ZPOPMIN", self._index, count))[0]
-            keys = [member for member, _score in scored(popped)]
+            lowest = self.store.run("ZRANGE", ("ZRANGE", self._index, 0, count))[0]
+            keys = [str(k) for k in lowest if str(k) != keep][:count]
             if keys:
-                self.store.run("DEL", ("DEL", *(self._data_key(k) for k in keys)))
+                self.store.run("DEL", ("ZREM", self._index, *keys),
+                               ("DEL", *(self._data_key(k) for k in keys)))
             self._size -= len(keys)
             span.attrs["cache.evicted"] = len(keys)
             tracing.count("cache.evictions", len(keys))
