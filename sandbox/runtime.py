@@ -66,7 +66,8 @@ class Sandbox:
         self.redis = RedisStore(self.settings.redis.url)
         if self.settings.redis.url:
             self.redis.check()
-        self.cache = Cache(self.redis, self.clock, self.settings.cache)
+        self.cache = Cache(self.redis, self.clock, self.settings.cache,
+                           random.Random(seed * 17 + 9))
         root = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
         # Tokens live as long as this sandbox's data: every start rebuilds the shop and
         # restarts its clock, so a token from an earlier run would name a user id that may now

@@ -38,6 +38,8 @@ it instead of failing the request. Until its TTL ends, that entry serves stale d
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +56,9 @@ Loader = Callable[[], Value | None]
 Tagger = Callable[[Value], list[str]]  # the keys a value was built from, for its tags
 
 TOUCH_BUFFER = 512  # access records kept in-process before they are flushed to Redis
+LOCK_LEASE_MS = 1000.0  # a loader that never releases its lock (it crashed) blocks no longer
+LOCK_POLL_MS = 5.0  # how long a request waiting for another's load sleeps between looks
+LOCK_POLLS = 40  # looks before it gives up waiting and loads itself
 
 
 class FreshnessOracle:
@@ -87,22 +92,36 @@ class Entry:
     value: Value
     version: int
     tags: list[str]
+    expires_ms: float = math.inf
+    cost_ms: float = 0.0  # how long loading it took: early refresh starts that much ahead
 
 
 class Cache:
     """Entries in Redis with a TTL on the simulated clock and a bounded size.
 
     Redis layout (all under the store's prefix):
-        `cache:v:<key>`  a string: the JSON value, its expiry time, version and tags
+        `cache:v:<key>`  a string: the JSON value, its expiry time, version and tags, when
+                         it was stored and how long loading it took
         `cache:idx`      a sorted set of keys, scored by the eviction policy: last use (lru),
                          use count (lfu) or insertion time (fifo); the lowest score leaves first
         `cache:t:<tag>`  a set: the keys of the entries tagged with `tag`
+        `cache:lock:<key>`  with `stampede_protection=lock`: who is loading `key` (see
+                         `try_lock`)
+
+    Requests run one after another but overlap in simulated time: a request that arrived at
+    10 ms may run after one that arrived at 8 ms and stored an entry at 48 ms, once its slow
+    load was done. So an entry records when it was stored (`at`), and a reader at an earlier
+    moment does not see it yet; it sees the entry that was there before (`prev`), if that was
+    still live. Without this, a load would be finished for every later request the moment it
+    started, and a cache stampede could never happen.
     """
 
-    def __init__(self, store: RedisStore, clock: SimClock, settings: CacheSettings) -> None:
+    def __init__(self, store: RedisStore, clock: SimClock, settings: CacheSettings,
+                 rng: random.Random | None = None) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
+        self.rng = rng or random.Random(0)  # early refresh's dice
         self.oracle = FreshnessOracle()
         self._index = store.key("cache:idx")
         # A hit is one GET. Recording the use in Redis too would double the cost of every hit,
@@ -119,13 +138,23 @@ class Cache:
     def _tag_key(self, tag: str) -> str:
         return self.store.key("cache:t:" + tag)
 
-    def get(self, key: str) -> Entry | None:
-        """The live entry for `key`, or None (missing or expired)."""
+    def peek(self, key: str) -> Entry | None:
+        """The entry for `key` as a reader sees it at this moment, live or expired."""
         raw = self.store.run("GET", ("GET", self._data_key(key)))[0]
         if raw is None:
             return None
         stored = orjson.loads(raw)
-        if self.clock.now_ms >= stored["exp"]:
+        if self.clock.now_ms < stored.get("at", 0.0):
+            stored = stored.get("prev")  # stored later than now: what was there before
+            if stored is None:
+                return None
+        return Entry(stored["v"], stored["ver"], stored["tags"], stored["exp"],
+                     stored.get("cost", 0.0))
+
+    def get(self, key: str) -> Entry | None:
+        """The live entry for `key`, or None (missing or expired)."""
+        entry = self.peek(key)
+        if entry is None or self.clock.now_ms >= entry.expires_ms:
             return None  # expired: the next set overwrites it
         policy = self.settings.eviction
         if policy == "lru":
@@ -134,15 +163,18 @@ class Cache:
             self._touches[key] = self._touches.get(key, 0) + 1
         if len(self._touches) >= TOUCH_BUFFER:
             self._flush_touches()
-        return Entry(stored["v"], stored["ver"], stored["tags"])
+        return entry
 
-    def set(self, key: str, value: Value, version: int, tags: list[str] | None = None) -> None:
+    def set(self, key: str, value: Value, version: int, tags: list[str] | None = None,
+            cost_ms: float = 0.0, replace: bool = True) -> None:
         """Store `value` with its `tags`, then evict the lowest-scored entries while over
-        `max_entries`."""
+        `max_entries`. With `replace=False` a live entry readers already see stays: another
+        request loaded the same row first, and this load was wasted."""
         now = self.clock.now_ms
         tags = tags or []
-        payload = orjson.dumps({"v": value, "exp": now + self.settings.ttl_s * 1000.0,
-                                "ver": version, "tags": tags})
+        record: dict[str, Any] = {"v": value, "exp": now + self.settings.ttl_s * 1000.0,
+                                  "ver": version, "tags": tags, "at": now, "cost": cost_ms}
+        payload = orjson.dumps(record)
         policy = self.settings.eviction
         if policy == "lru":  # replies 1 when the key is new to the index
             score: tuple[Any, ...] = ("ZADD", self._index, now, key)
@@ -151,7 +183,20 @@ class Cache:
         else:  # fifo: only the first insertion time counts; replies 1 when new
             score = ("ZADD", self._index, "NX", now, key)
         tagging = [("SADD", self._tag_key(tag), key) for tag in tags]
-        reply = self.store.run("SET", ("SET", self._data_key(key), payload), score, *tagging)[1]
+        data = self._data_key(key)
+        # GETSET: the old entry comes back in the same command (SET ... GET would too, but
+        # redis-py's reply callback for SET turns every answer into True or False).
+        replies = self.store.run("SET", ("GETSET", data, payload), score, *tagging)
+        old_raw, reply = replies[0], replies[1]
+        if old_raw is not None:
+            old = orjson.loads(old_raw)
+            if old.get("at", 0.0) <= now:  # readers see the old entry already
+                if not replace and now < old["exp"]:  # and it is live: it stays
+                    self.store.run("SET", ("SET", data, old_raw))
+                else:  # readers from before `now` still see the old one, expired or not
+                    old.pop("prev", None)
+                    record["prev"] = old
+                    self.store.run("SET", ("SET", data, orjson.dumps(record)))
         self._touches.pop(key, None)
         if (float(reply) == 1.0) if policy == "lfu" else int(reply) == 1:
             self._size += 1
@@ -172,6 +217,30 @@ class Cache:
         for dropped in (key, *others):
             self._touches.pop(dropped, None)
         self._size -= removed
+
+    def try_lock(self, key: str) -> float | None:
+        """Take the lock on loading `key`, as of now; returns when it was taken (to hand to
+        `unlock`), or None if someone else holds it.
+
+        A lock is a Redis key set with SET NX, as in production. Its lifetime is simulated
+        time, like an entry's TTL, so the key holds when it was taken and until when it is held
+        (a lease, or the moment its holder released it) rather than a Redis PX expiry.
+        """
+        now = self.clock.now_ms
+        lock = self.store.key("cache:lock:" + key)
+        lease = orjson.dumps({"from": now, "until": now + LOCK_LEASE_MS})
+        if self.store.run("SET", ("SET", lock, lease, "NX"))[0]:
+            return now
+        held = orjson.loads(self.store.run("GET", ("GET", lock))[0] or b"{}")
+        if held.get("from", 0.0) <= now < held.get("until", 0.0):
+            return None
+        self.store.run("SET", ("SET", lock, lease))  # the last holder is done, or its lease ran out
+        return now
+
+    def unlock(self, key: str, taken_ms: float) -> None:
+        """Release the lock taken at `taken_ms`: it stays held for readers before now."""
+        released = orjson.dumps({"from": taken_ms, "until": self.clock.now_ms})
+        self.store.run("SET", ("SET", self.store.key("cache:lock:" + key), released))
 
     def _flush_touches(self) -> None:
         if not self._touches:
@@ -245,12 +314,78 @@ class CacheAside(NoCache):
     def read(self, key: str, load: Loader, tags: Tagger | None = None) -> Value | None:
         entry = self._lookup(key)
         if entry is not None:
-            return entry.value
+            if not self._refresh_early(entry):
+                return entry.value
+            tracing.count("cache.early_refreshes")
+            return self._load(key, load, tags, replace=True)
+        if self.cache.settings.stampede_protection == "lock":
+            return self._load_once(key, load, tags)
+        return self._load(key, load, tags)
+
+    def _load(self, key: str, load: Loader, tags: Tagger | None,
+              replace: bool = False) -> Value | None:
+        """Load from the database (the service goes there itself) and fill the cache."""
         version = self.cache.oracle.now()
-        value = load()  # the service goes to the database itself
+        clock = self.cache.clock
+        started = clock.now_ms
+        value = load()
+        tracing.count("cache.loads")
         if value is not None:
-            self._fill(key, value, version, tags(value) if tags else [])
+            self._fill(key, value, version, tags(value) if tags else [],
+                       clock.now_ms - started, replace)
         return value
+
+    def _refresh_early(self, entry: Entry) -> bool:
+        """With `stampede_protection=early_refresh`: should this hit reload the entry now,
+        before it expires? Probabilistic early expiration (XFetch, Vattani et al. 2015): each
+        reader rolls a die, and the closer the expiry and the slower the load, the likelier it
+        refreshes. One reader usually refreshes well ahead, while the rest keep hitting; no
+        moment comes when everyone misses at once."""
+        settings = self.cache.settings
+        if settings.stampede_protection != "early_refresh" or entry.cost_ms <= 0.0:
+            return False
+        left = entry.expires_ms - self.cache.clock.now_ms
+        # -ln(u) for u in (0, 1] is an exponential draw: usually near 1, now and then large.
+        ahead = entry.cost_ms * settings.early_refresh_beta * -math.log(1.0 - self.cache.rng.random())
+        return ahead >= left
+
+    def _load_once(self, key: str, load: Loader, tags: Tagger | None) -> Value | None:
+        """With `stampede_protection=lock`: one request loads a missing entry, the others do
+        not pile onto the database. The first to miss takes a short lock and loads; the rest
+        serve the expired copy if there is one, or wait a little and look again."""
+        cache = self.cache
+        try:
+            with tracing.span("cache.lock", "cache") as span:
+                span.attrs["cache.key"] = key
+                taken = cache.try_lock(key)
+                span.attrs["cache.lock"] = "taken" if taken is not None else "held by another"
+            if taken is not None:
+                return self._load_holding(key, load, tags, taken)
+            stale = cache.peek(key)
+            if stale is not None:  # expired, but close enough while someone reloads it
+                tracing.count("cache.stale_served")
+                return stale.value
+            for _ in range(LOCK_POLLS):
+                with tracing.span("cache.lock_wait", "cache"):
+                    tracing.work(LOCK_POLL_MS)
+                    tracing.count("cache.lock_waits")
+                    entry = cache.get(key)
+                if entry is not None:
+                    return entry.value
+                taken = cache.try_lock(key)
+                if taken is not None:  # the loader gave up without storing anything
+                    return self._load_holding(key, load, tags, taken)
+        except CacheUnavailable:
+            tracing.count("cache.errors")
+        return self._load(key, load, tags)  # waited long enough, or Redis is down
+
+    def _load_holding(self, key: str, load: Loader, tags: Tagger | None,
+                      taken: float) -> Value | None:
+        """Load while holding the lock taken at `taken`; release it however the load ends."""
+        try:
+            return self._load(key, load, tags)
+        finally:
+            _degrade(lambda: self.cache.unlock(key, taken))
 
     def written(self, key: str, load: Loader) -> None:
         self.cache.oracle.bump(key)
@@ -286,10 +421,11 @@ class CacheAside(NoCache):
                 tracing.count("cache.stale_reads")
             return entry
 
-    def _fill(self, key: str, value: Value, version: int, tags: list[str] | None = None) -> None:
+    def _fill(self, key: str, value: Value, version: int, tags: list[str] | None = None,
+              cost_ms: float = 0.0, replace: bool = True) -> None:
         with tracing.span("cache.set", "cache") as span:
             span.attrs["cache.key"] = key
-            _degrade(lambda: self.cache.set(key, value, version, tags))
+            _degrade(lambda: self.cache.set(key, value, version, tags, cost_ms, replace))
 
 
 class ReadThrough(CacheAside):

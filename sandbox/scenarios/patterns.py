@@ -25,6 +25,9 @@ class Pattern:
         mix: who the shoppers are and what they do, as "module:Class" naming a subclass of
             `mix.Shoppers`; empty: the shop's ordinary mix. A name, not the class, so that
             reading the patterns (the terminal app does at start-up) imports nothing more.
+        settings: switches the scenario needs, as ("key", "value") pairs, applied wherever
+            the run's settings still hold that switch's default (a switch the learner set
+            wins).
     """
 
     name: str
@@ -33,6 +36,7 @@ class Pattern:
     rate: Callable[[float], float]
     warmup: int = 0
     mix: str = ""
+    settings: tuple[tuple[str, str], ...] = ()
 
     def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
         """`count` arrival times in ms, increasing."""
@@ -56,6 +60,10 @@ def _ramp(t_ms: float) -> float:
     return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
 
 
+def _stampede(t_ms: float) -> float:
+    return 1000.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -68,5 +76,14 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        # Nine requests in ten are for one hot product, whose entry lives 2 s. The database is
+        # busy (every query takes 20 ms more), so when the entry expires, every worker that
+        # picks up a request for it before it is stored again loads it too: with two
+        # instances of 16 workers, some twenty loads of one row. The cache is on.
+        Pattern("stampede", "1,000 requests/s, nine in ten for one hot product whose entry "
+                "expires", 6000, _stampede, mix="sandbox.scenarios.stampede:StampedeShoppers",
+                settings=(("cache.strategy", "cache_aside"), ("cache.ttl_s", "2"),
+                          ("topology.concurrency", "16"), ("faults.hop", "db"),
+                          ("faults.hop_latency_ms", "20"))),
     )
 }

@@ -103,7 +103,8 @@ async def arun_scenario(
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
-    settings = settings or (sandbox.settings if sandbox else Settings())
+    settings = with_pattern_settings(pattern, settings or (sandbox.settings if sandbox else
+                                                           Settings()))
     owned = sandbox is None
     sb = sandbox or Sandbox(settings, seed=seed)
     if not owned:
@@ -111,6 +112,7 @@ async def arun_scenario(
     total = requests or pattern.requests
     warmup = pattern.warmup if warmup is None else warmup
     shoppers = shoppers_for(pattern)(random.Random(seed * 1_000_003 + 1))
+    observe = shoppers.observe if shoppers.observes else None
     recorder = MetricsRecorder()
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
@@ -161,6 +163,8 @@ async def arun_scenario(
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
                 tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
+            if observe is not None:
+                observe(action, response.trace)
             if i >= warmup:
                 recorder.record(action, response.trace)
                 if i >= first_kept:
@@ -171,12 +175,15 @@ async def arun_scenario(
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
         queue = queue_since(queue_start, sb.queue_metrics())
+        own = shoppers.report(sb) if shoppers.observes else {}
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary({"queue": queue})}
+    for section, figures in own.items():  # a mix's own figures join their section
+        metrics[section] = {**metrics.get(section, {}), **figures}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
@@ -189,6 +196,17 @@ def shoppers_for(pattern: Pattern) -> type[Shoppers]:
     if not (isinstance(found, type) and issubclass(found, Shoppers)):
         raise TypeError(f"pattern {pattern.name}: {pattern.mix} is not a Shoppers class")
     return found
+
+
+def with_pattern_settings(pattern: Pattern, settings: Settings) -> Settings:
+    """`settings` with the switches `pattern` needs, where they still hold their defaults."""
+    if not pattern.settings:
+        return settings
+    from sandbox.settings import apply_assignments
+
+    defaults = Settings()
+    return apply_assignments(settings, [f"{key}={value}" for key, value in pattern.settings
+                                        if settings.get(key) == defaults.get(key)])
 
 
 def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
