@@ -242,6 +242,17 @@ class Cache:
         released = orjson.dumps({"from": taken_ms, "until": self.clock.now_ms})
         self.store.run("SET", ("SET", self.store.key("cache:lock:" + key), released))
 
+    def crash(self) -> None:
+        """The cache server dies and, keeping nothing on disk, forgets all it held: entries,
+        index, tags, locks and the rows waiting to be written behind (`faults.cache_down_at_s`).
+        """
+        client = self.store.client
+        keys = list(client.scan_iter(match=self.store.key("cache:*"), count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start:start + 500])
+        self._size = 0
+        self._touches.clear()
+
     def _flush_touches(self) -> None:
         if not self._touches:
             return
@@ -458,41 +469,74 @@ class WriteThrough(ReadThrough):
 class WriteBehind(WriteThrough):
     """A write lands in the cache at once and reaches the database later, in the background.
 
-    Fast writes, at a price: until the flush, the database is behind the cache, and a cache
-    crash loses the pending writes. The service uses it only where losing a write is survivable
-    (product edits), never for stock or money.
+    Fast writes, at a price: until the flush, the database is behind the cache. The deferred
+    rows wait in Redis (`cache:behind`, a sorted set scored by when each is due), so a cache
+    crash loses every row that had not been flushed yet, though the client was told it was
+    saved. The service uses it only where losing a write is survivable (product edits), never
+    for stock or money.
     """
 
     name = "write_behind"
 
     def __init__(self, cache: Cache) -> None:
         super().__init__(cache)
-        self.pending: list[tuple[float, str, Callable[[], None]]] = []
+        # What this process knows of each deferred write: when it is due, and the code that
+        # writes a row to the database. The row itself is only in Redis.
+        self.pending: dict[int, tuple[float, Callable[[Value], None]]] = {}
+        self._queue = cache.store.key("cache:behind")
+        self._sequence = 0
 
-    def defer(self, key: str, value: Value, write_db: Callable[[], None]) -> None:
-        """Put `value` in the cache now; run `write_db` after the configured delay."""
-        self.cache.oracle.bump(key)
-        if self.cache.settings.invalidate_on_write:
-            # Entries tagged with it show the old row. Nothing is written yet, and the value
-            # goes on to the database either way, so a Redis outage only costs the cache.
+    def defer(self, key: str, value: Value, write_db: Callable[[Value], None]) -> None:
+        """Put `value` in the cache now; `write_db` writes it (as Redis then holds it) to the
+        database after the configured delay."""
+        cache = self.cache
+        cache.oracle.bump(key)
+        due = cache.clock.now_ms + cache.settings.write_behind_delay_s * 1000.0
+        self._sequence += 1
+        row = orjson.dumps({"seq": self._sequence, "key": key, "row": value})
+        try:
+            with tracing.span("cache.defer", "cache"):
+                cache.store.run("ZADD", ("ZADD", self._queue, due, row))
+        except CacheUnavailable:
+            # Nowhere to keep the row until later: write it now, as write-through would,
+            # rather than acknowledge a write that exists nowhere.
+            tracing.count("cache.errors")
+            write_db(value)
+            return
+        self.pending[self._sequence] = (due, write_db)
+        if cache.settings.invalidate_on_write:
+            # Entries tagged with it show the old row; the row itself is stored fresh below.
             _degrade(lambda: self._invalidate(key))
-        self._fill(key, value, self.cache.oracle.now())
-        due = self.cache.clock.now_ms + self.cache.settings.write_behind_delay_s * 1000.0
-        self.pending.append((due, key, write_db))
+        self._fill(key, value, cache.oracle.now())
         tracing.count("cache.deferred_writes")
 
-    def flush_due(self) -> int:
-        """Apply every deferred write whose time has come; how many were applied."""
+    def flush_due(self, everything: bool = False) -> int:
+        """Write to the database every deferred row whose time has come (`everything`: all of
+        them, due or not); how many were written. A due row the cache no longer holds was
+        lost with it, and nothing can write it now."""
         now = self.cache.clock.now_ms
-        due = [p for p in self.pending if p[0] <= now]
-        if not due:
+        if not everything and not any(due <= now for due, _ in self.pending.values()):
             return 0
-        self.pending = [p for p in self.pending if p[0] > now]
+        store = self.cache.store
+        try:
+            rows = store.run("flush", ("ZRANGEBYSCORE", self._queue, "-inf",
+                                       "+inf" if everything else now))[0]
+            if rows:
+                store.run("flush", ("ZREM", self._queue, *rows))
+        except CacheUnavailable:
+            return 0  # unreachable: the rows wait there, and are lost if it never comes back
         with tracing.span("cache.flush_behind", "cache") as span:
-            for _, _, write_db in due:
-                write_db()
-            span.attrs["cache.flushed"] = len(due)
-        return len(due)
+            written = 0
+            for raw in rows:
+                item = orjson.loads(raw)
+                found = self.pending.pop(item["seq"], None)
+                if found is not None:
+                    found[1](item["row"])
+                    written += 1
+            span.attrs["cache.flushed"] = written
+        for sequence in [s for s, (due, _) in self.pending.items() if everything or due <= now]:
+            del self.pending[sequence]  # gone from Redis: lost in a crash
+        return written
 
 
 def _degrade(action: Callable[[], None]) -> None:

@@ -105,6 +105,9 @@ class Shoppers:
                                 {"email": seeded_email(user_id), "password": DEMO_PASSWORD})
         raise ValueError(f"unknown action {name}")
 
+    # The actions that need the shopper logged in (the runner sends their credentials).
+    needs_login: frozenset[str] | set[str] = NEEDS_LOGIN
+
     # True when the mix watches its own requests (`observe`) and adds figures of its own to
     # the run's metrics (`report`); the ordinary mix does not, and costs the runner nothing.
     observes = False

@@ -85,5 +85,12 @@ PATTERNS: dict[str, Pattern] = {
                 settings=(("cache.strategy", "cache_aside"), ("cache.ttl_s", "2"),
                           ("topology.concurrency", "16"), ("faults.hop", "db"),
                           ("faults.hop_latency_ms", "20"))),
+        # The ordinary mix while the admin edits prices, one request in twenty, written
+        # behind: each edit reaches the database a second after it was answered. Crash the
+        # cache (`faults.cache_down_at_s`) and the edits of that last second are lost.
+        Pattern("price_edits", "300 requests/s of shopping while the admin edits prices, "
+                "written behind", 3000, _steady,
+                mix="sandbox.scenarios.price_edits:PriceEditShoppers",
+                settings=(("cache.strategy", "write_behind"),)),
     )
 }

@@ -25,7 +25,7 @@ from sandbox.errors import SandboxError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.metrics import MetricsRecorder
-from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
+from sandbox.scenarios.mix import CLIENTS, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
@@ -113,6 +113,7 @@ async def arun_scenario(
     warmup = pattern.warmup if warmup is None else warmup
     shoppers = shoppers_for(pattern)(random.Random(seed * 1_000_003 + 1))
     observe = shoppers.observe if shoppers.observes else None
+    needs_login = shoppers.needs_login
     recorder = MetricsRecorder()
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
@@ -135,6 +136,7 @@ async def arun_scenario(
                 # Timed events (an instance dying `faults.instance_down_at_s` into the run, a
                 # rolling restart) count from here, so they happen in the measured part.
                 sb.network.configure(sb.settings)
+                sb.time_faults()
                 if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
                 queue_start = sb.queue_metrics()
@@ -142,13 +144,13 @@ async def arun_scenario(
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
             action = shoppers.action()
-            if action in NEEDS_LOGIN and mode == "jwt":
+            if action in needs_login and mode == "jwt":
                 held = tokens.get(user_id)
                 if held is None or held.expires_ms <= now:
                     action = "login"
             act = shoppers.build(action, user_id)
             headers = act.headers
-            if action in NEEDS_LOGIN:
+            if action in needs_login:
                 if mode == "jwt":
                     headers = [*headers, (b"authorization", tokens[user_id].header())]
                 elif mode == "api_key":
