@@ -30,6 +30,11 @@ With `cache.invalidate_on_write=off` writes leave old entries in place, and read
 data until the TTL ends. The sandbox counts those stale reads with an oracle: it knows the
 truth because it sees every write, which a real cache cannot.
 
+When a hot entry expires, every request that misses before it is stored again loads the same
+row: a stampede. `cache.stampede_protection` tames it with a lock (one request loads, the
+others serve the expired copy or wait) or with early refresh (one reader reloads the entry,
+at random, shortly before it expires).
+
 If Redis is down, every strategy falls back to the database: slower, never failing. A write is
 the exception that cannot be hidden: if the old entry cannot be dropped, `written` raises
 CacheUnavailable, and the service (whose database write has already committed) logs and counts
@@ -107,13 +112,14 @@ class Cache:
         `cache:t:<tag>`  a set: the keys of the entries tagged with `tag`
         `cache:lock:<key>`  with `stampede_protection=lock`: who is loading `key` (see
                          `try_lock`)
+        `cache:behind`   with write_behind: the rows waiting to be written (`WriteBehind`)
 
     Requests run one after another but overlap in simulated time: a request that arrived at
     10 ms may run after one that arrived at 8 ms and stored an entry at 48 ms, once its slow
     load was done. So an entry records when it was stored (`at`), and a reader at an earlier
-    moment does not see it yet; it sees the entry that was there before (`prev`), if that was
-    still live. Without this, a load would be finished for every later request the moment it
-    started, and a cache stampede could never happen.
+    moment does not see it yet; it sees the entry that was there before (`prev`). Without
+    this, a load would be finished for every later request the moment it started, and a
+    cache stampede could never happen.
     """
 
     def __init__(self, store: RedisStore, clock: SimClock, settings: CacheSettings,
@@ -190,13 +196,17 @@ class Cache:
         old_raw, reply = replies[0], replies[1]
         if old_raw is not None:
             old = orjson.loads(old_raw)
-            if old.get("at", 0.0) <= now:  # readers see the old entry already
-                if not replace and now < old["exp"]:  # and it is live: it stays
-                    self.store.run("SET", ("SET", data, old_raw))
-                else:  # readers from before `now` still see the old one, expired or not
-                    old.pop("prev", None)
-                    record["prev"] = old
-                    self.store.run("SET", ("SET", data, orjson.dumps(record)))
+            live = now < old["exp"]
+            if old.get("at", 0.0) > now:
+                pass  # stored later than this: readers before then get this one, the same row
+            elif live and not replace:  # another request's load came first: its entry stays
+                self.store.run("SET", ("SET", data, old_raw))
+            elif live or self.settings.stampede_protection == "lock":
+                # Readers from before `now` still see the old entry (an expired one serves
+                # only the requests waiting on a lock, as a stale copy).
+                old.pop("prev", None)
+                record["prev"] = old
+                self.store.run("SET", ("SET", data, orjson.dumps(record)))
         self._touches.pop(key, None)
         if (float(reply) == 1.0) if policy == "lfu" else int(reply) == 1:
             self._size += 1
