@@ -158,3 +158,13 @@ async def test_a_crash_loses_the_deferred_row_and_nothing_writes_it(
     assert sandbox.cache_crashed and not sandbox.redis.available
     sandbox.drain()
     assert sandbox.db.query_one("SELECT price_cents FROM products WHERE id = 12")[0] == before
+
+
+async def test_a_lock_with_the_cache_down_still_answers_from_the_database(
+    sandbox: Sandbox, client: httpx.AsyncClient
+) -> None:
+    use(sandbox, cache__strategy="cache_aside", cache__stampede_protection="lock",
+        faults__cache_down=True)
+    response = await client.get("/products/5")
+    assert response.status_code == 200
+    assert response.extensions["sandbox.trace"].counts["cache.loads"] == 1
