@@ -77,7 +77,10 @@ class Sandbox:
         self.redis = RedisStore(self.settings.redis.url)
         if self.settings.redis.url:
             self.redis.check()
-        self.cache = Cache(self.redis, self.clock, self.settings.cache)
+        self.cache = Cache(self.redis, self.clock, self.settings.cache,
+                           random.Random(seed * 17 + 9))
+        self.cache_crashed = False  # `faults.cache_down_at_s` has come
+        self._cache_dies_at: float | None = None
         root = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
         # Tokens live as long as this sandbox's data: every start rebuilds the shop and
         # restarts its clock, so a token from an earlier run would name a user id that may now
@@ -139,13 +142,13 @@ class Sandbox:
         if previous is None or previous.cache.strategy != settings.cache.strategy:
             old = self.ctx.cache
             if isinstance(old, WriteBehind):
-                old.flush_due()  # nothing deferred is dropped when the strategy changes
-                for _, _, write_db in old.pending:
-                    write_db()
+                old.flush_due(everything=True)  # nothing deferred is dropped on a change
             self.ctx.cache = make_strategy(self.cache)
         if previous is None or previous.ratelimit != settings.ratelimit:
             self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
-        self.redis.available = not settings.faults.cache_down
+        if previous is None or previous.faults.cache_down_at_s != settings.faults.cache_down_at_s:
+            self.time_faults()
+        self.redis.available = not (settings.faults.cache_down or self.cache_crashed)
         self.db.available = not settings.faults.db_down
         guarded = settings.faults.hop == "db" or settings.resilience.breaker
         self.db.guard = self._db_guard if guarded else None
@@ -223,6 +226,20 @@ class Sandbox:
         statement's time there (waits included). Empty with one database."""
         return shard_figures(self.shards)
 
+    def time_faults(self) -> None:
+        """Count `faults.cache_down_at_s` from now (a run calls this when measuring starts)."""
+        at_s = self.settings.faults.cache_down_at_s
+        self._cache_dies_at = self.clock.now_ms + at_s * 1000.0 if at_s > 0 else None
+        if at_s <= 0:
+            self.cache_crashed = False
+
+    def _crash_cache(self) -> None:
+        """`faults.cache_down_at_s` has come: the cache server dies and loses what it held."""
+        self._cache_dies_at = None
+        self.cache_crashed = True
+        self.cache.crash()
+        self.redis.available = False
+
     def _configure_replica(self, settings: Settings) -> None:
         """Start a read replica as a copy of the primary now, or stop it."""
         if settings.db.read_replica and self.replica is None:
@@ -287,6 +304,8 @@ class Sandbox:
         """Work that happens as simulated time passes, outside any request."""
         if self.replica is not None:
             self.replica.replicate_until(self.db, self.clock.now_ms - self.settings.db.replica_lag_ms)
+        if self._cache_dies_at is not None and self.clock.now_ms >= self._cache_dies_at:
+            self._crash_cache()
         cache = self.ctx.cache
         if isinstance(cache, WriteBehind) and cache.pending:
             cache.flush_due()
@@ -314,7 +333,9 @@ class Sandbox:
             if (jobs.pending, jobs.stats.processed, jobs.stats.dead_lettered) == before:
                 self.clock.advance(1.0)  # nothing moved at this instant; let time pass
         if isinstance(self.ctx.cache, WriteBehind):
-            self.ctx.cache.flush_due()
+            # The rows still deferred are written, as their time would come (unless the
+            # cache has lost them).
+            self.ctx.cache.flush_due(everything=True)
         if self.ctx.events is not None:
             self.ctx.events.deliver(wait_s=0.05 if self.redis.url else 0.0)
 

@@ -64,6 +64,16 @@ class CacheSettings:
         default=1.0,
         metadata=_spec("With write_behind: seconds before a write reaches the database.", lo=0, hi=3600),
     )
+    stampede_protection: Literal["off", "lock", "early_refresh"] = field(
+        default="off",
+        metadata=_spec("When a hot entry expires: every miss loads (off), one loader holds a "
+                       "lock, or a reader refreshes it early."),
+    )
+    early_refresh_beta: float = field(
+        default=1.0,
+        metadata=_spec("With early_refresh: how far ahead of expiry readers start refreshing "
+                       "(higher: earlier).", lo=0, hi=100),
+    )
 
 
 @dataclass(frozen=True)
@@ -284,6 +294,11 @@ class FaultsSettings:
         default=0.0,
         metadata=_spec("When (simulated seconds into a run) the analytics subscriber goes away.",
                        lo=0, hi=86_400),
+    )
+    cache_down_at_s: float = field(
+        default=0.0,
+        metadata=_spec("When (simulated seconds into a run) the cache server crashes and loses "
+                       "what it held; it stays down. 0: never.", lo=0, hi=86_400),
     )
 
 

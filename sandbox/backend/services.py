@@ -327,8 +327,10 @@ class CatalogService:
                 current = self.product(product_id)
                 changed = {**current, **fields, "updated_at": now}
 
-                def write_db() -> None:
-                    repo.update(product_id, fields, now)
+                def write_db(row: dict[str, Any]) -> None:
+                    # The row as the cache held it until now, not as this request saw it.
+                    repo.update(product_id, {name: row[name] for name in fields},
+                                row["updated_at"])
 
                 cache.defer(key, changed, write_db)
                 return changed

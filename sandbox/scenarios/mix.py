@@ -13,9 +13,14 @@ import itertools
 import json
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sandbox.backend.demo import DEMO_PASSWORD
 from sandbox.backend.seed import PRODUCTS, seeded_email, zipf_weights
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
+    from sandbox.tracing import Trace
 
 CLIENTS = 1000  # simulated shoppers; shopper n is seeded user n + 2 (user 1 is the admin)
 
@@ -99,6 +104,22 @@ class Shoppers:
             return _json_action(name, "POST", "/auth/login",
                                 {"email": seeded_email(user_id), "password": DEMO_PASSWORD})
         raise ValueError(f"unknown action {name}")
+
+    # The actions that need the shopper logged in (the runner sends their credentials).
+    needs_login: frozenset[str] | set[str] = NEEDS_LOGIN
+
+    # True when the mix watches its own requests (`observe`) and adds figures of its own to
+    # the run's metrics (`report`); the ordinary mix does not, and costs the runner nothing.
+    observes = False
+
+    def observe(self, action: str, trace: Trace) -> None:
+        """See each request's trace as it finishes, warm-up included (read only when
+        `observes`)."""
+
+    def report(self, sandbox: Sandbox) -> dict[str, Any]:
+        """Sections to add to the run's metrics, once the run is over and the workers have
+        drained (read only when `observes`)."""
+        return {}
 
 
 def _json_action(name: str, method: str, path: str, body: object) -> Action:

@@ -25,6 +25,9 @@ class Pattern:
         mix: who the shoppers are and what they do, as "module:Class" naming a subclass of
             `mix.Shoppers`; empty: the shop's ordinary mix. A name, not the class, so that
             reading the patterns (the terminal app does at start-up) imports nothing more.
+        settings: switches the scenario needs, as ("key", "value") pairs, applied wherever
+            the run's settings still hold that switch's default (a switch the learner set
+            wins).
     """
 
     name: str
@@ -33,6 +36,7 @@ class Pattern:
     rate: Callable[[float], float]
     warmup: int = 0
     mix: str = ""
+    settings: tuple[tuple[str, str], ...] = ()
 
     def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
         """`count` arrival times in ms, increasing."""
@@ -58,8 +62,14 @@ def _ramp(t_ms: float) -> float:
 
 def _rush(t_ms: float) -> float:
     return 200.0
+
+
 def _orders(t_ms: float) -> float:
     return 400.0
+
+
+def _stampede(t_ms: float) -> float:
+    return 1000.0
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -82,5 +92,21 @@ PATTERNS: dict[str, Pattern] = {
                 mix="sandbox.scenarios.orders:OrderShoppers"),
         Pattern("hot_customer", "like orders, but one customer makes half the requests", 2000,
                 _orders, mix="sandbox.scenarios.orders:HotCustomerShoppers"),
+        # Nine requests in ten are for one hot product, whose entry lives 2 s. The database is
+        # busy (every query takes 20 ms more), so when the entry expires, every worker that
+        # picks up a request for it before it is stored again loads it too: with two
+        # instances of 16 workers, some twenty loads of one row. The cache is on.
+        Pattern("stampede", "1,000 requests/s, nine in ten for one hot product whose entry "
+                "expires", 6000, _stampede, mix="sandbox.scenarios.stampede:StampedeShoppers",
+                settings=(("cache.strategy", "cache_aside"), ("cache.ttl_s", "2"),
+                          ("topology.concurrency", "16"), ("faults.hop", "db"),
+                          ("faults.hop_latency_ms", "20"))),
+        # The ordinary mix while the admin edits prices, one request in twenty, written
+        # behind: each edit reaches the database a second after it was answered. Crash the
+        # cache (`faults.cache_down_at_s`) and the edits of that last second are lost.
+        Pattern("price_edits", "300 requests/s of shopping while the admin edits prices, "
+                "written behind", 3000, _steady,
+                mix="sandbox.scenarios.price_edits:PriceEditShoppers",
+                settings=(("cache.strategy", "write_behind"),)),
     )
 }

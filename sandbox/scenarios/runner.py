@@ -26,7 +26,7 @@ from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.live_state import LiveState, snapshot
 from sandbox.scenarios.metrics import MetricsRecorder
-from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
+from sandbox.scenarios.mix import CLIENTS, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
@@ -113,7 +113,8 @@ async def arun_scenario(
 ) -> ScenarioResult:
     """The same as `run_scenario`, for callers already inside an event loop."""
     pattern = get_pattern(name)
-    settings = settings or (sandbox.settings if sandbox else Settings())
+    settings = with_pattern_settings(pattern, settings or (sandbox.settings if sandbox else
+                                                           Settings()))
     owned = sandbox is None
     sb = sandbox or Sandbox(settings, seed=seed)
     if not owned:
@@ -121,6 +122,8 @@ async def arun_scenario(
     total = requests or pattern.requests
     warmup = pattern.warmup if warmup is None else warmup
     shoppers = shoppers_for(pattern)(random.Random(seed * 1_000_003 + 1))
+    observe = shoppers.observe if shoppers.observes else None
+    needs_login = shoppers.needs_login
     recorder = MetricsRecorder()
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
@@ -148,6 +151,7 @@ async def arun_scenario(
                 # Timed events (an instance dying `faults.instance_down_at_s` into the run, a
                 # rolling restart) count from here, so they happen in the measured part.
                 sb.network.configure(sb.settings)
+                sb.time_faults()
                 if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
                     sb.ctx.events.anchor(sb.settings)  # an offline window counts from here
@@ -157,13 +161,13 @@ async def arun_scenario(
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
             action = shoppers.action()
-            if action in NEEDS_LOGIN and mode == "jwt":
+            if action in needs_login and mode == "jwt":
                 held = tokens.get(user_id)
                 if held is None or held.expires_ms <= now:
                     action = "login"
             act = shoppers.build(action, user_id)
             headers = act.headers
-            if action in NEEDS_LOGIN:
+            if action in needs_login:
                 if mode == "jwt":
                     headers = [*headers, (b"authorization", tokens[user_id].header())]
                 elif mode == "api_key":
@@ -178,10 +182,12 @@ async def arun_scenario(
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
                 tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
+            if observe is not None:
+                observe(action, response.trace)
             if i >= warmup:
                 recorder.record(action, response.trace)
-                for observe in observers:
-                    observe(response.trace)
+                for observer in observers:
+                    observer(response.trace)
                 if i >= first_kept:
                     kept.append((action, response.trace))
                 if watch is not None:
@@ -204,12 +210,15 @@ async def arun_scenario(
         shards = sb.shard_metrics()
         if shards:  # `db.shards` above 1: each shard's figures, and the reads that asked them all
             shards["fanout_reads"] = recorder.counts["db.fanouts"]
+        own = shoppers.report(sb) if shoppers.observes else {}
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {})})}
+    for section, figures in own.items():  # a mix's own figures join their section
+        metrics[section] = {**metrics.get(section, {}), **figures}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
@@ -222,6 +231,17 @@ def shoppers_for(pattern: Pattern) -> type[Shoppers]:
     if not (isinstance(found, type) and issubclass(found, Shoppers)):
         raise TypeError(f"pattern {pattern.name}: {pattern.mix} is not a Shoppers class")
     return found
+
+
+def with_pattern_settings(pattern: Pattern, settings: Settings) -> Settings:
+    """`settings` with the switches `pattern` needs, where they still hold their defaults."""
+    if not pattern.settings:
+        return settings
+    from sandbox.settings import apply_assignments
+
+    defaults = Settings()
+    return apply_assignments(settings, [f"{key}={value}" for key, value in pattern.settings
+                                        if settings.get(key) == defaults.get(key)])
 
 
 def queue_since(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:

@@ -98,6 +98,23 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("new conns", "", "lower",
              lambda m: float(m.get("connections", {}).get("new", 0)), when_used=True),
 )
+# Figures only some scenarios report: compared when both runs have them.
+SCENARIO_HEADLINES: tuple[Headline, ...] = (
+    Headline("hot-key loads", "", "lower",
+             lambda m: float(m["cache"]["stampede"]["db_loads_after_expiry_max"])),
+    Headline("hot p99 ms", "ms", "lower",
+             lambda m: m["cache"]["stampede"]["hot_p99_after_expiry_ms"]),
+    Headline("lost writes", "", "lower", lambda m: float(m["cache"]["lost_writes"])),
+)
+
+
+def reports(headline: Headline, metrics: dict[str, Any]) -> bool:
+    """Whether a run's metrics have the figure `headline` reads."""
+    try:
+        headline.read(metrics)
+    except (KeyError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -174,7 +191,9 @@ def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str,
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
     rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES
-                 if not h.when_used or h.read(before.metrics) or h.read(after.metrics))
+                 if not h.when_used or h.read(before.metrics) or h.read(after.metrics)) + tuple(
+        compare_row(h, before.metrics, after.metrics) for h in SCENARIO_HEADLINES
+        if reports(h, before.metrics) and reports(h, after.metrics))
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),

@@ -219,3 +219,36 @@ def test_the_flow_says_where_the_time_its_boxes_leave_out_goes(run: RunRecord) -
     assert note.startswith(f"the other {1 - shown:.0%}: on the wire between hops")
     assert stats.kinds["client"].share == pytest.approx(1 - shown, abs=0.01)
     assert unaccounted(layout, None) == ""
+
+
+def test_compare_adds_a_scenarios_own_figures_when_both_runs_have_them(run: RunRecord) -> None:
+    """Issue #16: the stampede's hot-key loads and the lost writes of write-behind show in
+    before -> after, and only where both runs report them."""
+    assert not {"hot-key loads", "lost writes"} & {r.label for r in compare(run, run).rows}
+    stampede = {"db_loads_after_expiry_max": 21, "hot_p99_after_expiry_ms": 28.1}
+    before = _with(run, Settings(), cache={**run.metrics["cache"], "stampede": stampede,
+                                           "lost_writes": 15})
+    after = _with(run, Settings().replace({"cache.stampede_protection": "lock"}),
+                  cache={**run.metrics["cache"], "lost_writes": 0,
+                         "stampede": {**stampede, "db_loads_after_expiry_max": 1}})
+    verdicts = {row.label: row.verdict for row in compare(before, after).rows}
+    assert verdicts["hot-key loads"] == verdicts["lost writes"] == "better"
+    assert verdicts["hot p99 ms"] == "same"
+
+
+def test_metrics_panel_shows_hot_key_loads_and_lost_writes(run: RunRecord) -> None:
+    from rich.console import Console
+
+    from sandbox.tui.widgets.metrics_panel import headline_table
+
+    stampede = {"db_loads_after_expiry_max": 21, "hot_p99_after_expiry_ms": 28.08,
+                "protection": "off"}
+    metrics = _with(run, Settings(), cache={**run.metrics["cache"], "stampede": stampede,
+                                            "lost_writes": 15}).metrics
+    console = Console(width=60, record=True)
+    console.print(headline_table(metrics))
+    text = console.export_text()
+    assert "21 at most per expiry (off)" in text and "28.08 ms" in text
+    assert "lost writes" in text and "15" in text
+    console.print(headline_table(run.metrics))
+    assert "lost writes" not in console.export_text()  # an ordinary run has neither row

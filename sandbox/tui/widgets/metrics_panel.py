@@ -62,6 +62,14 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     for key, label in (("stale_reads", "stale cache reads"), ("evictions", "cache evictions")):
         if cache.get(key):
             table.add_row(label, Text(f"{cache[key]:,}", style="yellow"))
+    stampede = cache.get("stampede")
+    if stampede:  # the stampede scenario: the hot key's loads after each expiry
+        table.add_row("hot-key loads", f"{stampede['db_loads_after_expiry_max']:,} at most "
+                      f"per expiry ({stampede['protection']})")
+        table.add_row("hot p99 after", f"{stampede['hot_p99_after_expiry_ms']:.2f} ms")
+    if "lost_writes" in cache:  # the price_edits scenario: write-behind rows never saved
+        lost = cache["lost_writes"]
+        table.add_row("lost writes", Text(f"{lost:,}", style="bold red" if lost else ""))
     table.add_row("db queries", f"{db['queries']:,}")
     table.add_row("rows examined", f"{db['rows_scanned']:,}")
     for key, label in (("replica_queries", "replica queries"), ("stale_reads", "stale db reads"),
