@@ -25,14 +25,17 @@ from sandbox.backend.app import create_app
 from sandbox.backend.context import AppContext
 from sandbox.backend.database import Database
 from sandbox.backend.repositories import Repositories
+from sandbox.backend.seed import add_oauth_clients
 from sandbox.backend.services import EMAIL_MS, Services
 from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import SECRET_BYTES, TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
+from sandbox.mechanisms.login_limit import make_login_limiter
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.mechanisms.resilience import Dependency
+from sandbox.mechanisms.revocation import RevocationList
 from sandbox.network import Network, SandboxTransport, SimRequest, SimResponse
 from sandbox.settings import Settings
 
@@ -62,6 +65,7 @@ class Sandbox:
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
+        add_oauth_clients(self.db.conn)
         self.replica: Database | None = None
         self.redis = RedisStore(self.settings.redis.url)
         if self.settings.redis.url:
@@ -85,6 +89,7 @@ class Sandbox:
         self.ctx.jobs = JobQueue(self.redis, self.clock, lambda: self.settings,
                                  random.Random(seed * 7 + 3), self._orders.confirm)
         self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"))
+        self.ctx.revocations = RevocationList(self.redis)
         self.ctx.email = Dependency("email", EMAIL_MS, self.clock, lambda: self.settings,
                                     random.Random(seed * 11 + 7))
         self._db_guard = Dependency("db", 0.0, self.clock, lambda: self.settings,
@@ -131,6 +136,10 @@ class Sandbox:
             self.ctx.cache = make_strategy(self.cache)
         if previous is None or previous.ratelimit != settings.ratelimit:
             self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
+        if previous is None or previous.auth != settings.auth:
+            self.ctx.login_limiter = make_login_limiter(self.redis, settings.auth)
+            self.network.gateway.revocations = (self.ctx.revocations
+                                                if settings.auth.revocation_check else None)
         self.redis.available = not settings.faults.cache_down
         self.db.available = not settings.faults.db_down
         guarded = settings.faults.hop == "db" or settings.resilience.breaker

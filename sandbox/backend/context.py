@@ -12,8 +12,10 @@ from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
 from sandbox.mechanisms.email_provider import EmailProvider
+from sandbox.mechanisms.login_limit import LoginLimiter
 from sandbox.mechanisms.queue import EventBus, JobQueue
 from sandbox.mechanisms.resilience import Dependency
+from sandbox.mechanisms.revocation import RevocationList
 from sandbox.request_context import current_request
 from sandbox.settings import Settings
 
@@ -53,6 +55,8 @@ class AppContext:
         return self.replica_repos
     log: list[dict[str, object]] = field(default_factory=list)
     seams: Seams = field(default_factory=Seams)  # parts a student's code stands in for
+    revocations: RevocationList | None = None  # revoked token subjects, in Redis
+    login_limiter: LoginLimiter | None = None  # set while `auth.login_limit` is not off
 
     def now_s(self) -> float:
         """Simulated time as Unix seconds (the sandbox starts where the seed data ends)."""
