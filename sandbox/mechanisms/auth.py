@@ -383,3 +383,46 @@ def token_subject(token: str) -> tuple[str, int] | None:
     except (jwt.PyJWTError, KeyError, TypeError, ValueError, OverflowError):
         return None
     return (sub, iat) if isinstance(sub, str) else None
+
+
+# Work parameters recommended today (OWASP's password storage cheat sheet): what a shop
+# should use, beside whatever this sandbox is set to.
+RECOMMENDED = HashPolicy(iterations=600_000, bcrypt_cost=10, argon2_time_cost=2,
+                         argon2_memory_kib=19_456)
+ALGORITHMS: tuple[HashName, ...] = ("pbkdf2", "bcrypt", "argon2id")
+
+
+def describe(params: HashParams) -> str:
+    """`600,000 iter.`, `cost 10`, `t=2, m=19,456 KiB`."""
+    if params.algorithm == "pbkdf2":
+        return f"{params.work[0]:,} iter."
+    if params.algorithm == "bcrypt":
+        return f"cost {params.work[0]}"
+    return f"t={params.work[0]}, m={params.work[1]:,} KiB"
+
+
+def hash_costs(policy: HashPolicy) -> list[dict[str, Any]]:
+    """Each algorithm at `policy`'s parameters and at the recommended ones: the simulated time
+    a login spends on its hash, and how many guesses per second that leaves an attacker who
+    has stolen the table, per CPU core (one hash per guess, on hardware like the server's)."""
+    rows = []
+    for label, source in (("settings", policy), ("OWASP", RECOMMENDED)):
+        for algorithm in ALGORITHMS:
+            params = policy_params(HashPolicy(algorithm, source.iterations, source.bcrypt_cost,
+                                              source.argon2_time_cost, source.argon2_memory_kib))
+            ms = params.cost_ms()
+            rows.append({"algorithm": algorithm, "parameters": describe(params), "of": label,
+                         "login_hash_ms": round(ms, 3),
+                         "guesses_per_s_per_core": round(1000.0 / ms, 1) if ms else None})
+    return rows
+
+
+def measure_hashes_per_s(policy: HashPolicy, rounds: int = 3) -> float:
+    """Real hashes per second of `policy` on this machine, by the wall clock. For the README's
+    "this machine" column only: nothing a run reports or a test asserts reads it."""
+    import time
+
+    start = time.perf_counter()
+    for i in range(rounds):
+        make_hash("correct horse battery staple", bytes([i]) * 16, policy)
+    return rounds / (time.perf_counter() - start)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sandbox import tracing
 from sandbox.errors import TooManyRequests, Unauthorized
 from sandbox.mechanisms.auth import token_subject
 from sandbox.mechanisms.ratelimit import Decision, RateLimiter
@@ -109,9 +110,11 @@ class Gateway:
             span.attrs["auth.revocation_error"] = "revocation list unavailable: failing open"
             return None
         span.attrs["auth.revocation_checked"] = True
+        tracing.count("auth.revocation_checks")
         if revoked_s is None or issued_s > revoked_s:
             return None
         span.attrs["auth.revoked"] = True
+        tracing.count("auth.revoked_refused")
         return Unauthorized("This access token was revoked: its client no longer has access.",
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 

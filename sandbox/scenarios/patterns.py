@@ -56,6 +56,15 @@ def _ramp(t_ms: float) -> float:
     return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
 
 
+def _stuffing(t_ms: float) -> float:
+    return 100.0
+
+
+def _partner(t_ms: float) -> float:
+    # One partner's integration, calling steadily: slow enough that a run outlasts a token.
+    return 2.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -68,5 +77,11 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        Pattern("credential_stuffing", "an attacker replays leaked passwords from 4 addresses "
+                "while customers log in, 100 requests/s", 3000, _stuffing,
+                mix="sandbox.scenarios.stuffing:StuffingShoppers"),
+        Pattern("token_revocation", "a partner client is revoked 10 s in and keeps calling with "
+                "its token, 2 requests/s", 2000, _partner,
+                mix="sandbox.scenarios.revocation:RevocationShoppers"),
     )
 }

@@ -157,6 +157,8 @@ async def arun_scenario(
                 SimRequest(act.method, act.path, act.query, headers, act.body,
                            client=f"client-{user_id}")
             )
+            if shoppers.observe is not None:
+                shoppers.observe(action, response.status, response.body, now, i >= warmup)
             if action == "login" and response.status == 200:
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
@@ -176,7 +178,7 @@ async def arun_scenario(
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **shoppers.figures()})}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
