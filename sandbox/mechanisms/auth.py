@@ -413,7 +413,7 @@ def hash_costs(policy: HashPolicy) -> list[dict[str, Any]]:
             ms = params.cost_ms()
             rows.append({"algorithm": algorithm, "parameters": describe(params), "of": label,
                          "login_hash_ms": round(ms, 3),
-                         "guesses_per_s_per_core": round(1000.0 / ms, 1) if ms else None})
+                         "guesses_per_s_per_core": round(1000.0 / ms, 2) if ms else None})
     return rows
 
 
