@@ -113,6 +113,9 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
         ("requests per instance", "  ".join(f"{k}:{v:,}" for k, v in
                                             metrics["instances"].items())),
     ]
+    for section in ("credential_stuffing", "revocation"):  # the auth scenarios' own figures
+        for key, value in metrics.get(section, {}).items():
+            rows.append((f"{section}.{key}", "-" if value is None else f"{value:,}"))
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

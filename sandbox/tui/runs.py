@@ -94,6 +94,19 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("dead jobs", "", "lower", lambda m: float(m["queue"]["dead_lettered"])),
 )
 
+# The sections some scenarios add (see sandbox/scenarios/stuffing.py and revocation.py):
+# compared only when both runs have them.
+SECTION_HEADLINES: tuple[tuple[str, Headline], ...] = (
+    ("revocation", Headline("served after revoke", "", "lower",
+                            lambda m: float(m["revocation"]["served_after_revocation"]))),
+    ("credential_stuffing", Headline("guesses let in", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["guesses_let_through"]))),
+    ("credential_stuffing", Headline("taken over", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["accounts_taken_over"]))),
+    ("credential_stuffing", Headline("users refused", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["legit_logins_refused"]))),
+)
+
 
 @dataclass(frozen=True)
 class CompareRow:
@@ -168,7 +181,9 @@ def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str,
 
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
-    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES)
+    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES) + tuple(
+        compare_row(h, before.metrics, after.metrics) for section, h in SECTION_HEADLINES
+        if section in before.metrics and section in after.metrics)
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),
