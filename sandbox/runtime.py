@@ -100,6 +100,7 @@ class Sandbox:
         )
         self.network.ping_database = self._database_answers
         self.network.gateway.key_is_valid = self._api_key_exists
+        self.ctx.client_address = self.network.gateway.client_address
         self._configure_mechanisms(self.settings, None)
 
     def apply(self, settings: Settings) -> None:

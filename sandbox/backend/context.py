@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sandbox.backend.repositories import Repositories
@@ -57,6 +58,9 @@ class AppContext:
     seams: Seams = field(default_factory=Seams)  # parts a student's code stands in for
     revocations: RevocationList | None = None  # revoked token subjects, in Redis
     login_limiter: LoginLimiter | None = None  # set while `auth.login_limit` is not off
+    # The caller's address as the gateway trusts it (peer, or a trusted proxy's
+    # X-Forwarded-For): (headers, peer) -> address. Set by the sandbox.
+    client_address: Callable[[list[tuple[bytes, bytes]], str], str] = lambda headers, peer: peer
 
     def now_s(self) -> float:
         """Simulated time as Unix seconds (the sandbox starts where the seed data ends)."""

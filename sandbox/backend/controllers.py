@@ -262,7 +262,8 @@ class ShopController:
 
     async def login(self, request: Request) -> tuple[int, Any]:
         body = validate(await read_json(request), LOGIN)
-        address = request.client.host if request.client else ""
+        peer = request.client.host if request.client else ""
+        address = self.ctx.client_address(request.scope["headers"], peer)
         return 200, self.services.accounts.login(body["email"], body["password"], address)
 
     async def oauth_token(self, request: Request) -> tuple[int, Any]:

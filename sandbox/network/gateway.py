@@ -53,13 +53,21 @@ class Gateway:
                 forwarded.append(value.decode("latin-1"))
         if api_key and len(api_key) <= MAX_API_KEY and self.key_is_valid(api_key):
             return "key:" + api_key
+        return "addr:" + self._address(forwarded, address)
+
+    def client_address(self, headers: list[tuple[bytes, bytes]], address: str) -> str:
+        """The client's address as far as it can be trusted (for the login limit per address)."""
+        forwarded = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        return self._address(forwarded, address)
+
+    def _address(self, forwarded: list[str], address: str) -> str:
         if forwarded and address in self.trusted_proxies:
             # Each proxy appends the address it saw, so only the last entry comes from our
             # trusted proxy; everything left of it is the client's own word.
             last = ",".join(forwarded).rsplit(",", 1)[-1].strip()
             if last:
-                return "addr:" + last[:64]
-        return "addr:" + address
+                return last[:64]
+        return address
 
     def admit(self, headers: list[tuple[bytes, bytes]], address: str, now_ms: float,
               span: Span, path: str = "") -> tuple[Decision | None, TooManyRequests | None]:

@@ -95,3 +95,29 @@ def test_a_slower_hash_is_a_slower_login(cheap_password_hashes: None) -> None:
     bcrypt = run("credential_stuffing", 200, **{"auth.hash": "bcrypt", "auth.bcrypt_cost": 6})
     fast, slow = pbkdf2["endpoints"]["login"]["p50"], bcrypt["endpoints"]["login"]["p50"]
     assert 7 < slow - fast < 10, (fast, slow)
+
+
+def test_the_terminal_app_shows_and_compares_the_auth_figures() -> None:
+    """The before -> after rows and the Metrics panel carry the sections when a run has them,
+    and leave the ordinary scenarios' views as they were."""
+    from rich.console import Console
+
+    from sandbox.tui.runs import RunRecord, compare
+    from sandbox.tui.widgets.metrics_panel import headline_table
+
+    def record(check: bool) -> RunRecord:
+        settings = Settings().replace({"auth.token_ttl_s": 30, "auth.revocation_check": check})
+        metrics = run_scenario("token_revocation", settings, seed=7, requests=120).metrics
+        return RunRecord("token_revocation", 7, 120, settings, metrics, ())
+
+    off, on = record(False), record(True)
+    row = next(r for r in compare(off, on).rows if r.label == "served after revoke")
+    assert row.verdict == "better" and row.after == "0" and row.before != "0"
+    console = Console(width=60, record=True)
+    console.print(headline_table(on.metrics))
+    assert "served after revoke" in console.export_text()
+    steady = run_scenario("steady", Settings(), seed=7, requests=50, warmup=0).metrics
+    plain = RunRecord("steady", 7, 50, Settings(), steady, ())
+    assert all(r.label != "served after revoke" for r in compare(plain, plain).rows)
+    console.print(headline_table(steady))
+    assert console.export_text().count("served after revoke") == 0

@@ -322,3 +322,58 @@ async def test_a_revoked_clients_token_lives_on_unless_the_gateway_checks(check:
             assert (await client.get("/products/3", headers=other)).status_code == 200
     finally:
         sandbox.close()
+
+
+# -- the login limit ---------------------------------------------------------------------------
+
+LIMITED = {"auth.login_limit": "per_ip", "auth.login_limit_max": 2}
+
+
+async def attempts(sandbox: Sandbox, peer: str, email: str, n: int,
+                   forwarded: str | None = None, password: str = "wrong") -> list[int]:
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    async with sandbox.client(peer) as client:
+        return [(await client.post("/auth/login", json={"email": email, "password": password},
+                                   headers=headers)).status_code for _ in range(n)]
+
+
+@pytest.mark.parametrize("per", ["per_ip", "per_account"])
+async def test_a_made_up_forwarded_for_does_not_escape_the_login_limit(per: str) -> None:
+    sandbox = Sandbox(Settings().replace({**LIMITED, "auth.login_limit": per}))
+    try:
+        statuses = []
+        for i in range(4):  # a new "address" in the header each time, same e-mail
+            statuses += await attempts(sandbox, "client-66", "grace@shop.test", 1,
+                                       forwarded=f"10.0.0.{i}")
+        assert statuses == [401, 401, 429, 429]
+        refused = await attempts(sandbox, "client-66", "grace@shop.test", 1,
+                                 password="sandbox123")
+        assert refused == [429]  # even the right password: the check comes before the hash
+    finally:
+        sandbox.close()
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_login_allowance() -> None:
+    sandbox = Sandbox(Settings().replace(LIMITED))
+    sandbox.network.gateway.trusted_proxies = frozenset({"client-proxy"})
+    try:
+        one = await attempts(sandbox, "client-proxy", "grace@shop.test", 3, forwarded="10.0.0.1")
+        two = await attempts(sandbox, "client-proxy", "grace@shop.test", 3, forwarded="10.0.0.2")
+        assert one == two == [401, 401, 429]
+        limited = await attempts(sandbox, "client-proxy", "grace@shop.test", 1,
+                                 forwarded="10.0.0.1")
+        assert limited == [429]
+    finally:
+        sandbox.close()
+
+
+async def test_a_limited_login_says_when_to_retry(sandbox: Sandbox) -> None:
+    sandbox.apply(sandbox.settings.replace({**LIMITED, "auth.login_limit": "per_account"}))
+    async with sandbox.client() as client:
+        for _ in range(2):
+            await client.post("/auth/login", json={"email": "ada@shop.test", "password": "x"})
+        refused = await client.post("/auth/login", json={"email": "ADA@shop.test ",
+                                                         "password": "x"})
+    assert envelope_code(refused, 429) == "too_many_requests"
+    assert "this account" in refused.json()["error"]["message"]
+    assert int(refused.headers["retry-after"]) >= 1
