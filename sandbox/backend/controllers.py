@@ -232,11 +232,10 @@ class ShopController:
     def reader_scope(self, request: Request) -> None:
         """Public reads: anyone may call them. A bearer token sent along must still be valid,
         and a client's must carry `products:read` (a token is never silently ignored)."""
-        if self.ctx.settings.auth.mode != "jwt":
-            return
         for key, _ in request.scope["headers"]:  # the mix's browsing sends no headers at all
             if key == b"authorization":
-                self.identity(request, "products:read")
+                if self.ctx.settings.auth.mode == "jwt":
+                    self.identity(request, "products:read")
                 return
 
     # -- handlers ---------------------------------------------------------------------------

@@ -182,7 +182,9 @@ def make_hash(password: str, salt: bytes, policy: HashPolicy) -> str:
         hashed = bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(policy.bcrypt_cost))
         return hashed.decode()
     if policy.algorithm == "argon2id":
-        encoded = hash_secret(password.encode(), salt.ljust(16, b"\0"),
+        # argon2 wants a 16-byte salt: the 8 random bytes, stretched (no more entropy, but
+        # salts need only be unique per hash, not secret).
+        encoded = hash_secret(password.encode(), sha256(salt).digest()[:16],
                               time_cost=policy.argon2_time_cost,
                               memory_cost=policy.argon2_memory_kib, parallelism=1,
                               hash_len=32, type=Type.ID)
@@ -377,6 +379,8 @@ def token_subject(token: str) -> tuple[str, int] | None:
 
     Only for refusing early (a revoked subject at the gateway): nothing read this way may
     ever grant anything. The app still verifies the token in full."""
+    if len(token) > MAX_TOKEN_BYTES:
+        return None
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
         sub, iat = claims.get("sub"), int(claims["iat"])
