@@ -199,7 +199,7 @@ def needs_rehash(stored: str, policy: HashPolicy) -> bool:
     wanted = policy_params(policy)
     if params is None or params.algorithm != wanted.algorithm:
         return True
-    return params.work < wanted.work
+    return any(have < want for have, want in zip(params.work, wanted.work, strict=True))
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -92,6 +92,10 @@ def test_a_weaker_or_other_hash_is_due_for_an_upgrade() -> None:
     assert not needs_rehash(bcrypt4, CHEAP["bcrypt"])
     assert needs_rehash(bcrypt4, HashPolicy("bcrypt", bcrypt_cost=5))
     assert needs_rehash("garbage", HashPolicy())
+    argon = make_hash("pw", b"12345678", HashPolicy("argon2id", argon2_time_cost=3,
+                                                    argon2_memory_kib=8))
+    # More passes do not make up for less memory: any parameter below the policy's upgrades.
+    assert needs_rehash(argon, HashPolicy("argon2id", argon2_time_cost=1, argon2_memory_kib=16))
 
 
 def login_hash(sandbox: Sandbox, email: str, password: str) -> tuple[int, float, str]:
@@ -107,7 +111,7 @@ def login_hash(sandbox: Sandbox, email: str, password: str) -> tuple[int, float,
     status, ms = asyncio.run(go())
     row = sandbox.db.conn.execute("SELECT password_hash FROM users WHERE email = ?",
                                   (email,)).fetchone()
-    return status, ms, row[0]
+    return status, ms, row[0] if row else ""
 
 
 @pytest.mark.parametrize(("algorithm", "prefix"), [("bcrypt", "$2b$04$"),
@@ -119,13 +123,28 @@ def test_a_login_upgrades_the_seeded_hash_and_then_pays_the_new_ones_cost(
     try:
         status, first_ms, stored = login_hash(sandbox, "grace@shop.test", "sandbox123")
         assert status == 200 and stored.startswith(prefix)
-        assert first_ms == pytest.approx(200 * HASH_MS_PER_ITERATION, abs=0.01)  # the old hash
+        expected = stored_params(stored).cost_ms()  # type: ignore[union-attr]
+        # The old PBKDF2 hash is checked, padded to the new policy's time.
+        assert first_ms == pytest.approx(max(200 * HASH_MS_PER_ITERATION, expected), abs=0.01)
         status, second_ms, again = login_hash(sandbox, "grace@shop.test", "sandbox123")
         assert status == 200 and again == stored  # no second upgrade
-        expected = stored_params(stored).cost_ms()  # type: ignore[union-attr]
         assert second_ms == pytest.approx(expected, abs=0.01)
         status, _, _ = login_hash(sandbox, "grace@shop.test", "wrong password")
         assert status == 401
+    finally:
+        sandbox.close()
+
+
+def test_while_hashes_migrate_a_wrong_password_takes_as_long_for_every_e_mail(
+    cheap_password_hashes: None,
+) -> None:
+    """Seeded accounts keep their cheap PBKDF2 hashes until their next login; a failed login
+    on one must not be quicker than on an e-mail that has no account."""
+    sandbox = Sandbox(Settings().replace({"auth.hash": "bcrypt", "auth.bcrypt_cost": 6}))
+    try:
+        times = {login_hash(sandbox, email, "wrong password")[1]
+                 for email in ("grace@shop.test", "nobody@shop.test", "ada@shop.test")}
+        assert len(times) == 1 and times.pop() == pytest.approx(64 * BCRYPT_MS_PER_ROUND)
     finally:
         sandbox.close()
 
