@@ -44,6 +44,7 @@ from sandbox.errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -268,9 +269,11 @@ class ShopController:
     async def oauth_token(self, request: Request) -> tuple[int, Any]:
         """The OAuth2 token endpoint: form in, token out (client credentials grant)."""
         authorizations = request.headers.getlist("authorization")
+        if len(authorizations) > 1:
+            raise OAuthError("invalid_request", "Send one Authorization header, not several.")
         token_request = read_token_request(
             request.headers.get("content-type"), await request.body(),
-            authorizations[0] if len(authorizations) == 1 else None)
+            authorizations[0] if authorizations else None)
         return 200, OAuthService(self.ctx).grant(token_request)
 
     async def revoke_client(self, request: Request) -> tuple[int, Any]:

@@ -203,9 +203,10 @@ def cmd_hashes(args: argparse.Namespace, out: Console) -> int:
             cells.append(f"{row['measured_hashes_per_s_this_machine']:,.1f}")
         table.add_row(*cells)
     out.print(table)
+    wall = "; real/s here is this machine's wall clock" if args.measure else ""
     out.print("login ms and guesses/s/core are simulated from each hash's work parameters "
-              "(sandbox/mechanisms/auth.py); real/s here is this machine's wall clock. An "
-              "attacker with GPUs gains far more on PBKDF2 than on bcrypt or argon2id.")
+              f"(sandbox/mechanisms/auth.py){wall}. An attacker with GPUs gains far more "
+              "on PBKDF2 than on bcrypt or argon2id.")
     return EXIT_OK
 
 

@@ -377,3 +377,12 @@ async def test_a_limited_login_says_when_to_retry(sandbox: Sandbox) -> None:
     assert envelope_code(refused, 429) == "too_many_requests"
     assert "this account" in refused.json()["error"]["message"]
     assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_two_authorization_headers_are_one_too_many(client: httpx.AsyncClient) -> None:
+    basic = "Basic " + base64.b64encode(f"{PARTNER}:{secret(PARTNER)}".encode()).decode()
+    response = await client.post(
+        "/oauth/token", content=b"grant_type=client_credentials",
+        headers=[("Content-Type", "application/x-www-form-urlencoded"),
+                 ("Authorization", basic), ("Authorization", "Basic Zm9vOmJhcg==")])
+    oauth_error(response, 400, "invalid_request")
