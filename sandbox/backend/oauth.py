@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from sandbox import tracing
 from sandbox.backend.context import AppContext
+from sandbox.backend.seed import SEED_HASH_ITERATIONS
 from sandbox.backend.services import SERVICE_CPU_MS, after_commit
 from sandbox.errors import Forbidden, NotFound, OAuthError, Unauthorized
 from sandbox.mechanisms.auth import CLIENT_ID, SCOPES, Identity, stored_params, verify_password
@@ -25,9 +26,9 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 4096
 FORM_FIELDS = ("grant_type", "scope", "client_id", "client_secret")
 MAX_SECRET = 256
-# The hash a secret is checked against when the client id is unknown: paying for one anyway
-# keeps the answer's timing from saying which client ids exist.
-_NO_CLIENT_HASH = "pbkdf2_sha256$200$00000000$" + "0" * 64
+# The hash a secret is checked against when the client id is unknown: paying for one as
+# costly as a registered client's keeps the answer's timing from saying which ids exist.
+_NO_CLIENT_HASH = f"pbkdf2_sha256${SEED_HASH_ITERATIONS}$00000000$" + "0" * 64
 
 
 @dataclass(frozen=True)
