@@ -184,16 +184,17 @@ class AccountService:
             policy = hash_policy(self.ctx)
             # Pay for a hash even when the user does not exist, so timing does not reveal
             # which e-mails have accounts. The cost is the stored hash's own (its algorithm
-            # and work factor), and never less than the policy's: while old, cheaper hashes
-            # wait for their owners' next login, a quick "wrong password" would otherwise
-            # tell an attacker that the account exists (a server pads with a dummy hash).
+            # and work factor). A refusal never costs less than the policy's hash: while old,
+            # cheaper hashes wait for their owners' next login, a quick "wrong password"
+            # would tell an attacker that the account exists (a server pads with a dummy hash).
             params = stored_params(stored) or policy_params(policy)
             with tracing.span("auth.verify_password", "service") as hspan:
                 hspan.set("auth.hash", params.algorithm)
                 if params.algorithm == "pbkdf2":
                     hspan.set("auth.hash_iterations", params.work[0])
                 ok = verify_password(password, stored) if user else False
-                tracing.work(max(params.cost_ms(), policy_params(policy).cost_ms()))
+                cost = params.cost_ms()
+                tracing.work(cost if ok else max(cost, policy_params(policy).cost_ms()))
             if not user or not ok:
                 span.set("auth.result", "denied")
                 tracing.count("auth.login_failed")
