@@ -10,6 +10,7 @@
         ├── BadRequest           400: the request cannot be read (malformed JSON)
         ├── Unauthorized         401: who are you? (missing, bad or expired credentials)
         ├── Forbidden            403: we know who you are, and you may not do this
+        │   └── InsufficientScope 403: a client's token lacks the scope this route needs
         ├── NotFound             404: no such resource
         ├── Conflict             409: the request clashes with current state
         ├── PayloadTooLarge      413: the body is bigger than the server accepts
@@ -17,7 +18,8 @@
         ├── ValidationFailed     422: the request is readable but its fields are wrong
         ├── TooManyRequests      429: over the rate limit
         ├── BadGateway           502: the instance behind the balancer did not answer
-        └── ServiceUnavailable   503: a dependency is down; try again later
+        ├── ServiceUnavailable   503: a dependency is down; try again later
+        └── OAuthError           400/401 from POST /oauth/token, in RFC 6749's own shape
 
 An ApiError carries only what is safe to show a client: a status, a short machine code, a
 message and optional field-level details. Internals go to the log, never into a response.
@@ -101,6 +103,20 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """A client's token is valid but was not granted the scope this route needs (RFC 6750)."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, needed: str, granted: frozenset[str] | None) -> None:
+        have = ", ".join(sorted(granted)) if granted else "none"
+        super().__init__(
+            f"This needs the scope '{needed}'; your token carries: {have}. Ask the token "
+            f"endpoint for it with scope={needed}, if your client is allowed it.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+        )
+
+
 class NotFound(ApiError):
     """No such resource, or no such route."""
 
@@ -164,3 +180,26 @@ class InternalError(ApiError):
         super().__init__(
             "Something went wrong on our side. Quote the request id to find it in the log."
         )
+
+
+class OAuthError(ApiError):
+    """An error from the OAuth2 token endpoint. RFC 6749 (5.2) fixes its body:
+    `{"error": "<code>", "error_description": "..."}`, which OAuth client libraries read, so
+    here the spec's shape stands in for the shop's envelope.
+
+    Codes: invalid_request, invalid_client (401), unsupported_grant_type, invalid_scope.
+    """
+
+    def __init__(self, code: str, message: str, *, status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
+        # A token endpoint's answers must never be cached (RFC 6749 5.1 and 5.2).
+        super().__init__(message, headers={"Cache-Control": "no-store", "Pragma": "no-cache",
+                                           **(headers or {})})
+        self.code = code
+        self.status = status
+
+    def envelope(self, request_id: str = "") -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "error_description": self.message}
+        if request_id:
+            body["request_id"] = request_id
+        return body

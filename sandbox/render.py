@@ -125,6 +125,9 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
                   f"{s['queries']:,} / {s['p95_ms']:.2f} ms / {s['query_share']:.0%}")
                  for k, s in shards["by_shard"].items()]
         rows.append(("reads asking every shard (fan-out)", f"{shards['fanout_reads']:,}"))
+    for section in ("credential_stuffing", "revocation"):  # the auth scenarios' own figures
+        for key, value in metrics.get(section, {}).items():
+            rows.append((f"{section}.{key}", "-" if value is None else f"{value:,}"))
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

@@ -25,6 +25,7 @@ from sandbox.backend.app import create_app
 from sandbox.backend.context import AppContext
 from sandbox.backend.database import Database, StoreStats
 from sandbox.backend.repositories import OrderRepository, Repositories
+from sandbox.backend.seed import add_oauth_clients
 from sandbox.backend.services import EMAIL_MS, Services
 from sandbox.backend.sharding import (
     SHARDED_TABLES,
@@ -38,10 +39,12 @@ from sandbox.clock import SimClock
 from sandbox.mechanisms.auth import SECRET_BYTES, TokenIssuer
 from sandbox.mechanisms.cache import Cache, WriteBehind, make_strategy
 from sandbox.mechanisms.events import EventBus
+from sandbox.mechanisms.login_limit import make_login_limiter
 from sandbox.mechanisms.queue import JobQueue
 from sandbox.mechanisms.ratelimit import make_limiter
 from sandbox.mechanisms.redis_store import RedisStore
 from sandbox.mechanisms.resilience import Dependency
+from sandbox.mechanisms.revocation import RevocationList
 from sandbox.network import Network, SandboxTransport, SimRequest, SimResponse
 from sandbox.settings import Settings
 
@@ -71,6 +74,7 @@ class Sandbox:
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.db = Database.open_seeded(DATA_SEED, self.settings.db.indexes)
+        add_oauth_clients(self.db.conn)
         self.replica: Database | None = None
         self.shards: list[Database] = []  # `db.shards` above 1: the orders' files, shard k at k
         self._cores = 0
@@ -100,6 +104,7 @@ class Sandbox:
                                  random.Random(seed * 7 + 3), self._orders.confirm)
         self.ctx.events = EventBus(self.redis, self.redis.key("events:orders"), self.clock,
                                    lambda: self.settings, seed=seed)
+        self.ctx.revocations = RevocationList(self.redis)
         self.ctx.email = Dependency("email", EMAIL_MS, self.clock, lambda: self.settings,
                                     random.Random(seed * 11 + 7))
         self._db_guard = Dependency("db", 0.0, self.clock, lambda: self.settings,
@@ -111,6 +116,7 @@ class Sandbox:
         self.network.ping_database = self._database_answers
         self.network.edge_fingerprint = self._page_data
         self.network.gateway.key_is_valid = self._api_key_exists
+        self.ctx.client_address = self.network.gateway.client_address
         self._configure_mechanisms(self.settings, None)
 
     def apply(self, settings: Settings) -> None:
@@ -148,6 +154,10 @@ class Sandbox:
             self.network.gateway.limiter = make_limiter(self.redis, settings.ratelimit)
         if previous is None or previous.faults.cache_down_at_s != settings.faults.cache_down_at_s:
             self.time_faults()
+        if previous is None or previous.auth != settings.auth:
+            self.ctx.login_limiter = make_login_limiter(self.redis, settings.auth)
+            self.network.gateway.revocations = (self.ctx.revocations
+                                                if settings.auth.revocation_check else None)
         self.redis.available = not (settings.faults.cache_down or self.cache_crashed)
         self.db.available = not settings.faults.db_down
         guarded = settings.faults.hop == "db" or settings.resilience.breaker

@@ -145,6 +145,34 @@ class AuthSettings:
     token_ttl_s: int = field(
         default=900, metadata=_spec("Seconds an access token stays valid.", lo=1, hi=86400 * 30)
     )
+    hash: Literal["pbkdf2", "bcrypt", "argon2id"] = field(
+        default="pbkdf2",
+        metadata=_spec("Password hash for new and upgraded hashes (older ones upgrade at login)."),
+    )
+    bcrypt_cost: int = field(
+        default=10, metadata=_spec("bcrypt work factor: 2**cost rounds per hash.", lo=4, hi=20)
+    )
+    argon2_time_cost: int = field(
+        default=2, metadata=_spec("argon2id passes over its memory per hash.", lo=1, hi=20)
+    )
+    argon2_memory_kib: int = field(
+        default=19_456, metadata=_spec("argon2id memory per hash, in KiB.", lo=8, hi=1_048_576)
+    )
+    revocation_check: bool = field(
+        default=False,
+        metadata=_spec("The gateway asks Redis, per request with a token, whether its client was "
+                       "revoked (else a token works until it expires)."),
+    )
+    login_limit: Literal["off", "per_ip", "per_account"] = field(
+        default="off", metadata=_spec("Limit login attempts per client address or per account.")
+    )
+    login_limit_max: int = field(
+        default=5, metadata=_spec("Login attempts allowed per window (per address or account).",
+                                  lo=1, hi=1_000_000)
+    )
+    login_limit_window_s: float = field(
+        default=60.0, metadata=_spec("Length of the login-limit window in seconds.", lo=1, hi=86400)
+    )
 
 
 @dataclass(frozen=True)

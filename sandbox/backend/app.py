@@ -27,6 +27,9 @@ ROUTES: dict[str, dict[str, str]] = {
     "/health": {"GET": "health"},
     "/ready": {"GET": "ready"},
     "/openapi.json": {"GET": "openapi"},
+    "/oauth/token": {"POST": "oauth_token"},
+    "/oauth/clients/{client_id}/revoke": {"POST": "revoke_client"},
+    "/partner/orders": {"GET": "partner_orders"},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sandbox.backend.repositories import Repositories
@@ -13,8 +14,10 @@ from sandbox.mechanisms.auth import TokenIssuer
 from sandbox.mechanisms.cache import NoCache
 from sandbox.mechanisms.email_provider import EmailProvider
 from sandbox.mechanisms.events import EventBus
+from sandbox.mechanisms.login_limit import LoginLimiter
 from sandbox.mechanisms.queue import JobQueue
 from sandbox.mechanisms.resilience import Dependency
+from sandbox.mechanisms.revocation import RevocationList
 from sandbox.request_context import current_request
 from sandbox.settings import Settings
 
@@ -54,6 +57,11 @@ class AppContext:
         return self.replica_repos
     log: list[dict[str, object]] = field(default_factory=list)
     seams: Seams = field(default_factory=Seams)  # parts a student's code stands in for
+    revocations: RevocationList | None = None  # revoked token subjects, in Redis
+    login_limiter: LoginLimiter | None = None  # set while `auth.login_limit` is not off
+    # The caller's address as the gateway trusts it (peer, or a trusted proxy's
+    # X-Forwarded-For): (headers, peer) -> address. Set by the sandbox.
+    client_address: Callable[[list[tuple[bytes, bytes]], str], str] = lambda headers, peer: peer
 
     def now_s(self) -> float:
         """Simulated time as Unix seconds (the sandbox starts where the seed data ends)."""

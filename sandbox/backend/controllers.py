@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from sandbox import tracing
 from sandbox.backend.context import AppContext
+from sandbox.backend.oauth import OAuthService, read_token_request
 from sandbox.backend.openapi import openapi_document
 from sandbox.backend.schemas import (
     HISTORY_QUERY,
@@ -33,15 +34,17 @@ from sandbox.backend.schemas import (
     REVIEW,
     REVIEWS_QUERY,
 )
-from sandbox.backend.services import Services, require_user
+from sandbox.backend.services import Services, require_person, require_scope, require_user
 from sandbox.backend.validation import Field, conform, problems, query_int, validate
 from sandbox.errors import (
     ApiError,
     BadRequest,
     FieldError,
+    Forbidden,
     InternalError,
     MethodNotAllowed,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -149,6 +152,9 @@ class Endpoint:
         self.handlers = handlers
         self.allow = ", ".join(sorted(handlers))
         self._span_names = {name: f"controller.{name}" for name, _ in handlers.values()}
+        # A token endpoint's answers must never be cached (RFC 6749 5.1).
+        self._headers = ({"Cache-Control": "no-store", "Pragma": "no-cache"}
+                         if path == "/oauth/token" else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace = tracing.current_trace.get()
@@ -182,7 +188,7 @@ class Endpoint:
                     )
                     await send_error(send, InternalError(), request_id)
                 return
-        await send_json(send, status, body, request_id)
+        await send_json(send, status, body, request_id, self._headers)
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -207,7 +213,9 @@ class ShopController:
         """One ASGI endpoint for `path`, dispatching each method to its handler."""
         return Endpoint(self, path, {m: (n, getattr(self, n)) for m, n in handlers.items()})
 
-    def identity(self, request: Request) -> Identity | None:
+    def identity(self, request: Request, scope: str = "") -> Identity | None:
+        """Who is calling. A client's token must carry `scope`; on a route with no scope
+        (one that acts as a person: reviews, admin changes, "my" orders) it is refused."""
         wanted = {b"authorization": "", b"x-api-key": "", b"x-user-id": ""}
         for key, value in request.scope["headers"]:
             if key in wanted:
@@ -221,7 +229,20 @@ class ShopController:
             # Who the request was for, on the trace's root as OpenTelemetry names it: the JSON
             # request log shows it (the user id, never the credential that proved it).
             trace.root.attrs["enduser.id"] = identity.user_id
+        if scope:
+            require_scope(identity, scope)
+        else:
+            require_person(identity, "This route")
         return identity
+
+    def reader_scope(self, request: Request) -> None:
+        """Public reads: anyone may call them. A bearer token sent along must still be valid,
+        and a client's must carry `products:read` (a token is never silently ignored)."""
+        for key, _ in request.scope["headers"]:  # the mix's browsing sends no headers at all
+            if key == b"authorization":
+                if self.ctx.settings.auth.mode == "jwt":
+                    self.identity(request, "products:read")
+                return
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -246,7 +267,35 @@ class ShopController:
 
     async def login(self, request: Request) -> tuple[int, Any]:
         body = validate(await read_json(request), LOGIN)
-        return 200, self.services.accounts.login(body["email"], body["password"])
+        peer = request.client.host if request.client else ""
+        address = self.ctx.client_address(request.scope["headers"], peer)
+        return 200, self.services.accounts.login(body["email"], body["password"], address)
+
+    async def oauth_token(self, request: Request) -> tuple[int, Any]:
+        """The OAuth2 token endpoint: form in, token out (client credentials grant)."""
+        authorizations = request.headers.getlist("authorization")
+        if len(authorizations) > 1:
+            raise OAuthError("invalid_request", "Send one Authorization header, not several.")
+        token_request = read_token_request(
+            request.headers.get("content-type"), await request.body(),
+            authorizations[0] if authorizations else None)
+        return 200, OAuthService(self.ctx).grant(token_request)
+
+    async def revoke_client(self, request: Request) -> tuple[int, Any]:
+        client_id = str(request.path_params["client_id"])
+        return 200, OAuthService(self.ctx).revoke(self.identity(request), client_id)
+
+    async def partner_orders(self, request: Request) -> tuple[int, Any]:
+        """A partner client's own orders: the orders on the account it orders for. Only a
+        client's token opens it; a user has GET /users/me/orders."""
+        identity = require_user(self.identity(request, "orders:read"))
+        if identity.scopes is None:
+            raise Forbidden("This route is for OAuth2 clients: send a client's token (POST "
+                            "/oauth/token) with the scope 'orders:read'.",
+                            headers={"WWW-Authenticate":
+                                     'Bearer error="insufficient_scope", scope="orders:read"'})
+        limit = query_number(dict(request.query_params), HISTORY_QUERY, "limit", 10)
+        return 200, self.services.orders.history(identity, identity.user_id, limit)
 
     async def list_products(self, request: Request) -> tuple[int, Any]:
         params = dict(request.query_params)
@@ -254,6 +303,7 @@ class ShopController:
         after = query_number(params, PRODUCTS_QUERY, "after", -1) if "after" in params else None
         offset = query_number(params, PRODUCTS_QUERY, "offset", 0)
         category = params.get("category") or None
+        self.reader_scope(request)
         problem = PRODUCTS_QUERY["category"].check(category) if category is not None else None
         if problem is not None:
             raise ValidationFailed("Some query parameters are not valid.",
@@ -261,6 +311,7 @@ class ShopController:
         return 200, self.services.catalog.products(category, limit, offset, after)
 
     async def get_product(self, request: Request) -> tuple[int, Any]:
+        self.reader_scope(request)
         return 200, self.services.catalog.product(path_id(request, "product_id"))
 
     async def patch_product(self, request: Request) -> tuple[int, Any]:
@@ -274,6 +325,7 @@ class ShopController:
 
     async def get_reviews(self, request: Request) -> tuple[int, Any]:
         limit = query_number(dict(request.query_params), REVIEWS_QUERY, "limit", 10)
+        self.reader_scope(request)
         return 200, self.services.catalog.reviews(path_id(request, "product_id"), limit)
 
     async def post_review(self, request: Request) -> tuple[int, Any]:
@@ -304,7 +356,7 @@ class ShopController:
             raise ValidationFailed(
                 "Some fields are not valid." if errors else "Some headers are not valid.",
                 details=errors + key_errors)
-        identity = self.identity(request)
+        identity = self.identity(request, "orders:write")
         items = [conform(item, ORDER_ITEM) for item in body["items"]]  # 3.0 is 3 from here
         order, replayed = self.services.orders.place(identity, items, key)
         if replayed:
@@ -313,7 +365,7 @@ class ShopController:
 
     async def get_order(self, request: Request) -> tuple[int, Any]:
         order_id = path_id(request, "order_id")
-        return 200, self.services.orders.order(self.identity(request), order_id)
+        return 200, self.services.orders.order(self.identity(request, "orders:read"), order_id)
 
     async def user_orders(self, request: Request) -> tuple[int, Any]:
         user_id = path_id(request, "user_id")

@@ -8,6 +8,7 @@ from typing import Any
 from sandbox import __version__
 from sandbox.backend import schemas
 from sandbox.backend.validation import Field
+from sandbox.mechanisms.auth import SCOPES
 
 
 def _field(spec: Field) -> dict[str, Any]:
@@ -121,6 +122,30 @@ SCHEMAS: dict[str, Any] = {
                   "description": "An e-mail address: no spaces or control characters, one @, "
                                  "a domain with a dot. Stored in lower case."}}},
     "Login": _object(schemas.LOGIN),
+    "ClientCredentials": {
+        "type": "object", "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "scope": {"type": "string", "description": "Space-separated scopes; leave it out "
+                                                       "for all the client was given."},
+            "client_id": {"type": "string", "description": "If not sent by HTTP Basic."},
+            "client_secret": {"type": "string", "description": "If not sent by HTTP Basic."},
+        },
+    },
+    "ClientToken": {"type": "object",
+                    "required": ["access_token", "token_type", "expires_in", "scope"],
+                    "properties": {"access_token": STR,
+                                   "token_type": {"type": "string", "enum": ["Bearer"]},
+                                   "expires_in": INT, "scope": STR}},
+    # RFC 6749 5.2 fixes this shape for the token endpoint; OAuth client libraries read it.
+    "OAuthError": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string", "enum": ["invalid_request", "invalid_client",
+                                             "unsupported_grant_type", "invalid_scope"]},
+        "error_description": STR, "request_id": STR}},
+    "Revocation": {"type": "object", "required": ["client_id", "revoked", "revoked_at"],
+                   "properties": {"client_id": STR, "revoked": {"type": "boolean"},
+                                  "revoked_at": INT,
+                                  "tokens_refused_at_once": {"type": "boolean"}}},
     "Review.create": _object(schemas.REVIEW),
     "Product.patch": {**_object(schemas.PRODUCT_PATCH), "minProperties": 1},
     "Order.create": {**_object(schemas.ORDER), "properties": {
@@ -162,7 +187,8 @@ def _query(spec: dict[str, Field], name: str, description: str) -> dict[str, Any
 
 def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
                body: str | None = None, params: list[dict[str, Any]] | None = None,
-               secured: bool = False) -> dict[str, Any]:
+               secured: bool = False, scope: str = "",
+               anonymous: bool = False) -> dict[str, Any]:
     responses: dict[str, Any] = {
         ok: {"description": "Success.",
              "content": {"application/json": {"schema": _ref(schema)}}},
@@ -182,6 +208,28 @@ def _operation(summary: str, ok: str, schema: str, errors: tuple[str, ...], *,
                              "content": {"application/json": {"schema": _ref(body)}}}
     if secured:
         op["security"] = [{"bearer": []}, {"apiKey": []}]
+        if scope:  # an OAuth2 client's token opens it with this scope
+            op["security"].append({"oauth2": [scope]})
+        if anonymous:  # public: a token is optional, but checked when sent
+            op["security"].insert(0, {})
+    return op
+
+
+def _token_operation() -> dict[str, Any]:
+    """POST /oauth/token: a form in, and the RFC's own error shape out (400 and 401)."""
+    no_store = {"Cache-Control": {"description": "Always `no-store`: tokens are not cached.",
+                                  "schema": {"type": "string"}}}
+    op = _operation("OAuth2 token endpoint: the client credentials grant. Authenticate the "
+                    "client with HTTP Basic (id:secret) or the form fields client_id and "
+                    "client_secret, not both.", "200", "ClientToken", ())
+    op["responses"]["200"]["headers"].update(no_store)
+    for code, text in (("400", "invalid_request, unsupported_grant_type or invalid_scope."),
+                       ("401", "invalid_client: unknown client, wrong secret, or revoked.")):
+        op["responses"][code] = {
+            "description": text, "content": {"application/json": {"schema": _ref("OAuthError")}},
+            "headers": {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}, **no_store}}
+    op["requestBody"] = {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": _ref("ClientCredentials")}}}
     return op
 
 
@@ -204,40 +252,55 @@ def openapi_document() -> dict[str, Any]:
         "/auth/login": {"post": _operation("Exchange e-mail and password for a token.",
                                            "200", "Token", (*body_errors, "401"),
                                            body="Login")},
-        "/products": {"get": _operation("A page of products.", "200", "ProductPage", ("422",),
-                                        params=paging)},
+        "/products": {"get": _operation("A page of products.", "200", "ProductPage",
+                                        ("401", "403", "422"), params=paging,
+                                        secured=True, scope="products:read", anonymous=True)},
         "/products/{product_id}": {
-            "get": _operation("One product.", "200", "Product", ("404",),
-                              params=[_id_param("product_id")]),
+            "get": _operation("One product.", "200", "Product", ("401", "403", "404"),
+                              params=[_id_param("product_id")], secured=True,
+                              scope="products:read", anonymous=True),
             "patch": _operation("Change a product (admins).", "200", "Product",
                                 (*body_errors, "401", "403", "404"), body="Product.patch",
                                 params=[_id_param("product_id")], secured=True),
         },
         "/products/{product_id}/reviews": {
             "get": _operation("A product's newest reviews.", "200", "ReviewPage",
-                              ("404", "422"), params=[
+                              ("401", "403", "404", "422"), secured=True,
+                              scope="products:read", anonymous=True, params=[
                                   _id_param("product_id"),
                                   _query(schemas.REVIEWS_QUERY, "limit", "Reviews.")]),
             "post": _operation("Review a product.", "201", "Review",
-                               (*body_errors, "401", "404", "409"), body="Review.create",
+                               (*body_errors, "401", "403", "404", "409"), body="Review.create",
                                params=[_id_param("product_id")], secured=True),
         },
         "/orders": {"post": _operation(
             "Place an order; with an Idempotency-Key, retries place it only once.", "201",
-            "Order", (*body_errors, "401", "404", "409"), body="Order.create", secured=True,
+            "Order", (*body_errors, "401", "403", "404", "409"), body="Order.create",
+            secured=True, scope="orders:write",
             params=[{"name": "Idempotency-Key", "in": "header",
                      "required": schemas.IDEMPOTENCY_KEY.required, "schema": _field(schemas.IDEMPOTENCY_KEY),
                      "description": "Any unique string per order, e.g. a UUID."}])},
         "/orders/{order_id}": {"get": _operation("One order with its lines.", "200", "Order",
                                                  ("401", "403", "404"),
                                                  params=[_id_param("order_id")],
-                                                 secured=True)},
+                                                 secured=True, scope="orders:read")},
         "/users/me/orders": {"get": _operation("Your newest orders.", "200", "OrderHistory",
-                                               ("401", "422"), params=history, secured=True)},
+                                               ("401", "403", "422"), params=history,
+                                               secured=True)},
         "/users/{user_id}/orders": {"get": _operation(
             "A user's newest orders (the user or an admin).", "200", "OrderHistory",
             ("401", "403", "404", "422"), params=[_id_param("user_id"), *history],
             secured=True)},
+        "/oauth/token": {"post": _token_operation()},
+        "/oauth/clients/{client_id}/revoke": {"post": _operation(
+            "Revoke an OAuth2 client (admins): no new tokens; with auth.revocation_check on, "
+            "its tokens stop working at once.", "200", "Revocation", ("401", "403", "404"),
+            secured=True, params=[{"name": "client_id", "in": "path", "required": True,
+                                   "schema": {"type": "string", "minLength": 1,
+                                              "maxLength": 63}}])},
+        "/partner/orders": {"get": _operation(
+            "A partner client's own orders (a client's token only).", "200", "OrderHistory",
+            ("401", "403", "422"), params=history, secured=True, scope="orders:read")},
     }
     return {
         "openapi": "3.1.0",
@@ -256,6 +319,8 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
+                    "tokenUrl": "/oauth/token", "scopes": SCOPES}}},
             },
         },
     }

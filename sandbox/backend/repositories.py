@@ -76,6 +76,29 @@ class ApiKeyRepository(Repository):
             return int(row[0]) if row else None
 
 
+class OAuthClientRepository(Repository):
+    """The registered OAuth2 clients: their hashed secrets, granted scopes and status."""
+
+    def by_id(self, client_id: str) -> dict[str, Any] | None:
+        with tracing.span("repository.oauth_clients.by_id", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            row = self.db.query_one(
+                "SELECT client_id, secret_hash, scopes, account, revoked_at FROM oauth_clients "
+                "WHERE client_id = ?", (client_id,))
+            if row is None:
+                return None
+            return dict(zip(("client_id", "secret_hash", "scopes", "account", "revoked_at"),
+                            row, strict=True))
+
+    def revoke(self, client_id: str, now_s: int) -> bool:
+        """Mark a client revoked (its first revocation time stays); False if there is none."""
+        with tracing.span("repository.oauth_clients.revoke", "repository"):
+            cur = self.db.write(
+                "UPDATE oauth_clients SET revoked_at = coalesce(revoked_at, ?) "
+                "WHERE client_id = ?", (now_s, client_id))
+            return cur.rowcount > 0
+
+
 # Loads a page of products by key: (database, category, limit, after_id) -> products.
 PageLoader = Callable[[Database, str | None, int, int], list[dict[str, Any]]]
 
@@ -387,6 +410,7 @@ class Repositories:
         self.confirmations = ConfirmationRepository(db)
         self.idempotency = IdempotencyRepository(db)
         self.outbox = OutboxRepository(db)
+        self.oauth_clients = OAuthClientRepository(db)
 
     def transaction(self) -> AbstractContextManager[None]:
         shards = self.orders.shard_transaction()

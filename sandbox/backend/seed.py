@@ -9,6 +9,7 @@ writes cannot touch the cached file.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import random
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from sandbox.backend.demo import DEMO_PASSWORD
+from sandbox.backend.demo import DEMO_CLIENTS, DEMO_PASSWORD
 from sandbox.errors import SeedError
 from sandbox.mechanisms.auth import hash_password
 from sandbox.settings import DEFAULT_INDEXES
@@ -245,3 +246,19 @@ def _reviews(rnd: random.Random) -> Iterator[tuple[object, ...]]:
         rating = rnd.choice((5, 5, 4, 4, 4, 3, 2, 1))
         yield (rid, pid, rnd.randrange(1, USERS + 1), rating,
                f"Rated {rating} of 5.", SEED_EPOCH_S - rnd.randrange(86400 * 365))
+
+
+def add_oauth_clients(conn: sqlite3.Connection) -> None:
+    """The OAuth2 clients table, with the demo clients, in a sandbox's own copy of the shop.
+
+    Made when a sandbox starts rather than in the cached seed file: it is tiny, and the seed
+    file then serves sandboxes with and without it. Secrets are stored hashed only, each with
+    its own salt (fixed here, so every sandbox's table is the same)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS oauth_clients (client_id TEXT PRIMARY KEY, "
+                 "secret_hash TEXT NOT NULL, scopes TEXT NOT NULL, account INTEGER NOT NULL "
+                 "REFERENCES users(id), revoked_at INTEGER)")
+    for client_id, (secret, scopes, account) in DEMO_CLIENTS.items():
+        salt = hashlib.sha256(b"client salt " + client_id.encode()).digest()[:8]
+        conn.execute("INSERT OR IGNORE INTO oauth_clients VALUES (?,?,?,?,NULL)",
+                     (client_id, hash_password(secret, salt, SEED_HASH_ITERATIONS), scopes,
+                      account))

@@ -19,17 +19,21 @@ from sandbox.errors import (
     Conflict,
     FieldError,
     Forbidden,
+    InsufficientScope,
     NotFound,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     ValidationFailed,
 )
 from sandbox.mechanisms.auth import (
-    HASH_MS_PER_ITERATION,
+    HashPolicy,
     Identity,
-    hash_iterations,
-    hash_password,
+    make_hash,
+    needs_rehash,
     parse_user_id,
+    policy_params,
+    stored_params,
     verify_password,
 )
 from sandbox.mechanisms.cache import WriteBehind
@@ -47,6 +51,27 @@ def require_user(identity: Identity | None) -> Identity:
     if identity is None:
         raise Unauthorized("Log in first: this needs an access token or an API key.")
     return identity
+
+
+def require_scope(identity: Identity | None, scope: str) -> None:
+    """403 insufficient_scope when a client's token was not granted `scope`. A user's token
+    carries no scopes: what a user may do is decided by their role, in the services."""
+    if identity is not None and identity.scopes is not None and scope not in identity.scopes:
+        raise InsufficientScope(scope, identity.scopes)
+
+
+def require_person(identity: Identity | None, what: str) -> None:
+    """403 when a client's token is used on a route that acts as a person (no scope opens it)."""
+    if identity is not None and identity.scopes is not None:
+        raise Forbidden(f"{what} needs a user's access token; a client's token cannot do it.",
+                        headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
+
+
+def hash_policy(ctx: AppContext) -> HashPolicy:
+    """How new password hashes are made, from `auth.*`."""
+    auth = ctx.settings.auth
+    return HashPolicy(auth.hash, auth.hash_iterations, auth.bcrypt_cost, auth.argon2_time_cost,
+                      auth.argon2_memory_kib)
 
 
 def require_self_or_admin(identity: Identity | None, user_id: int) -> Identity:
@@ -144,43 +169,75 @@ class AccountService:
             repos = self.ctx.repos
             if repos.users.by_email(email) is not None:
                 raise Conflict("An account with this e-mail already exists.")
-            iterations = self.ctx.settings.auth.hash_iterations
-            stored = self._hash(password, iterations)
+            stored = self._hash(password, hash_policy(self.ctx))
             user_id = repos.users.add(email, name, stored, "customer", int(self.ctx.now_s()))
             return {"id": user_id, "email": email, "name": name, "role": "customer"}
 
-    def login(self, email: str, password: str) -> dict[str, Any]:
+    def login(self, email: str, password: str, address: str = "") -> dict[str, Any]:
         with tracing.span("service.accounts.login", "service") as span:
             tracing.work(SERVICE_CPU_MS)
+            email = email.strip().lower()
+            self._limit_login(address, email, span)
             repos = self.ctx.repos
-            user = repos.users.by_email(email.strip().lower())
+            user = repos.users.by_email(email)
             stored = user["password_hash"] if user else ""
+            policy = hash_policy(self.ctx)
             # Pay for a hash even when the user does not exist, so timing does not reveal
-            # which e-mails have accounts.
-            iterations = hash_iterations(stored) or self.ctx.settings.auth.hash_iterations
+            # which e-mails have accounts. The cost is the stored hash's own (its algorithm
+            # and work factor). A refusal never costs less than the policy's hash: while old,
+            # cheaper hashes wait for their owners' next login, a quick "wrong password"
+            # would tell an attacker that the account exists (a server pads with a dummy hash).
+            params = stored_params(stored) or policy_params(policy)
             with tracing.span("auth.verify_password", "service") as hspan:
-                hspan.set("auth.hash_iterations", iterations)
+                hspan.set("auth.hash", params.algorithm)
+                if params.algorithm == "pbkdf2":
+                    hspan.set("auth.hash_iterations", params.work[0])
                 ok = verify_password(password, stored) if user else False
-                tracing.work(iterations * HASH_MS_PER_ITERATION)
+                cost = params.cost_ms()
+                tracing.work(cost if ok else max(cost, policy_params(policy).cost_ms()))
             if not user or not ok:
                 span.set("auth.result", "denied")
+                tracing.count("auth.login_failed")
                 raise Unauthorized("Wrong e-mail or password.")
-            wanted = self.ctx.settings.auth.hash_iterations
-            if iterations < wanted:
-                # The stored hash is cheaper than today's policy: upgrade it while we know
-                # the password.
-                repos.users.set_password_hash(user["id"], self._hash(password, wanted))
+            if needs_rehash(stored, policy):
+                # The stored hash is weaker than today's policy (another algorithm, or less
+                # work): upgrade it while we know the password.
+                repos.users.set_password_hash(user["id"], self._hash(password, policy))
             ttl = self.ctx.settings.auth.token_ttl_s
             token = self.ctx.tokens.issue(user["id"], user["role"], self.ctx.now_s(), ttl)
             span.set("auth.result", "ok")
             return {"access_token": token, "token_type": "Bearer", "expires_in": ttl,
                     "user_id": user["id"]}
 
-    def _hash(self, password: str, iterations: int) -> str:
+    def _limit_login(self, address: str, email: str, span: tracing.Span) -> None:
+        """429 when this address or account is out of login attempts (`auth.login_limit`),
+        checked before the slow hash so a refused guess costs the server next to nothing.
+        If Redis is down the check fails open, as the gateway's limiter does."""
+        limiter = self.ctx.login_limiter
+        if limiter is None:
+            return
+        try:
+            decision = limiter.check(address, email, self.ctx.clock.now_ms)
+        except CacheUnavailable:
+            span.set("auth.login_limit", "unavailable: failing open")
+            return
+        if not decision.allowed:
+            span.set("auth.result", "limited")
+            tracing.count("auth.login_limited")
+            window = self.ctx.settings.auth.login_limit_window_s
+            whose = "from this address" if limiter.per == "per_ip" else "for this account"
+            raise TooManyRequests(
+                f"Too many login attempts {whose}: {decision.limit} per {window:g} s. Retry after "
+                f"{decision.headers()['Retry-After']} s.", headers=decision.headers())
+
+    def _hash(self, password: str, policy: HashPolicy) -> str:
+        params = policy_params(policy)
         with tracing.span("auth.hash_password", "service") as span:
-            span.set("auth.hash_iterations", iterations)
-            tracing.work(iterations * HASH_MS_PER_ITERATION)
-            return hash_password(password, self.ctx.rng.randbytes(8), iterations)
+            span.set("auth.hash", params.algorithm)
+            if params.algorithm == "pbkdf2":
+                span.set("auth.hash_iterations", params.work[0])
+            tracing.work(params.cost_ms())
+            return make_hash(password, self.ctx.rng.randbytes(8), policy)
 
     def identify(self, authorization: str | None, api_key: str | None,
                  user_header: str | None) -> Identity | None:
@@ -196,6 +253,13 @@ class AccountService:
                     raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
                 claimed = self.ctx.tokens.verify(token.strip(), self.ctx.now_s(),
                                                  self.ctx.settings.auth.token_ttl_s)
+                if claimed.scopes is not None:
+                    # A client's token is trusted on its signature and expiry alone, as most
+                    # APIs trust a JWT: no lookup per request. So a revoked client's token
+                    # works until it expires, unless the gateway checks the revocation list
+                    # (`auth.revocation_check`).
+                    span.set("auth.client_id", claimed.client_id)
+                    return claimed
                 # A valid signature says who the token was issued to, not who they are now:
                 # a deleted user's token must stop working, and a role taken away must go.
                 user = self.ctx.repos.users.by_id(claimed.user_id)

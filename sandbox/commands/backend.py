@@ -214,6 +214,47 @@ def cmd_settings(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+# -- hashes -----------------------------------------------------------------------------
+
+
+def cmd_hashes(args: argparse.Namespace, out: Console) -> int:
+    from dataclasses import replace
+
+    from rich.table import Table
+
+    from sandbox.mechanisms.auth import RECOMMENDED, HashPolicy, hash_costs, measure_hashes_per_s
+
+    auth = settings_from(args).auth
+    policy = HashPolicy(auth.hash, auth.hash_iterations, auth.bcrypt_cost,
+                        auth.argon2_time_cost, auth.argon2_memory_kib)
+    rows = hash_costs(policy)
+    if args.measure:
+        for row in rows:
+            source = policy if row["of"] == "settings" else RECOMMENDED
+            measured = replace(source, algorithm=row["algorithm"])
+            row["measured_hashes_per_s_this_machine"] = round(measure_hashes_per_s(measured), 1)
+    if args.json:
+        out.print_json(json.dumps(rows))
+        return EXIT_OK
+    table = Table(title="Password hashes: simulated cost per login, and per guess")
+    for name in ("algorithm", "of", "parameters", "login ms", "guesses/s/core"):
+        table.add_column(name, justify="right" if "/" in name or "ms" in name else "left")
+    if args.measure:
+        table.add_column("real/s here", justify="right")
+    for row in rows:
+        cells = [row["algorithm"], row["of"], row["parameters"], f"{row['login_hash_ms']:,.3f}",
+                 f"{row['guesses_per_s_per_core']:,.1f}"]
+        if args.measure:
+            cells.append(f"{row['measured_hashes_per_s_this_machine']:,.1f}")
+        table.add_row(*cells)
+    out.print(table)
+    wall = "; real/s here is this machine's wall clock" if args.measure else ""
+    out.print("login ms and guesses/s/core are simulated from each hash's work parameters "
+              f"(sandbox/mechanisms/auth.py){wall}. An attacker with GPUs gains far more "
+              "on PBKDF2 than on bcrypt or argon2id.")
+    return EXIT_OK
+
+
 # -- serve ----------------------------------------------------------------------------------
 
 

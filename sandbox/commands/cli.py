@@ -48,6 +48,7 @@ examples:
   sandbox scenario steady --set db.indexes=none --requests 500 --json
   sandbox scenario spike --set ratelimit.algorithm=token_bucket --redis-url redis://127.0.0.1:6379/0
   sandbox settings
+  sandbox hashes --measure
   sandbox serve --port 8000
   sandbox request GET /users/me/orders --user grace@shop.test --curl
   sandbox bench"""
@@ -119,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--json", action="store_true", help="print key -> value as JSON")
     settings.add_argument("--set", dest="assignments", action="append", default=[],
                           metavar="KEY=VALUE", help="show values with these changes applied")
+
+    hashes = sub.add_parser(
+        "hashes", help="password hashes side by side: login cost and an attacker's guesses/s",
+        description="PBKDF2, bcrypt and argon2id at this sandbox's settings (auth.*) and at "
+                    "today's recommended parameters: the simulated time a login spends on the "
+                    "hash, and the guesses per second per CPU core that leaves an attacker "
+                    "with a stolen table. --measure adds real hashes/s on this machine.")
+    hashes.add_argument("--measure", action="store_true",
+                        help="also time real hashes on this machine (a few seconds)")
+    hashes.add_argument("--json", action="store_true", help="print the rows as JSON")
+    hashes.add_argument("--set", dest="assignments", action="append", default=[],
+                        metavar="KEY=VALUE", help="change a setting first (e.g. auth.bcrypt_cost=12)")
 
     bench = sub.add_parser("bench", help="the performance table (ratios against baselines)",
                            description="Measure the sandbox against baselines measured in "
@@ -213,6 +226,8 @@ def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
             return backend.cmd_settings(args, out)
         if args.command == "bench":
             return cmd_bench(args, out, err)
+        if args.command == "hashes":
+            return backend.cmd_hashes(args, out)
         if args.command == "serve":
             return backend.cmd_serve(args, out, err)
         if args.command == "lessons":

@@ -52,12 +52,13 @@ TOPICS = {
     11: "Logging and monitoring", 12: "Deployment", 13: "Scalability", 14: "Reliability",
     15: "Testing a backend", 16: "API styles",
 }
-SCENARIOS = ("steady", "spike", "ramp")
+SCENARIOS = ("steady", "spike", "ramp", "credential_stuffing", "token_revocation")
 HIGHLIGHTS = ("client", "dns", "lb", "gateway", "instance", "controller", "service", "cache",
               "repository", "db", "queue", "worker", "edge")
 # Metric paths a checkpoint or claim may name: dotted paths into a scenario's metrics.
 METRIC_ROOTS = ("requests", "throughput_rps", "latency_ms", "status", "cache", "db",
-                "ratelimit", "queue", "instances", "endpoints", "connections", "cdn")
+                "ratelimit", "queue", "instances", "endpoints", "connections", "cdn", "auth",
+                "credential_stuffing", "revocation")
 ACTION_KEYS = {"set", "run", "request", "highlight", "reset"}
 HEADER_KEYS = {"id", "title", "topic", "order", "prerequisites", "summary"}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")

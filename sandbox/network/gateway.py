@@ -9,15 +9,22 @@ like a dead instance, and the orchestrator would kill a healthy one.
 
 If the limiter's Redis is unreachable the gateway fails open (lets the request through and
 says so in the trace): a broken limiter must not take the shop down.
+
+With `auth.revocation_check=on` it also refuses a bearer token whose subject (an OAuth2
+client) was revoked after the token was issued: one Redis read per request with a token.
+The app still verifies every token in full; the gateway only ever refuses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox.errors import TooManyRequests
+from sandbox import tracing
+from sandbox.errors import TooManyRequests, Unauthorized
+from sandbox.mechanisms.auth import token_subject
 from sandbox.mechanisms.ratelimit import Decision, RateLimiter
 from sandbox.mechanisms.redis_store import CacheUnavailable
+from sandbox.mechanisms.revocation import RevocationList
 from sandbox.tracing import Span
 
 GATEWAY_CPU_MS = 0.05
@@ -33,6 +40,8 @@ class Gateway:
         self.key_is_valid: Callable[[str], bool] = lambda key: False
         # Peers whose X-Forwarded-For is believed (`sandbox serve --trusted-proxy`).
         self.trusted_proxies: frozenset[str] = frozenset()
+        # The revocation list, while `auth.revocation_check` is on.
+        self.revocations: RevocationList | None = None
 
     def client_key(self, headers: list[tuple[bytes, bytes]], address: str) -> str:
         """Who the limit counts against: `key:<api key>`, or `addr:<address>`."""
@@ -44,13 +53,21 @@ class Gateway:
                 forwarded.append(value.decode("latin-1"))
         if api_key and len(api_key) <= MAX_API_KEY and self.key_is_valid(api_key):
             return "key:" + api_key
+        return "addr:" + self._address(forwarded, address)
+
+    def client_address(self, headers: list[tuple[bytes, bytes]], address: str) -> str:
+        """The client's address as far as it can be trusted (for the login limit per address)."""
+        forwarded = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        return self._address(forwarded, address)
+
+    def _address(self, forwarded: list[str], address: str) -> str:
         if forwarded and address in self.trusted_proxies:
             # Each proxy appends the address it saw, so only the last entry comes from our
             # trusted proxy; everything left of it is the client's own word.
             last = ",".join(forwarded).rsplit(",", 1)[-1].strip()
             if last:
-                return "addr:" + last[:64]
-        return "addr:" + address
+                return last[:64]
+        return address
 
     def admit(self, headers: list[tuple[bytes, bytes]], address: str, now_ms: float,
               span: Span, path: str = "") -> tuple[Decision | None, TooManyRequests | None]:
@@ -75,6 +92,39 @@ class Gateway:
             headers=decision.headers(),
         )
         return decision, error
+
+
+    def revoked(self, headers: list[tuple[bytes, bytes]], span: Span) -> Unauthorized | None:
+        """The 401 for a bearer token whose subject was revoked after it was issued, or None.
+
+        The token is read without checking its signature: a forged token can only make the
+        gateway refuse, and the app refuses it anyway. If Redis cannot answer, the request
+        goes on (failing open, as the limiter does): the token is then trusted until it
+        expires, exactly as with the check off."""
+        revocations = self.revocations
+        if revocations is None:
+            return None
+        authorization = next((v for k, v in headers if k == b"authorization"), b"")
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        found = token_subject(token.strip())
+        if found is None:
+            return None
+        subject, issued_s = found
+        try:
+            revoked_s = revocations.revoked_at(subject)
+        except CacheUnavailable:
+            span.attrs["auth.revocation_error"] = "revocation list unavailable: failing open"
+            return None
+        span.attrs["auth.revocation_checked"] = True
+        tracing.count("auth.revocation_checks")
+        if revoked_s is None or issued_s > revoked_s:
+            return None
+        span.attrs["auth.revoked"] = True
+        tracing.count("auth.revoked_refused")
+        return Unauthorized("This access token was revoked: its client no longer has access.",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def limiter_window(limiter: RateLimiter) -> str:

@@ -382,6 +382,10 @@ class Network:
                                                        clock.now_ms, span, request.path)
             if refusal is not None:
                 return _envelope_response(refusal, trace.request_id)
+            if self.gateway.revocations is not None:  # `auth.revocation_check=on`
+                revoked = self.gateway.revoked(request.headers, span)
+                if revoked is not None:
+                    return _envelope_response(revoked, trace.request_id)
         trace.instance = instance.name
         with trace.span(instance.name, "instance") as span:
             clock.now_ms += latency.hop()

@@ -190,6 +190,13 @@ class MetricsRecorder:
                                                   self.counts["rating.reviews_written"]),
             },
             "ratelimit": {"rejected": self.status[429]},
+            "auth": {
+                "login_failed": self.counts["auth.login_failed"],
+                "login_limited": self.counts["auth.login_limited"],
+                # One Redis round trip each (`auth.revocation_check`), and the tokens refused.
+                "revocation_checks": self.counts["auth.revocation_checks"],
+                "revoked_refused": self.counts["auth.revoked_refused"],
+            },
             "queue": {"published": 0, "processed": 0, "dead_lettered": 0, "lost": 0},
             "connections": connection_figures(self.counts),
             "cdn": edge_figures(self.counts),

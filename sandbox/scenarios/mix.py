@@ -12,6 +12,7 @@ import bisect
 import itertools
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,17 @@ class Shoppers:
     def action(self) -> str:
         r = self.rng.random() * self._action_cum[-1]
         return self._actions[bisect.bisect_right(self._action_cum, r)]
+
+    # A scenario's own shoppers may watch what their requests got (`on_response`, called after
+    # each one when a subclass defines it) and report figures of their own (`figures`, a
+    # section of the run's metrics): what only the client side knows, such as which logins
+    # were an attacker's.
+    on_response: Callable[[str, int, bytes, float, bool], None] | None = None
+    """(action, status, body, simulated ms, measured) after each request; None: not watched."""
+
+    def figures(self) -> dict[str, Any]:
+        """Sections to add to the run's metrics (none for the ordinary shoppers)."""
+        return {}
 
     def build(self, name: str, user_id: int) -> Action:
         rng = self.rng

@@ -72,6 +72,15 @@ def _stampede(t_ms: float) -> float:
     return 1000.0
 
 
+def _stuffing(t_ms: float) -> float:
+    return 100.0
+
+
+def _partner(t_ms: float) -> float:
+    # One partner's integration, calling steadily: slow enough that a run outlasts a token.
+    return 2.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -108,5 +117,11 @@ PATTERNS: dict[str, Pattern] = {
                 "written behind", 3000, _steady,
                 mix="sandbox.scenarios.price_edits:PriceEditShoppers",
                 settings=(("cache.strategy", "write_behind"),)),
+        Pattern("credential_stuffing", "an attacker replays leaked passwords from 4 addresses "
+                "while customers log in, 100 requests/s", 3000, _stuffing,
+                mix="sandbox.scenarios.stuffing:StuffingShoppers"),
+        Pattern("token_revocation", "a partner client is revoked 10 s in and keeps calling with "
+                "its token, 2 requests/s", 2000, _partner,
+                mix="sandbox.scenarios.revocation:RevocationShoppers"),
     )
 }

@@ -178,6 +178,8 @@ async def arun_scenario(
                 SimRequest(act.method, act.path, act.query, headers, act.body,
                            client=f"client-{user_id}")
             )
+            if shoppers.on_response is not None:
+                shoppers.on_response(action, response.status, response.body, now, i >= warmup)
             if action == "login" and response.status == 200:
                 body = json.loads(response.body)
                 expires = now + body["expires_in"] * 1000.0
@@ -216,7 +218,8 @@ async def arun_scenario(
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {})})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {}),
+                                            **shoppers.figures()})}
     for section, figures in own.items():  # a mix's own figures join their section
         metrics[section] = {**metrics.get(section, {}), **figures}
     return ScenarioResult(name, seed, settings, metrics, kept)

@@ -116,6 +116,19 @@ def reports(headline: Headline, metrics: dict[str, Any]) -> bool:
         return False
     return True
 
+# The sections some scenarios add (see sandbox/scenarios/stuffing.py and revocation.py):
+# compared only when both runs have them.
+SECTION_HEADLINES: tuple[tuple[str, Headline], ...] = (
+    ("revocation", Headline("served after revoke", "", "lower",
+                            lambda m: float(m["revocation"]["served_after_revocation"]))),
+    ("credential_stuffing", Headline("guesses let in", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["guesses_let_through"]))),
+    ("credential_stuffing", Headline("taken over", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["accounts_taken_over"]))),
+    ("credential_stuffing", Headline("users refused", "", "lower",
+                                     lambda m: float(m["credential_stuffing"]["legit_logins_refused"]))),
+)
+
 
 @dataclass(frozen=True)
 class CompareRow:
@@ -193,7 +206,9 @@ def compare(before: RunRecord, after: RunRecord) -> Comparison:
     rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES
                  if not h.when_used or h.read(before.metrics) or h.read(after.metrics)) + tuple(
         compare_row(h, before.metrics, after.metrics) for h in SCENARIO_HEADLINES
-        if reports(h, before.metrics) and reports(h, after.metrics))
+        if reports(h, before.metrics) and reports(h, after.metrics)) + tuple(
+        compare_row(h, before.metrics, after.metrics) for section, h in SECTION_HEADLINES
+        if section in before.metrics and section in after.metrics)
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),

@@ -31,13 +31,16 @@ def test_every_route_is_documented_and_nothing_else() -> None:
     routed = {(path.replace(":int", ""), method) for path, methods in ROUTES.items()
               for method in methods if path != "/openapi.json"}
     assert documented == routed
-    for ops in doc["paths"].values():
+    for path, ops in doc["paths"].items():
         for op in ops.values():
             errors = [code for code in op["responses"] if code[0] in "45"]
             assert errors, "every operation documents its error envelope"
             for code in errors:
                 schema = op["responses"][code]["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/Error"}
+                # The token endpoint's 400 and 401 have the shape RFC 6749 (5.2) requires.
+                name = ("OAuthError" if path == "/oauth/token" and code in ("400", "401")
+                        else "Error")
+                assert schema == {"$ref": f"#/components/schemas/{name}"}
 
 
 # -- fuzzing ---------------------------------------------------------------------------------
@@ -119,6 +122,42 @@ def test_over_tcp_login_authorised_call_and_every_error(
         assert all("RateLimit-Limit" not in r.headers for r in probes)
         assert c.get("/openapi.json", headers=key).json()["openapi"] == "3.1.0"  # key's own limit
         assert c.get("/ready").json() == {"status": "ready"}
+
+
+def test_over_tcp_a_partner_gets_a_client_token_and_is_held_to_its_scopes(
+    server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """OAuth2 client credentials (issue #17): the whole flow over a real socket."""
+    from sandbox.backend.demo import DEMO_CLIENTS
+
+    base, _ = server
+    key = {"X-API-Key": "sk_test_partner"}  # its own rate-limit allowance, not the burst's
+    secret = DEMO_CLIENTS["partner-shop"][0]
+    with httpx.Client(base_url=base, timeout=10, headers=key) as c:
+        assert "/oauth/token" in c.get("/openapi.json").json()["paths"]
+        wrong = c.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=("partner-shop", "not-the-secret"))
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+        assert wrong.headers["www-authenticate"] == 'Basic realm="shop"'
+        assert wrong.headers["cache-control"] == "no-store"
+        greedy = c.post("/oauth/token", data={"grant_type": "client_credentials",
+                                              "scope": "orders:write products:write"},
+                        auth=("partner-shop", secret))
+        assert greedy.status_code == 400 and greedy.json()["error"] == "invalid_scope"
+        granted = c.post("/oauth/token", data={"grant_type": "client_credentials",
+                                               "scope": "orders:write"},
+                         auth=("partner-shop", secret))
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["scope"] == "orders:write"
+        partner = {"Authorization": f"Bearer {granted.json()['access_token']}"}
+        placed = c.post("/orders", json={"items": [{"product_id": 5, "quantity": 1}]},
+                        headers=partner)
+        assert placed.status_code == 201, placed.text
+        denied = c.get(f"/orders/{placed.json()['id']}", headers=partner)
+        assert denied.status_code == 403
+        assert denied.json()["error"]["code"] == "insufficient_scope"
+        assert 'error="insufficient_scope"' in denied.headers["www-authenticate"]
+        assert c.get("/users/me/orders", headers=partner).status_code == 403
 
 
 def assert_fixed_windows_of_60(responses: list[httpx.Response]) -> None:

@@ -43,6 +43,16 @@ def _pair(*values: str) -> str:
     return "/".join(values)
 
 
+# Figures of the auth scenarios (credential_stuffing, token_revocation), when a run has them.
+SECTION_ROWS: tuple[tuple[str, str], ...] = (
+    ("credential_stuffing.guesses_let_through", "guesses let in"),
+    ("credential_stuffing.accounts_taken_over", "taken over"),
+    ("credential_stuffing.legit_logins_refused", "users refused"),
+    ("revocation.served_after_revocation", "served after revoke"),
+    ("revocation.refused_after_revocation", "refused after"),
+)
+
+
 def headline_table(metrics: dict[str, Any]) -> Table:
     """Label and value rows, narrow enough for half the main area (about 35 columns)."""
     lat, cache, db, queue = metrics["latency_ms"], metrics["cache"], metrics["db"], metrics["queue"]
@@ -112,6 +122,10 @@ def headline_table(metrics: dict[str, Any]) -> Table:
                                           "handshaking")
     if conns.get("dns_lookups"):
         table.add_row("dns lookups", f"{conns['dns_lookups']:,}")
+    for key, label in SECTION_ROWS:  # only the scenarios that measure them
+        section, _, name = key.partition(".")
+        if section in metrics:
+            table.add_row(label, Text(f"{metrics[section][name]:,}", style="bold"))
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))
