@@ -24,6 +24,7 @@ from typing import Any
 from sandbox.errors import SandboxError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
+from sandbox.scenarios.alerts import evaluate_alerts
 from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
@@ -171,12 +172,16 @@ async def arun_scenario(
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
         queue = queue_since(queue_start, sb.queue_metrics())
+        watched = {"alerts": evaluate_alerts(recorder, settings, sb.network.origin_ms)}
+        deploy = sb.network.deploy_report(clock.now_ms)
+        if deploy is not None:
+            watched["deploy"] = deploy
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **watched})}
     return ScenarioResult(name, seed, settings, metrics, kept)
 
 
