@@ -35,7 +35,7 @@ from sandbox.network.latency import LatencyModel
 from sandbox.network.release import BrokenRelease
 from sandbox.network.routing import ReadRouter, ReadYourWritesRouter
 from sandbox.request_context import RequestContext, current_request
-from sandbox.settings import Settings
+from sandbox.settings import DeploySettings, Settings
 from sandbox.tracing import Trace
 
 LB_CPU_MS = 0.02
@@ -212,7 +212,7 @@ class Network:
             self._live_alerts = [LiveAlert(AlertEvaluator(rule, self.origin_ms))
                                  for rule in alert_rules(settings)]
 
-    def _release(self, app: Any, deploy: Any, rng: random.Random) -> Any:
+    def _release(self, app: Any, deploy: DeploySettings, rng: random.Random) -> Any:
         """The app v2 serves with: the same app, or a broken release of it."""
         if deploy.bad_release == "off":
             return app
