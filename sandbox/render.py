@@ -218,3 +218,67 @@ def bench_table(rows: list[dict[str, Any]]) -> Group:
             notes.append(f"\n{number:>2}. ", style="dim")
             notes.append(row["note"])
     return Group(table, Text("notes", style="bold") + notes if notes else Text())
+
+
+def alerts_table(metrics: dict[str, Any]) -> Table:
+    """Each alert rule of the run: what it watched, whether and when it fired and resolved."""
+    table = Table(title="alerts (evaluated every 0.1 s of simulated time)", title_justify="left")
+    for column in ("rule", "fired", "peak"):
+        table.add_column(column, justify="right" if column == "peak" else "left")
+    for name, alert in metrics.get("alerts", {}).items():
+        fired = Text(alert_firings(alert), style="bold red" if alert["fired"] else "green")
+        peak = alert["peak"]
+        shown = "-" if peak is None else (f"{peak:.1%}" if name == "error_rate"
+                                          else f"{peak:,.1f} ms")
+        table.add_row(Text(f"{name}: {alert['rule']}"), fired, shown)
+    return table
+
+
+def alert_firings(alert: dict[str, Any]) -> str:
+    """`at 4.6 s (resolved 6.1 s)` for each firing, or `no`."""
+    if not alert["fired"]:
+        return "no"
+    return ", ".join(
+        f"at {f['fired_at_s']:g} s" + ("" if f["resolved_at_s"] is None
+                                       else f" (resolved {f['resolved_at_s']:g} s)")
+        for f in alert["firings"])
+
+
+def deploy_summary(deploy: dict[str, Any]) -> list[tuple[str, str]]:
+    """The deploy's headline figures as (label, value) rows."""
+    bad = deploy["bad_release"]
+    rows = [("deploy", f"{deploy['strategy']}, v2 {'broken: ' + bad if bad != 'off' else 'healthy'}"
+                       f", from {deploy['started_at_s']:g} s"),
+            ("errors since it began", f"{deploy['errors']:,} ("
+             + ", ".join(f"{v}: {n:,}" for v, n in deploy["errors_by_version"].items()) + ")"
+             if deploy["errors"] else "0")]
+    if deploy["switched_at_s"] is not None:
+        rows.append(("traffic moved to v2", f"at {deploy['switched_at_s']:g} s"))
+    if deploy["finished_at_s"] is not None:
+        rows.append(("all traffic on v2", f"from {deploy['finished_at_s']:g} s"))
+    rollback = deploy["rollback"]
+    if rollback is not None:
+        rows.append(("rolled back", f"ordered {rollback['ordered_at_s']:g} s, done "
+                     f"{rollback['completed_at_s']:g} s ({rollback['from_deploy_start_s']:g} s "
+                     f"after the deploy began, {rollback['from_alert_s']:g} s after the alert)"))
+    return rows
+
+
+TIMELINE_LEGEND = "v1/v2 serving · ~ draining · + warming up · -- no process"
+
+
+def deploy_timeline_table(deploy: dict[str, Any]) -> Table:
+    """Second by second: each instance's state (in order, when it changed) and who served."""
+    names = sorted({n for row in deploy["timeline"] for n in row["instances"]},
+                   key=lambda n: (len(n), n))
+    table = Table(title="deploy timeline · " + TIMELINE_LEGEND, title_justify="left")
+    table.add_column("s", justify="right")
+    for name in names:
+        table.add_column(name, no_wrap=True)
+    table.add_column("served (5xx)", no_wrap=True)
+    for row in deploy["timeline"]:
+        served = "  ".join(f"{v} {n}" + (f" ({row['errors'][v]})" if row["errors"].get(v) else "")
+                           for v, n in row["served"].items())
+        table.add_row(str(row["second"]), *(Text(row["instances"].get(n, "")) for n in names),
+                      Text(served))
+    return table

@@ -111,7 +111,7 @@ class Sandbox:
                                     random.Random(seed * 13 + 1))
         self.network = Network(
             self.clock, lambda: self.settings, lambda: create_app(self.ctx), self.rng,
-            self.ctx.log_event, background=self.background,
+            self.ctx.log_event, background=self.background, release_seed=seed * 17 + 5,
         )
         self.network.ping_database = self._database_answers
         self.network.edge_fingerprint = self._page_data

@@ -234,7 +234,8 @@ class LbSettings:
 class DeploySettings:
     rolling_restart: bool = field(
         default=False,
-        metadata=_spec("Restart every app instance in turn, starting 1 s into a run."),
+        metadata=_spec("Restart every app instance in turn, deploy.start_s into a run (the "
+                       "same as deploy.release=on)."),
     )
     readiness_check: bool = field(
         default=False,
@@ -250,6 +251,49 @@ class DeploySettings:
         default=1.5,
         metadata=_spec("Seconds a restarted instance needs (caches, migrations) before it can "
                        "serve.", lo=0, hi=3600),
+    )
+    release: bool = field(
+        default=False,
+        metadata=_spec("Deploy a new version (v2) deploy.start_s into a run, by deploy.strategy. "
+                       "deploy.rolling_restart=on does the same (its older name)."),
+    )
+    start_s: float = field(
+        default=1.0,
+        metadata=_spec("When (simulated seconds into a run) a deploy begins.", lo=0, hi=86_400),
+    )
+    strategy: Literal["rolling", "blue_green", "canary"] = field(
+        default="rolling",
+        metadata=_spec("rolling: restart instances in turn; blue_green: start a second set, "
+                       "switch all traffic once it is ready; canary: send canary_percent first."),
+    )
+    canary_percent: float = field(
+        default=10.0,
+        metadata=_spec("With canary: the share of traffic (%) the new version gets first.",
+                       lo=0, hi=100),
+    )
+    canary_s: float = field(
+        default=3.0,
+        metadata=_spec("With canary: seconds the canary serves its share before the rest moves.",
+                       lo=0, hi=86_400),
+    )
+    bad_release: Literal["off", "errors", "slow"] = field(
+        default="off",
+        metadata=_spec("The new version is broken: errors fails bad_error_rate of its requests "
+                       "with 500; slow adds bad_latency_ms to each."),
+    )
+    bad_error_rate: float = field(
+        default=0.5,
+        metadata=_spec("With bad_release=errors: the share of requests v2 fails.", lo=0, hi=1),
+    )
+    bad_latency_ms: float = field(
+        default=300.0,
+        metadata=_spec("With bad_release=slow: extra time v2 takes per request.", lo=0,
+                       hi=600_000),
+    )
+    auto_rollback: bool = field(
+        default=False,
+        metadata=_spec("When an alert fires during a deploy, traffic goes back to the old "
+                       "version."),
     )
 
 
@@ -379,6 +423,30 @@ class CdnSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    error_rate: float = field(
+        default=0.02,
+        metadata=_spec("Alert when more than this share of requests get a 5xx over window_s "
+                       "(0: no such rule).", lo=0, hi=1),
+    )
+    p95_ms: float = field(
+        default=250.0,
+        metadata=_spec("Alert when the p95 latency over window_s is above this (0: no such "
+                       "rule).", lo=0, hi=600_000),
+    )
+    window_s: float = field(
+        default=1.0,
+        metadata=_spec("The sliding window (simulated seconds) an alert rule looks at.",
+                       lo=0.1, hi=3600),
+    )
+    for_s: float = field(
+        default=1.0,
+        metadata=_spec("How long a rule's condition must hold before the alert fires.", lo=0,
+                       hi=3600),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every switch of the sandbox. Frozen: change it with `apply_assignments` or `replace`."""
 
@@ -396,6 +464,7 @@ class Settings:
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     cdn: CdnSettings = field(default_factory=CdnSettings)
+    alert: AlertSettings = field(default_factory=AlertSettings)
 
     def get(self, key: str) -> Any:
         """The value of a dotted key."""

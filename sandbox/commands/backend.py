@@ -167,6 +167,15 @@ def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_OK
     out.print(render.metrics_table(result.metrics))
     out.print(render.endpoints_table(result.metrics))
+    if result.metrics.get("alerts"):
+        out.print(render.alerts_table(result.metrics))
+    deploy = result.metrics.get("deploy")
+    if deploy:
+        from rich.text import Text
+
+        for label, value in render.deploy_summary(deploy):
+            out.print(Text.assemble((f"{label}: ", "bold"), value))
+        out.print(render.deploy_timeline_table(deploy))
     return EXIT_OK
 
 

@@ -14,16 +14,30 @@ requests to a draining instance until it has gone (502s) and sends them to a sta
 early (503s). If it asks "are you ready?" (`deploy.readiness_check=on`), it takes a draining
 instance out before it exits and lets a new one in only once it is warm: a deploy nobody
 notices, as long as the drain lasts longer than the gap between two health checks.
+
+A deploy (`deploy.release=on`) ships a new version, v2, by one of three strategies:
+
+- rolling: the restart above, each new process running v2;
+- blue_green: a second, full set of instances starts on v2 beside the old set; once every one
+  of them says it is ready, the router moves all traffic to it at once. The old set keeps
+  running, so going back is one switch;
+- canary: the same second set, but first only `deploy.canary_percent` of the traffic goes to
+  it, for `deploy.canary_s`; then the rest.
+
+`deploy.auto_rollback=on` sends traffic back to v1 when an alert fires: instantly for
+blue_green and canary (flip the router back), one restart at a time for rolling (each v2
+instance is rolled again, back to v1, with the same drain, restart and warm-up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 RESTART_MS = 500.0  # from the old process exiting to the new one running
-ROLLOUT_START_MS = 1000.0  # a rolling restart begins this long after the settings apply
+OLD, NEW = "v1", "v2"  # the version running before a deploy, and the one it ships
 
 Phase = Literal["serving", "draining", "stopped", "starting"]
 
@@ -74,14 +88,183 @@ class RollingRestart:
 
     def phase(self, index: int, now_ms: float) -> tuple[Phase, float]:
         """Instance `index`'s phase at `now_ms`, and when its current process started."""
-        drain_at = self.start_ms + index * self.step_ms
-        started_at = drain_at + self.drain_ms + RESTART_MS
+        phase, started, _ = process_at([(self.start_ms + index * self.step_ms, NEW)], now_ms,
+                                       self.drain_ms, self.warmup_ms)
+        return phase, started
+
+
+Restart = tuple[float, str]  # (when the running process is told to drain, the version after)
+
+
+def process_at(restarts: Sequence[Restart], now_ms: float, drain_ms: float, warmup_ms: float,
+               ) -> tuple[Phase, float, str | None]:
+    """One instance's phase at `now_ms` after the restarts scheduled for it (in time order):
+    the phase, when its process started, and the version that process runs (None: none runs).
+    """
+    phase: Phase = "serving"
+    started, version = float("-inf"), OLD
+    for drain_at, next_version in restarts:
         if now_ms < drain_at:
-            return "serving", float("-inf")
-        if now_ms < drain_at + self.drain_ms:
-            return "draining", float("-inf")
-        if now_ms < started_at:
-            return "stopped", float("-inf")
-        if now_ms < started_at + self.warmup_ms:
-            return "starting", started_at
-        return "serving", started_at
+            break
+        if now_ms < drain_at + drain_ms:
+            return "draining", started, version  # the old process, still answering
+        started = drain_at + drain_ms + RESTART_MS
+        if now_ms < started:
+            return "stopped", float("-inf"), None
+        version = next_version
+        phase = "starting" if now_ms < started + warmup_ms else "serving"
+    return phase, started, version
+
+
+@dataclass
+class Rollout:
+    """A release of v2 by one strategy, and its rollback: who runs what, who gets traffic.
+
+    Args:
+        strategy: "rolling", "blue_green" or "canary".
+        count: instances in the old set (and in the new set, when there is one).
+        start_ms: when the deploy begins.
+        drain_ms, warmup_ms: as for a restart.
+        canary_share: with canary, the share of traffic (0 to 1) the new set gets first.
+        canary_ms: with canary, how long it gets only that share.
+    """
+
+    strategy: str
+    count: int
+    start_ms: float
+    drain_ms: float
+    warmup_ms: float
+    canary_share: float = 0.1
+    canary_ms: float = 3000.0
+    switched_ms: float | None = None  # when traffic first moved to the new set
+    rollback_ms: float | None = None  # when the rollback was ordered
+    rolled_back_ms: float | None = None  # when no v2 process serves traffic any more
+    restarts: list[list[Restart]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.rolling:
+            self.restarts = [[(self.start_ms + i * self.step_ms, NEW)] for i in range(self.count)]
+
+    @property
+    def rolling(self) -> bool:
+        return self.strategy == "rolling"
+
+    @property
+    def step_ms(self) -> float:
+        return self.drain_ms + RESTART_MS + self.warmup_ms
+
+    @property
+    def new_set(self) -> int:
+        """How many extra instances the strategy starts (blue_green, canary: a whole set)."""
+        return 0 if self.rolling else self.count
+
+    def old_process(self, index: int, now_ms: float) -> tuple[Phase, float, str | None]:
+        """Old-set instance `index` at `now_ms`: phase, process start, version."""
+        if not self.rolling:
+            return "serving", float("-inf"), OLD  # left alone, kept for switching back
+        return process_at(self.restarts[index], now_ms, self.drain_ms, self.warmup_ms)
+
+    def new_process(self, now_ms: float) -> tuple[Phase, float, str | None]:
+        """Any new-set instance at `now_ms`: all of them are launched when the deploy begins."""
+        started = self.start_ms + RESTART_MS
+        if now_ms < started:
+            return "stopped", float("-inf"), None
+        return ("starting" if now_ms < started + self.warmup_ms else "serving"), started, NEW
+
+    def new_share(self, now_ms: float) -> float:
+        """The share of traffic the router sends to the new set at `now_ms`."""
+        if self.rollback_ms is not None or self.switched_ms is None:
+            return 0.0
+        if self.strategy == "canary" and now_ms < self.switched_ms + self.canary_ms:
+            return self.canary_share
+        return 1.0
+
+    def finished_ms(self) -> float | None:
+        """When every request goes to v2 (None: not yet known, or rolled back)."""
+        if self.rollback_ms is not None:
+            return None
+        if self.rolling:
+            return self.start_ms + self.count * self.step_ms
+        if self.switched_ms is None:
+            return None
+        return self.switched_ms + (self.canary_ms if self.strategy == "canary" else 0.0)
+
+    def rollback(self, now_ms: float) -> None:
+        """Go back to v1. With a second set the router just flips back; a rolling deploy stops
+        where it is and rolls every instance already on v2 (or on its way) back, in turn."""
+        if self.rollback_ms is not None:
+            return
+        self.rollback_ms = self.rolled_back_ms = now_ms
+        if not self.rolling:
+            return
+        # One restart at a time, as the deploy itself went: not before the one under way ends.
+        begun = [[r for r in restarts if r[0] <= now_ms] for restarts in self.restarts]
+        free_ms = max([now_ms] + [r[-1][0] + self.step_ms for r in begun if r])
+        for i, begun_here in enumerate(begun):  # restarts not begun yet never happen now
+            if begun_here and begun_here[-1][1] == NEW:
+                # It finishes the restart it is in (a new process is not killed half-started),
+                # then drains again and comes back as v1.
+                at = max(free_ms, begun_here[-1][0] + self.step_ms)
+                begun_here.append((at, OLD))
+                free_ms = at + self.step_ms
+                self.rolled_back_ms = max(self.rolled_back_ms, at + self.drain_ms)
+            self.restarts[i] = begun_here
+
+
+def state_code(up: bool, draining: bool, warming: bool, version: str) -> str:
+    """How the deploy timeline shows one instance: v1, v2; ~ draining, + warming up, -- gone."""
+    if not up:
+        return "--"
+    return version + ("~" if draining else "+" if warming else "")
+
+
+class DeployLog:
+    """What happened during a deploy, counted request by request: who served (by version),
+    what failed, and each instance's state per tick, for the second-by-second timeline."""
+
+    def __init__(self, origin_ms: float, start_ms: float) -> None:
+        self.origin_ms = origin_ms
+        self.start_ms = start_ms
+        self.requests: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self._seconds: dict[int, dict[str, Any]] = {}
+        self._last_tick = -1
+        self.alert_fired_ms: float | None = None
+
+    def served(self, version: str, status: int, now_ms: float) -> None:
+        """One answered request: `version` is what served it ("none": no process did)."""
+        row = self._second(now_ms)
+        row["served"][version] = row["served"].get(version, 0) + 1
+        if status >= 500:
+            row["errors"][version] = row["errors"].get(version, 0) + 1
+        if now_ms >= self.start_ms:
+            self.requests[version] += 1
+            if status >= 500:
+                self.errors[version] += 1
+
+    def snapshot(self, now_ms: float, states: Sequence[tuple[str, str]]) -> None:
+        """Each instance's state (name, code) once per tick; a second keeps each change."""
+        tick = int(now_ms // 100)
+        if tick == self._last_tick:
+            return
+        self._last_tick = tick
+        row = self._second(now_ms)["states"]
+        for name, code in states:
+            seen = row.setdefault(name, [])
+            if not seen or seen[-1] != code:
+                seen.append(code)
+
+    def _second(self, now_ms: float) -> dict[str, Any]:
+        second = max(0, int((now_ms - self.origin_ms) // 1000))  # a request may start just before
+        row = self._seconds.get(second)
+        if row is None:
+            row = self._seconds[second] = {"states": {}, "served": {}, "errors": {}}
+        return row
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Per simulated second of the run: each instance's states in order ("v1~>--" is a
+        draining v1 that exited), and the requests served and failed by version."""
+        return [{"second": s, "instances": {k: ">".join(v) for k, v in row["states"].items()},
+                 "served": dict(sorted(row["served"].items())),
+                 "errors": dict(sorted(row["errors"].items()))}
+                for s, row in sorted(self._seconds.items())]

@@ -49,9 +49,17 @@ class AppInstance:
         self.started_ms = float("-inf")  # when its process last started
         self.warmup_ms = 0.0  # how long a freshly started process needs before it can serve
         self.served = 0
+        self.version = "v1"  # the release its process runs
+        self.releases: dict[str, Any] = {"v1": app}  # the app each release serves with
         self.pool = ConnectionPool(pool_size)
         self._free_at: list[float] = [0.0] * concurrency  # a heap: when each worker is free
         self._finishing: list[float] = []  # a heap: when each accepted request finishes
+
+    def run_version(self, version: str) -> None:
+        """A process of `version` runs here now: requests go to that release's code."""
+        if version != self.version:
+            self.version = version
+            self.app = self.releases[version]
 
     def warming_up(self, now_ms: float) -> bool:
         """True while a freshly started process cannot serve yet (cold caches, migrations)."""

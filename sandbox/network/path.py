@@ -20,28 +20,44 @@ from typing import Any
 from sandbox import tracing
 from sandbox.clock import SimClock
 from sandbox.errors import ApiError, BadGateway, InternalError, ServiceUnavailable
+from sandbox.mechanisms.alerting import AlertEvaluator, AlertRule, LiveAlert
 from sandbox.network.balancer import Balancer, make_balancer
 from sandbox.network.connections import ConnectionTable
 from sandbox.network.deploy import (
-    ROLLOUT_START_MS,
+    NEW,
+    OLD,
+    DeployLog,
     InstanceStatus,
     ReadinessCheck,
-    RollingRestart,
+    Rollout,
     check_readiness,
+    state_code,
 )
 from sandbox.network.dns import LOOKUP_HOPS, DnsResolver
 from sandbox.network.edge import EDGE_CPU_MS, EDGE_SCALE, EdgeCache, edge_key
 from sandbox.network.gateway import GATEWAY_CPU_MS, Gateway
 from sandbox.network.instance import AppInstance
 from sandbox.network.latency import LatencyModel
+from sandbox.network.release import BrokenRelease
 from sandbox.network.routing import ReadRouter, ReadYourWritesRouter
 from sandbox.request_context import RequestContext, current_request
-from sandbox.settings import Settings
+from sandbox.settings import DeploySettings, Settings
 from sandbox.tracing import Trace
 
 LB_CPU_MS = 0.02
 APP_SERVER_MS = 1.0  # the app server's own work per request: parse, route, serialize
 _ASGI = {"version": "3.0", "spec_version": "2.3"}  # the same in every scope; nobody changes it
+
+
+def alert_rules(settings: Settings) -> list[AlertRule]:
+    """The alert rules switched on (`alert.error_rate`, `alert.p95_ms`; 0 leaves one out)."""
+    alert = settings.alert
+    rules = []
+    if alert.error_rate > 0:
+        rules.append(AlertRule("error_rate", alert.error_rate, alert.window_s, alert.for_s))
+    if alert.p95_ms > 0:
+        rules.append(AlertRule("p95_ms", alert.p95_ms, alert.window_s, alert.for_s))
+    return rules
 
 
 @dataclass(slots=True)
@@ -89,6 +105,7 @@ class Network:
         log_event: where unexpected failures are logged.
         background: called before each request with nothing traced, for work that happens
             as simulated time passes (deferred cache writes, queue workers).
+        release_seed: seeds which requests a broken release (`deploy.bad_release`) fails.
     """
 
     def __init__(
@@ -99,6 +116,7 @@ class Network:
         rng: random.Random,
         log_event: Callable[..., None],
         background: Callable[[], None] | None = None,
+        release_seed: int = 0,
     ) -> None:
         self.clock = clock
         self._settings = settings
@@ -121,7 +139,15 @@ class Network:
         # instance is ready; `ping_database` is its trivial query (set by the sandbox).
         self.readiness: ReadinessCheck = check_readiness
         self.ping_database: Callable[[], bool] = lambda: True
-        self._rollout: RollingRestart | None = None
+        self._rollout: Rollout | None = None
+        self._release_seed = release_seed
+        # A blue_green or canary deploy's second set of instances, running v2.
+        self.new_instances: list[AppInstance] = []
+        self.deploy_log: DeployLog | None = None  # what a deploy did, while one is configured
+        self._live_alerts: list[LiveAlert] = []  # with deploy.auto_rollback: watched live
+        self._split = 0.0  # the router's running share owed to the new set
+        self._served_version = OLD
+        self.origin_ms = 0.0  # when the settings last applied: timed events count from here
         self.rng = rng
         # When a list, every trace logs its SQL here (the bench replays it to time it alone).
         self.sql_log: list[tuple[str, tuple[Any, ...]]] | None = None
@@ -167,12 +193,48 @@ class Network:
         self._fault_hop = settings.faults.hop
         # The instance dies at this simulated time; the balancer learns it at its next check.
         self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
-        deploy = settings.deploy
-        self._rollout = RollingRestart(
-            self.clock.now_ms + ROLLOUT_START_MS, deploy.drain_s * 1000.0,
-            deploy.warmup_s * 1000.0) if deploy.rolling_restart else None
+        self.origin_ms = self.clock.now_ms
+        self._configure_deploy(settings)
         self._deaths_change = bool(settings.faults.instance_down) or self._rollout is not None
         self._apply_deaths(self.clock.now_ms)
+
+    def _configure_deploy(self, settings: Settings) -> None:
+        """Schedule `deploy.release` (or its older name `deploy.rolling_restart`)."""
+        deploy = settings.deploy
+        self.new_instances = []
+        self._live_alerts = []
+        self._split = 0.0
+        if not (deploy.release or deploy.rolling_restart):
+            self._rollout = self.deploy_log = None
+            return
+        count = len(self.instances)
+        start_ms = self.origin_ms + deploy.start_s * 1000.0
+        self._rollout = Rollout(deploy.strategy, count, start_ms, deploy.drain_s * 1000.0,
+                                deploy.warmup_s * 1000.0, deploy.canary_percent / 100.0,
+                                deploy.canary_s * 1000.0)
+        self.deploy_log = DeployLog(self.origin_ms, start_ms)
+        rng = random.Random(self._release_seed)
+        for instance in self.instances:
+            instance.releases[NEW] = self._release(instance.releases[OLD], deploy, rng)
+        for number in range(count + 1, count + self._rollout.new_set + 1):
+            app = self._make_app()
+            instance = AppInstance(f"app-{number}", app, settings.topology.concurrency,
+                                   settings.db.pool_size)
+            instance.alive = instance.up = False  # launched when the deploy begins
+            instance.releases[NEW] = self._release(app, deploy, rng)
+            instance.run_version(NEW)
+            instance.warmup_ms = deploy.warmup_s * 1000.0
+            self.new_instances.append(instance)
+        if deploy.auto_rollback:
+            self._live_alerts = [LiveAlert(AlertEvaluator(rule, self.origin_ms))
+                                 for rule in alert_rules(settings)]
+
+    def _release(self, app: Any, deploy: DeploySettings, rng: random.Random) -> Any:
+        """The app v2 serves with: the same app, or a broken release of it."""
+        if deploy.bad_release == "off":
+            return app
+        return BrokenRelease(app, deploy.bad_release, deploy.bad_error_rate,
+                             deploy.bad_latency_ms, self.clock, rng)
 
     def _apply_deaths(self, now_ms: float) -> None:
         """Bring each instance's process state up to `now_ms`: faults and rolling restarts."""
@@ -182,11 +244,102 @@ class Network:
             up = True
             instance.draining = False
             if rollout is not None:
-                phase, instance.started_ms = rollout.phase(number - 1, now_ms)
+                phase, instance.started_ms, version = rollout.old_process(number - 1, now_ms)
                 instance.warmup_ms = rollout.warmup_ms
                 instance.draining = phase == "draining"
-                up = phase != "stopped"
+                up = version is not None
+                if version is not None:
+                    instance.run_version(version)
+            else:
+                instance.run_version(OLD)
             instance.up = up and not (number == down and now_ms >= self._dies_at)
+        if rollout is not None and self.new_instances:
+            _, started, version = rollout.new_process(now_ms)
+            for instance in self.new_instances:
+                instance.started_ms = started
+                instance.up = version is not None
+
+    def _route(self, now_ms: float) -> list[AppInstance]:
+        """During a deploy: the set of instances this request goes to. With a second set, the
+        router switches to it once every one of its instances is ready, and then sends it its
+        share (a running total, so 10% is exactly every tenth request)."""
+        rollout = self._rollout
+        if rollout is None or not self.new_instances:
+            return self.instances
+        if rollout.switched_ms is None and rollout.rollback_ms is None and self._set_ready(now_ms):
+            rollout.switched_ms = now_ms
+        self._split += rollout.new_share(now_ms)
+        if self._split >= 1.0 - 1e-9:
+            self._split -= 1.0
+            return self.new_instances
+        return self.instances
+
+    def _set_ready(self, now_ms: float) -> bool:
+        """The deploy tool's own check before a switch: the balancer sees every new instance
+        alive, and each answers its readiness check (whatever `deploy.readiness_check` says:
+        switching everything to a set that is still warming would fail everyone at once)."""
+        for instance in self.new_instances:
+            if not (instance.up and instance.alive):  # a process not running answers nothing
+                return False
+            status = InstanceStatus(instance.name, instance.started_ms, instance.warmup_ms,
+                                    instance.draining, self.ping_database)
+            if not self.readiness(status, now_ms)[0]:
+                return False
+        return True
+
+    def _watch_deploy(self, trace: Trace) -> None:
+        """After each request during a deploy: count who served it, note each instance's
+        state, and with `deploy.auto_rollback` feed the live alerts; one firing rolls back."""
+        rollout, log = self._rollout, self.deploy_log
+        assert rollout is not None and log is not None
+        root = trace.root
+        at = root.start_ms  # the states the balancer saw when this request arrived
+        version, self._served_version = self._served_version, "none"
+        log.served(version, trace.status, at)
+        log.snapshot(at, [(i.name, state_code(i.up, i.draining, i.warming_up(at), i.version))
+                          for i in self.instances + self.new_instances])
+        for alert in self._live_alerts:
+            fired_ms = alert.observe(at, root.duration_ms, trace.status)
+            if fired_ms is not None and fired_ms >= rollout.start_ms:  # not before the deploy
+                if log.alert_fired_ms is None:
+                    log.alert_fired_ms = fired_ms
+                rollout.rollback(fired_ms)
+
+    def deploy_report(self, end_ms: float) -> dict[str, Any] | None:
+        """The deploy's figures for the run's metrics (None without a deploy)."""
+        rollout, log = self._rollout, self.deploy_log
+        if rollout is None or log is None:
+            return None
+        settings = self._settings_now.deploy
+
+        def at_s(ms: float | None) -> float | None:
+            return None if ms is None else round((ms - self.origin_ms) / 1000.0, 3)
+
+        finished = rollout.finished_ms()
+        rollback: dict[str, Any] | None = None
+        if rollout.rollback_ms is not None:
+            done = rollout.rolled_back_ms or rollout.rollback_ms
+            fired = log.alert_fired_ms
+            rollback = {
+                "alert_fired_at_s": at_s(fired),
+                "ordered_at_s": at_s(rollout.rollback_ms),
+                "completed_at_s": at_s(done),
+                "from_deploy_start_s": round((done - rollout.start_ms) / 1000.0, 3),
+                "from_alert_s": None if fired is None else round((done - fired) / 1000.0, 3),
+            }
+        return {
+            "strategy": rollout.strategy,
+            "bad_release": settings.bad_release,
+            "started_at_s": at_s(rollout.start_ms),
+            "switched_at_s": at_s(rollout.switched_ms),
+            "finished_at_s": at_s(finished) if finished is not None and finished <= end_ms
+            else None,
+            "requests_by_version": dict(sorted(log.requests.items())),
+            "errors_by_version": dict(sorted(log.errors.items())),
+            "errors": sum(log.errors.values()),
+            "rollback": rollback,
+            "timeline": log.timeline(),
+        }
 
     def health_check(self, now_ms: float, span: Any = None) -> None:
         """Every `lb.health_check_s` the balancer asks each instance whether it is alive, and
@@ -198,7 +351,7 @@ class Network:
     def _check_health(self, now_ms: float, span: Any) -> None:
         ask_ready = self._settings_now.deploy.readiness_check
         not_ready: list[str] = []
-        for instance in self.instances:
+        for instance in self.instances + self.new_instances:
             alive = instance.up  # a process that is gone answers nothing at all
             if alive and ask_ready:
                 status = InstanceStatus(instance.name, instance.started_ms, instance.warmup_ms,
@@ -300,6 +453,8 @@ class Network:
                                                                  context)
             self.connections.done(connection, clock.now_ms)
             trace.finish(status)
+            if self._rollout is not None:
+                self._watch_deploy(trace)
             for observe in self.observers:
                 observe(trace)
         finally:
@@ -362,7 +517,8 @@ class Network:
                 self._apply_deaths(clock.now_ms)
             if clock.now_ms >= self._next_health_check:
                 self._check_health(clock.now_ms, span)
-            chosen = self.balancer.choose(self.instances, request.client, clock.now_ms)
+            pool = self.instances if self._rollout is None else self._route(clock.now_ms)
+            chosen = self.balancer.choose(pool, request.client, clock.now_ms)
             span.attrs["lb.algorithm"] = self.balancer.name
             if chosen is None:
                 span.attrs["lb.result"] = "no live instance"
@@ -370,7 +526,7 @@ class Network:
                     ServiceUnavailable("No app instance is available. Try again shortly."),
                     trace.request_id,
                 )
-            instance = self.instances[chosen]
+            instance = pool[chosen]
             span.attrs["lb.instance"] = instance.name
         with trace.span("gateway", "gateway") as span:
             clock.now_ms += latency.hop() + GATEWAY_CPU_MS
@@ -389,6 +545,9 @@ class Network:
         trace.instance = instance.name
         with trace.span(instance.name, "instance") as span:
             clock.now_ms += latency.hop()
+            if self._rollout is not None:  # a deploy: which release answers (if any does)
+                span.attrs["instance.version"] = instance.version
+                self._served_version = instance.version if instance.up else "none"
             if not instance.up:
                 # Nothing listens there any more: the connection is refused, and the
                 # balancer, which has not noticed yet, answers 502.

@@ -24,6 +24,7 @@ from typing import Any
 from sandbox.errors import SandboxError
 from sandbox.network import SimRequest
 from sandbox.runtime import Sandbox
+from sandbox.scenarios.alerts import evaluate_alerts
 from sandbox.scenarios.live_state import LiveState, snapshot
 from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.scenarios.mix import CLIENTS, Shoppers
@@ -213,13 +214,17 @@ async def arun_scenario(
         if shards:  # `db.shards` above 1: each shard's figures, and the reads that asked them all
             shards["fanout_reads"] = recorder.counts["db.fanouts"]
         own = shoppers.report(sb) if shoppers.observes else {}
+        watched = {"alerts": evaluate_alerts(recorder, settings, sb.network.origin_ms)}
+        deploy = sb.network.deploy_report(clock.now_ms)
+        if deploy is not None:
+            watched["deploy"] = deploy
     finally:
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
     metrics = {**extra, **recorder.summary({"queue": queue, **({"shards": shards} if shards else {}),
-                                            **shoppers.figures()})}
+                                            **shoppers.figures(), **watched})}
     for section, figures in own.items():  # a mix's own figures join their section
         metrics[section] = {**metrics.get(section, {}), **figures}
     return ScenarioResult(name, seed, settings, metrics, kept)

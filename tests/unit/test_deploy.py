@@ -32,3 +32,43 @@ def test_readiness_says_no_while_draining_warming_or_without_a_database() -> Non
     assert check_readiness(status(started_ms=500.0), 1499.0)[0] is False
     assert check_readiness(status(started_ms=500.0), 1500.0)[0] is True
     assert check_readiness(status(ping_database=lambda: False), 0.0)[0] is False
+
+
+def test_a_rolling_rollback_waits_for_the_restart_under_way_then_goes_one_at_a_time() -> None:
+    from sandbox.network.deploy import NEW, OLD, Rollout
+
+    rollout = Rollout("rolling", 2, start_ms=1000.0, drain_ms=1000.0, warmup_ms=1000.0)
+    step = 1000.0 + RESTART_MS + 1000.0  # 2.5 s an instance
+    assert rollout.finished_ms() == 1000.0 + 2 * step
+    rollout.rollback(4600.0)  # app-1 is on v2; app-2 began its restart at 3.5 s
+    assert rollout.restarts[0] == [(1000.0, NEW), (1000.0 + 2 * step, OLD)]  # after app-2's
+    assert rollout.restarts[1] == [(3500.0, NEW), (1000.0 + 3 * step, OLD)]
+    assert rollout.rolled_back_ms == 1000.0 + 3 * step + 1000.0  # the last v2 has exited
+    assert rollout.finished_ms() is None
+    assert rollout.old_process(0, 9000.0) == ("serving", 1000.0 + 2 * step + 1500.0, OLD)
+
+
+def test_a_rollout_not_yet_reached_by_the_rollback_never_happens() -> None:
+    from sandbox.network.deploy import NEW, Rollout
+
+    rollout = Rollout("rolling", 3, start_ms=1000.0, drain_ms=1000.0, warmup_ms=1000.0)
+    rollout.rollback(2000.0)  # app-1 is draining; app-2 and app-3 not begun
+    assert rollout.restarts[1] == rollout.restarts[2] == []
+    assert rollout.restarts[0][0] == (1000.0, NEW)
+
+
+def test_a_second_set_gets_its_share_after_the_switch_and_none_after_a_rollback() -> None:
+    from sandbox.network.deploy import Rollout
+
+    canary = Rollout("canary", 2, 1000.0, 1000.0, 1000.0, canary_share=0.1, canary_ms=3000.0)
+    assert canary.new_set == 2 and canary.new_share(5000.0) == 0.0  # not switched yet
+    assert canary.new_process(1200.0)[0] == "stopped"
+    assert canary.new_process(1600.0)[0] == "starting"
+    canary.switched_ms = 2500.0
+    assert canary.new_share(2500.0) == 0.1 and canary.new_share(5500.0) == 1.0
+    assert canary.finished_ms() == 5500.0
+    canary.rollback(3000.0)
+    assert canary.new_share(9000.0) == 0.0 and canary.rolled_back_ms == 3000.0
+    blue_green = Rollout("blue_green", 2, 1000.0, 1000.0, 1000.0, switched_ms=2500.0)
+    assert blue_green.new_share(2500.0) == 1.0
+    assert blue_green.old_process(0, 9000.0)[2] == "v1"  # the old set is left running

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from sandbox.render import status_style
+from sandbox.render import TIMELINE_LEGEND, alert_firings, deploy_summary, status_style
 from sandbox.tui.runs import status_counts
 
 EMPTY_HINT = (
@@ -129,7 +129,32 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     instances = metrics.get("instances", {})
     if instances:
         table.add_row("served by", pairs(Text(f"{k} {v:,}") for k, v in instances.items()))
+    for name, alert in metrics.get("alerts", {}).items():
+        table.add_row(f"alert {name}", Text(alert_firings(alert),
+                                            style="bold red" if alert["fired"] else "green"))
     return table
+
+
+def deploy_view(deploy: dict[str, Any]) -> Group:
+    """A deploy's figures, then its timeline: one line a second, each instance's state."""
+    summary = Table.grid(padding=(0, 1))
+    summary.add_column(style="dim", no_wrap=True)
+    summary.add_column(overflow="fold")
+    for label, value in deploy_summary(deploy):
+        summary.add_row(label, value)
+    names = sorted({n for row in deploy["timeline"] for n in row["instances"]},
+                   key=lambda n: (len(n), n))
+    timeline = Table(box=None, pad_edge=False, header_style="dim", padding=(0, 0, 0, 1))
+    timeline.add_column("s", justify="right")
+    for name in names:
+        timeline.add_column(name, no_wrap=True)
+    timeline.add_column("5xx", justify="right")
+    for row in deploy["timeline"]:
+        failed = sum(row["errors"].values())
+        timeline.add_row(str(row["second"]), *(row["instances"].get(n, "") for n in names),
+                         Text(f"{failed:,}", style="bold red" if failed else "dim"))
+    return Group(Text("deploy", style="bold"), summary, Text(TIMELINE_LEGEND, style="dim"),
+                 timeline)
 
 
 def by_action_table(metrics: dict[str, Any]) -> Table:
@@ -166,5 +191,9 @@ class MetricsPanel(Static):
         switches = Text("defaults" if not changed else
                         "  ".join(f"{k}={v}" for k, v in changed.items()), style="cyan")
         switches.overflow = "fold"
-        return Group(title, switches, Text(""), headline_table(metrics), Text(""),
-                     Text("latency by action (ms)", style="bold"), by_action_table(metrics))
+        parts: list[RenderableType] = [
+            title, switches, Text(""), headline_table(metrics), Text(""),
+            Text("latency by action (ms)", style="bold"), by_action_table(metrics)]
+        if metrics.get("deploy"):
+            parts += [Text(""), deploy_view(metrics["deploy"])]
+        return Group(*parts)
