@@ -34,6 +34,9 @@ def latency_summary(values: list[float]) -> dict[str, float]:
 
 
 TICK_MS = 100  # the finest time a chart shows
+# The spans in which a request waits for the database to do its work: statements, not the
+# wait for a pooled connection (that is the app's queue, not the database's load).
+DB_WORK = frozenset({"db.query", "db.write"})
 
 
 class MetricsRecorder:
@@ -50,6 +53,9 @@ class MetricsRecorder:
         # Per tick (a tenth of a simulated second): [answered, refused (429), failed (5xx),
         # the latencies]. The per-second timeline and the charts' series are read from it.
         self.ticks: dict[int, list[Any]] = {}
+        # Per client class, when the scenario's clients come in classes (see `record_class`):
+        # [latencies, refused (429), failed (5xx), ms spent in database statements].
+        self.classes: dict[str, list[Any]] = {}
 
     def record(self, action: str, trace: Trace) -> None:
         # Runs once a request: plain dict reads and writes, nothing allocated that is not kept.
@@ -79,6 +85,39 @@ class MetricsRecorder:
             tick = self.ticks[number] = [0, 0, 0, []]
         tick[1 if status == 429 else 2 if status >= 500 else 0] += 1
         tick[3].append(latency)
+
+    def record_class(self, name: str, trace: Trace) -> None:
+        """Count one request for client class `name` too. Only scenarios whose clients come
+        in classes call this, so the ordinary ones pay nothing for it."""
+        entry = self.classes.get(name)
+        if entry is None:
+            entry = self.classes[name] = [[], 0, 0, 0.0]
+        entry[0].append(trace.root.duration_ms)
+        status = trace.status
+        if status == 429:
+            entry[1] += 1
+        elif status >= 500:
+            entry[2] += 1
+        # Database time as the requests spent it: the durations of their statements' spans.
+        entry[3] += sum(span.duration_ms for _, span in trace.spans() if span.name in DB_WORK)
+
+    def _per_class(self) -> dict[str, Any]:
+        """Requests, latency, errors and share of the database's time, per client class."""
+        total_db = sum(entry[3] for entry in self.classes.values())
+        out: dict[str, Any] = {}
+        for name, (latencies, refused, failed, db_ms) in sorted(self.classes.items()):
+            summary = latency_summary(latencies)
+            out[name] = {
+                "requests": len(latencies),
+                "p50_ms": summary["p50"],
+                "p95_ms": summary["p95"],
+                "p99_ms": summary["p99"],
+                "refused_429": refused,
+                "failed_5xx": failed,
+                "db_time_ms": round(db_ms, 3),
+                "db_share": round(db_ms / total_db, 4) if total_db else 0.0,
+            }
+        return out
 
     def _per_second(self) -> list[dict[str, Any]]:
         """Requests, errors (429 and 5xx) and mean latency in each simulated second."""
@@ -159,6 +198,8 @@ class MetricsRecorder:
             "timeline": self._per_second(),
             "series": self._series(),
         }
+        if self.classes:
+            out["clients"] = self._per_class()
         if extra:
             out.update(extra)
         return out

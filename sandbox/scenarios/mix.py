@@ -57,6 +57,10 @@ class Action:
 class Shoppers:
     """Chooses who acts next and what they do, from a seeded random source."""
 
+    # True when the mix sorts its clients into classes (`client_class`), so the run's
+    # metrics get a per-class section; the ordinary mix has none and records nothing extra.
+    has_classes = False
+
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self._product_cum = list(itertools.accumulate(zipf_weights(PRODUCTS, PRODUCT_SKEW)))
@@ -99,6 +103,10 @@ class Shoppers:
             return _json_action(name, "POST", "/auth/login",
                                 {"email": seeded_email(user_id), "password": DEMO_PASSWORD})
         raise ValueError(f"unknown action {name}")
+
+    def client_class(self, user_id: int) -> str:
+        """The class seeded user `user_id` belongs to (read only when `has_classes`)."""
+        return "everyone"
 
 
 def _json_action(name: str, method: str, path: str, body: object) -> Action:

@@ -56,6 +56,13 @@ def _ramp(t_ms: float) -> float:
     return 100.0 + min(t_ms / 20_000.0, 1.0) * 2900.0
 
 
+def _scraper(t_ms: float) -> float:
+    # 20 ordinary clients at about 100 requests/s each (an address the gateway sees is often
+    # many people: a carrier's or an office's NAT), and the scraper at 2,000/s: together more
+    # than the two default instances can serve, the ordinary clients alone well within it.
+    return 4000.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -68,5 +75,9 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        # Half a second of the same traffic first: caches warm, the limiter's buckets in their
+        # steady state (a fresh bucket starts full and would let the scraper's first burst in).
+        Pattern("scraper", "20 clients at ~100 requests/s and one scraper at 20 times that",
+                8000, _scraper, warmup=2000, mix="sandbox.scenarios.scraper:ScraperShoppers"),
     )
 }

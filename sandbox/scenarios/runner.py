@@ -112,6 +112,7 @@ async def arun_scenario(
     warmup = pattern.warmup if warmup is None else warmup
     shoppers = shoppers_for(pattern)(random.Random(seed * 1_000_003 + 1))
     recorder = MetricsRecorder()
+    classify = shoppers.client_class if shoppers.has_classes else None
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
     clock = sb.clock
@@ -163,6 +164,8 @@ async def arun_scenario(
                 tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
             if i >= warmup:
                 recorder.record(action, response.trace)
+                if classify is not None:
+                    recorder.record_class(classify(user_id), response.trace)
                 if i >= first_kept:
                     kept.append((action, response.trace))
             if progress is not None and (i + 1) % 250 == 0:
