@@ -90,6 +90,11 @@ class DbSettings:
         metadata=_spec("With a replica: a client who wrote less than replica_lag_ms ago reads "
                        "from the primary."),
     )
+    stock_update: Literal["conditional", "naive"] = field(
+        default="conditional",
+        metadata=_spec("How an order takes stock: one guarded UPDATE, or read the stock and "
+                       "then write it back less the order (a race between concurrent orders)."),
+    )
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,13 @@ import itertools
 import json
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sandbox.backend.demo import DEMO_PASSWORD
 from sandbox.backend.seed import PRODUCTS, seeded_email, zipf_weights
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Sandbox
 
 CLIENTS = 1000  # simulated shoppers; shopper n is seeded user n + 2 (user 1 is the admin)
 
@@ -107,6 +111,14 @@ class Shoppers:
     def client_class(self, user_id: int) -> str:
         """The class seeded user `user_id` belongs to (read only when `has_classes`)."""
         return "everyone"
+
+    def begin(self, sandbox: Sandbox) -> None:
+        """Set the stage before the first request (a scenario's own starting state)."""
+
+    def report(self, sandbox: Sandbox) -> dict[str, Any]:
+        """The scenario's own figures, read after the last request: sections for the
+        run's metrics (none for the ordinary mix)."""
+        return {}
 
 
 def _json_action(name: str, method: str, path: str, body: object) -> Action:

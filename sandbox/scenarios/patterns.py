@@ -25,6 +25,9 @@ class Pattern:
         mix: who the shoppers are and what they do, as "module:Class" naming a subclass of
             `mix.Shoppers`; empty: the shop's ordinary mix. A name, not the class, so that
             reading the patterns (the terminal app does at start-up) imports nothing more.
+        overlap: requests whose times overlap really run at once, each as its own task
+            taking turns with the others (sandbox/turns.py), so races can happen; otherwise
+            they run one after another and their overlap is modelled by capacity.
     """
 
     name: str
@@ -33,6 +36,7 @@ class Pattern:
     rate: Callable[[float], float]
     warmup: int = 0
     mix: str = ""
+    overlap: bool = False
 
     def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
         """`count` arrival times in ms, increasing."""
@@ -63,6 +67,11 @@ def _scraper(t_ms: float) -> float:
     return 4000.0
 
 
+def _flash_sale(t_ms: float) -> float:
+    # The sale opens and a crowd orders at once: far more than the instances can serve.
+    return 5000.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -79,5 +88,8 @@ PATTERNS: dict[str, Pattern] = {
         # steady state (a fresh bucket starts full and would let the scraper's first burst in).
         Pattern("scraper", "20 clients at ~100 requests/s and one scraper at 20 times that",
                 8000, _scraper, warmup=2000, mix="sandbox.scenarios.scraper:ScraperShoppers"),
+        Pattern("flash_sale", "5,000 orders/s, really at once, for one product with 25 left",
+                300, _flash_sale, mix="sandbox.scenarios.flash_sale:FlashSaleShoppers",
+                overlap=True),
     )
 }

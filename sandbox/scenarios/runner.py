@@ -16,19 +16,20 @@ import importlib
 import json
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.network import SimRequest
+from sandbox.network import SimRequest, SimResponse
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.metrics import MetricsRecorder
 from sandbox.scenarios.mix import CLIENTS, NEEDS_LOGIN, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
+from sandbox.turns import Turns, current_turns
 
 PARTNER_KEY = b"sk_test_partner"
 KEEP_TRACES = 1000  # the newest traces kept for inspection; metrics use every request
@@ -125,6 +126,24 @@ async def arun_scenario(
     # Only the newest traces are kept, so only the last requests' are held at all: a trace
     # let go at once is cheap to free, one held for a thousand requests is not.
     first_kept = warmup + total - keep_traces
+
+    def answered(i: int, action: str, user_id: int, now: float, response: SimResponse) -> None:
+        if action == "login" and response.status == 200:
+            body = json.loads(response.body)
+            expires = now + body["expires_in"] * 1000.0
+            tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
+        if i >= warmup:
+            recorder.record(action, response.trace)
+            if classify is not None:
+                recorder.record_class(classify(user_id), response.trace)
+            if i >= first_kept:
+                kept.append((action, response.trace))
+
+    # A pattern whose requests overlap for real (a race) runs each as its own task, taking
+    # turns in simulated-time order (see sandbox/turns.py); the others one after another.
+    turns = Turns(clock) if pattern.overlap else None
+    turns_set = current_turns.set(turns)
+    shoppers.begin(sb)
     try:
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
@@ -138,6 +157,8 @@ async def arun_scenario(
                     sb.ctx.events.deliver(wait_s=0.05 if sb.redis.url else 0.0)
                 queue_start = sb.queue_metrics()
             now = start_ms + arrival
+            if turns is not None:  # the requests under way that are earlier go first
+                await turns.run_until(now)
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
             action = shoppers.action()
@@ -154,33 +175,37 @@ async def arun_scenario(
                     headers = [*headers, (b"x-api-key", PARTNER_KEY)]
                 else:
                     headers = [*headers, (b"x-user-id", str(user_id).encode())]
-            response = await deliver(
-                SimRequest(act.method, act.path, act.query, headers, act.body,
-                           client=f"client-{user_id}")
-            )
-            if action == "login" and response.status == 200:
-                body = json.loads(response.body)
-                expires = now + body["expires_in"] * 1000.0
-                tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
-            if i >= warmup:
-                recorder.record(action, response.trace)
-                if classify is not None:
-                    recorder.record_class(classify(user_id), response.trace)
-                if i >= first_kept:
-                    kept.append((action, response.trace))
+            request = SimRequest(act.method, act.path, act.query, headers, act.body,
+                                 client=f"client-{user_id}")
+            if turns is None:
+                answered(i, action, user_id, now, await deliver(request))
+            else:
+                await turns.start(_deliver_then(deliver(request),
+                                                partial(answered, i, action, user_id, now)))
             if progress is not None and (i + 1) % 250 == 0:
                 progress(i + 1, warmup + total)
+        if turns is not None:
+            await turns.finish()
         if progress is not None:
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
         queue = queue_since(queue_start, sb.queue_metrics())
+        report = shoppers.report(sb)
     finally:
+        current_turns.reset(turns_set)
+        if turns is not None:
+            turns.cancel()
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
              "settings": {k: v[0] for k, v in _changed(settings).items()}}
-    metrics = {**extra, **recorder.summary({"queue": queue})}
+    metrics = {**extra, **recorder.summary({"queue": queue, **report})}
     return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+async def _deliver_then(delivering: Awaitable[SimResponse],
+                        then: Callable[[SimResponse], None]) -> None:
+    then(await delivering)
 
 
 def shoppers_for(pattern: Pattern) -> type[Shoppers]:
