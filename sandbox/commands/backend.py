@@ -117,9 +117,10 @@ def cmd_scenario(args: argparse.Namespace, out: Console, err: Console) -> int:
                                                 "warmup": p.warmup}
                                        for p in PATTERNS.values()}))
             return EXIT_OK
+        width = max(len(name) for name in PATTERNS)
         for pattern in PATTERNS.values():
             warmup = f" after {pattern.warmup:,} warm-up" if pattern.warmup else ""
-            out.print(f"[bold cyan]{pattern.name:<8}[/] {pattern.summary} "
+            out.print(f"[bold cyan]{pattern.name:<{width}}[/] {pattern.summary} "
                       f"[dim]({pattern.requests:,} requests{warmup})[/]")
         return EXIT_OK
     get_pattern(args.name)  # an unknown name is a usage error before anything is built

@@ -74,7 +74,7 @@ class MetricsRecorder:
         counts = self.counts
         for name, n in trace.counts.items():  # Counter.update, without its generality
             counts[name] += n
-        if self.first_ms is None:
+        if self.first_ms is None or start < self.first_ms:  # overlapping runs finish out of order
             self.first_ms = start
         end = start + latency
         if end > self.last_ms:

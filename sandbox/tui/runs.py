@@ -95,6 +95,23 @@ HEADLINES: tuple[Headline, ...] = (
 )
 
 
+# Headlines of a scenario's own section (`clients` in scraper, `flash_sale`), compared only
+# when both runs have it, so other scenarios' before -> after shows no empty rows.
+SECTION_HEADLINES: dict[str, tuple[Headline, ...]] = {
+    "clients": (
+        Headline("others p95", "ms", "lower", lambda m: m["clients"]["others"]["p95_ms"]),
+        Headline("others 429s", "", "lower",
+                 lambda m: float(m["clients"]["others"]["refused_429"])),
+        Headline("abuser db", "", "lower", lambda m: m["clients"]["abuser"]["db_share"],
+                 percent=True),
+    ),
+    "flash_sale": (
+        Headline("oversold", "", "lower",
+                 lambda m: float(m["flash_sale"]["units_oversold"])),
+    ),
+}
+
+
 @dataclass(frozen=True)
 class CompareRow:
     """One headline metric before and after, with its change and whether that is good."""
@@ -168,7 +185,11 @@ def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str,
 
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
-    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES)
+    headlines = [*HEADLINES]
+    for section, extra in SECTION_HEADLINES.items():
+        if section in before.metrics and section in after.metrics:
+            headlines.extend(extra)
+    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in headlines)
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),
