@@ -143,8 +143,8 @@ async def arun_scenario(
     # turns in simulated-time order (see sandbox/turns.py); the others one after another.
     turns = Turns(clock) if pattern.overlap else None
     turns_set = current_turns.set(turns)
-    shoppers.begin(sb)
     try:
+        shoppers.begin(sb)
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
             if cancelled is not None and cancelled():

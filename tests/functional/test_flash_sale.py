@@ -92,3 +92,27 @@ def test_a_bad_stock_update_value_is_refused_with_the_valid_ones() -> None:
 
     with pytest.raises(SettingsError, match=r"conditional.*naive"):
         Settings().replace({"db.stock_update": "optimistic"})
+
+
+@pytest.mark.parametrize("stock_update", ["naive", "conditional"])
+async def test_orders_that_cannot_be_filled_are_refused_either_way(stock_update: str) -> None:
+    """A missing product is 404 and more than is left is 409, in both modes; nothing is
+    taken from the stock by a refused order."""
+    sb = Sandbox(Settings().replace({"auth.mode": "off", "db.stock_update": stock_update}))
+    try:
+        sb.db.write("UPDATE products SET stock = 3 WHERE id = ?", (SALE_PRODUCT,))
+        async with sb.client() as client:
+            async def order(*items: tuple[int, int]) -> int:
+                body = {"items": [{"product_id": p, "quantity": q} for p, q in items]}
+                response = await client.post("/orders", headers={"X-User-Id": "2"}, json=body)
+                return response.status_code
+
+            assert await order((10_000_000, 1)) == 404
+            assert await order((SALE_PRODUCT, 2), (SALE_PRODUCT, 2)) == 409  # 4 wanted in all
+            assert await order((SALE_PRODUCT, 3), (10_000_000, 1)) == 404
+            assert sb.db.query_one("SELECT stock FROM products WHERE id = ?",
+                                   (SALE_PRODUCT,)) == (3,)
+            assert await order((SALE_PRODUCT, 3)) == 201
+        assert sb.db.query_one("SELECT stock FROM products WHERE id = ?", (SALE_PRODUCT,)) == (0,)
+    finally:
+        sb.close()
