@@ -128,6 +128,18 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     for section in ("credential_stuffing", "revocation"):  # the auth scenarios' own figures
         for key, value in metrics.get(section, {}).items():
             rows.append((f"{section}.{key}", "-" if value is None else f"{value:,}"))
+    for name, stats in metrics.get("clients", {}).items():  # scenarios with client classes
+        rows.append((f"{name}: requests / p95 / 429 / 5xx",
+                     f"{stats['requests']:,} / {stats['p95_ms']:.2f} ms / "
+                     f"{stats['refused_429']:,} / {stats['failed_5xx']:,}"))
+        rows.append((f"{name}: database time", f"{stats['db_time_ms']:,.1f} ms "
+                                               f"({stats['db_share']:.1%} of it)"))
+    sale = metrics.get("flash_sale")
+    if sale:
+        rows.append(("flash sale: units sold / stock at start",
+                     f"{sale['units_sold']:,} / {sale['stock_at_start']:,}"))
+        rows.append(("flash sale: units oversold / stock left",
+                     f"{sale['units_oversold']:,} / {sale['stock_left']:,}"))
     for name, value in rows:
         table.add_row(Text(name), Text(value))
     return table

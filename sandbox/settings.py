@@ -114,6 +114,11 @@ class DbSettings:
         metadata=_spec("Statements each database file (the main one, each shard) runs at once; "
                        "more wait their turn. 0: no limit.", lo=0, hi=64),
     )
+    stock_update: Literal["conditional", "naive"] = field(
+        default="conditional",
+        metadata=_spec("How an order takes stock: one guarded UPDATE, or read the stock and "
+                       "then write it back less the order (a race between concurrent orders)."),
+    )
 
 
 @dataclass(frozen=True)

@@ -358,7 +358,7 @@ class ShopController:
                 details=errors + key_errors)
         identity = self.identity(request, "orders:write")
         items = [conform(item, ORDER_ITEM) for item in body["items"]]  # 3.0 is 3 from here
-        order, replayed = self.services.orders.place(identity, items, key)
+        order, replayed = await self.services.orders.place(identity, items, key)
         if replayed:
             order = {**order, "replayed": True}
         return 201, order

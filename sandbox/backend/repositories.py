@@ -207,6 +207,19 @@ class ProductRepository(Repository):
             )
             return int(row[0]) if row else None
 
+    def stock_and_price(self, product_id: int) -> tuple[int, int] | None:
+        """The stock and unit price as they are now (`db.stock_update=naive` reads this, then
+        writes with `set_stock`: by then both may have changed)."""
+        with tracing.span("repository.products.stock_and_price", "repository"):
+            row = self.db.query_one("SELECT stock, price_cents FROM products WHERE id = ?",
+                                    (product_id,))
+            return (int(row[0]), int(row[1])) if row else None
+
+    def set_stock(self, product_id: int, stock: int) -> None:
+        """Overwrite the stock with a number computed earlier (no guard: the naive way)."""
+        with tracing.span("repository.products.set_stock", "repository"):
+            self.db.write("UPDATE products SET stock = ? WHERE id = ?", (stock, product_id))
+
     def stock(self, product_id: int) -> int | None:
         with tracing.span("repository.products.stock", "repository"):
             row = self.db.query_one("SELECT stock FROM products WHERE id = ?", (product_id,))

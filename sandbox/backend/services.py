@@ -40,6 +40,7 @@ from sandbox.mechanisms.cache import WriteBehind
 from sandbox.mechanisms.queue import JobFailed
 from sandbox.mechanisms.redis_store import CacheUnavailable
 from sandbox.mechanisms.resilience import DependencyFailed
+from sandbox.turns import take_turn
 
 SERVICE_CPU_MS = 0.02
 EMAIL_MS = 30.0  # a call to an outside e-mail provider
@@ -408,8 +409,8 @@ class OrderService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def place(self, identity: Identity | None, items: list[dict[str, int]],
-              idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    async def place(self, identity: Identity | None, items: list[dict[str, int]],
+                    idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
         """Place an order once, however often the same request is retried.
 
         With an idempotency key, the first request places the order and its response is
@@ -425,7 +426,7 @@ class OrderService:
             tracing.work(SERVICE_CPU_MS)
             who = require_user(identity)
             if idempotency_key is None:
-                return self._place(who, items), False
+                return await self._place(who, items), False
             store = self.ctx.seams.idempotency
             if store is not None:  # a student's store (sandbox/plugs/idempotency.py)
                 replayed = store.replay(who.user_id, idempotency_key, items)
@@ -436,7 +437,7 @@ class OrderService:
                 def remember_with(order: dict[str, Any]) -> None:
                     store.remember(who.user_id, idempotency_key, items, order)
 
-                return self._place(who, items, remember_with), False
+                return await self._place(who, items, remember_with), False
             key = f"{who.user_id}:{idempotency_key}"
             fingerprint = orjson.dumps(sorted((i["product_id"], i["quantity"]) for i in items))
             remembered = self.ctx.repos.idempotency.get(key)
@@ -457,7 +458,7 @@ class OrderService:
                     int(self.ctx.now_s()),
                 )
 
-            return self._place(who, items, remember), False
+            return await self._place(who, items, remember), False
 
     def _replay(self, order: dict[str, Any]) -> dict[str, Any]:
         """A remembered order, to answer a retry. It was remembered as committed, before its
@@ -465,26 +466,43 @@ class OrderService:
         confirmed = self.ctx.repos.confirmations.is_confirmed(order["id"])
         return {**order, "confirmation": "sent" if confirmed else "queued"}
 
-    def _place(self, who: Identity, items: list[dict[str, int]],
-               remember: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    async def _place(self, who: Identity, items: list[dict[str, int]],
+                     remember: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Check stock, take it and record the order, with its idempotency key (`remember`)
         and, in async mode, its follow-up job, in one transaction; then what follows a commit."""
-        with tracing.span("service.orders.take", "service"):
+        with tracing.span("service.orders.take", "service") as span:
             repos = self.ctx.repos
             wanted: dict[int, int] = {}
             for item in items:
                 wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
             lines: list[tuple[int, int, int]] = []
+            # Other requests' statements reach the database while ours travel (a no-op unless
+            # requests really run at once: see sandbox/turns.py).
+            await take_turn()
+            naive = self.ctx.settings.db.stock_update == "naive"
+            seen: dict[int, tuple[int, int]] = {}
+            if naive:
+                span.set("stock_update", "naive")
+                seen = self._read_stock(wanted)
+                # The race: between our read and our write, other orders read the same stock.
+                # Each writes back "what I read, less mine", and the last write wins: units
+                # are sold twice, and the stock column does not even show it.
+                await take_turn()
             now = int(self.ctx.now_s())
             queued = self.ctx.settings.queue.mode == "async"
             with repos.transaction():
                 for product_id, quantity in sorted(wanted.items()):
-                    price = repos.products.take_stock(product_id, quantity)
-                    if price is None:  # rare: only now find out why, for the message
-                        left = repos.products.stock(product_id)
-                        if left is None:
-                            raise NotFound(f"There is no product {product_id}.")
-                        raise Conflict(f"Only {left} of product {product_id} left in stock.")
+                    if naive:
+                        stock, price = seen[product_id]
+                        repos.products.set_stock(product_id, stock - quantity)
+                    else:
+                        found = repos.products.take_stock(product_id, quantity)
+                        if found is None:  # rare: only now find out why, for the message
+                            left = repos.products.stock(product_id)
+                            if left is None:
+                                raise NotFound(f"There is no product {product_id}.")
+                            raise Conflict(f"Only {left} of product {product_id} left in stock.")
+                        price = found
                     lines.append((product_id, quantity, price))
                 order_id = repos.orders.add(who.user_id, lines, now)
                 order: dict[str, Any] = {
@@ -505,6 +523,19 @@ class OrderService:
                 cache_written(self.ctx, product_key(product_id), catalog._loader(product_id))
             return {**order, "confirmation": self._follow_up(order_id, who.user_id, job,
                                                              outbox_id)}
+
+    def _read_stock(self, wanted: dict[int, int]) -> dict[int, tuple[int, int]]:
+        """`db.stock_update=naive`, step one: read each product's stock and price, and refuse
+        the order if too little is left. Product id -> (stock read, unit price)."""
+        seen: dict[int, tuple[int, int]] = {}
+        for product_id, quantity in sorted(wanted.items()):
+            found = self.ctx.repos.products.stock_and_price(product_id)
+            if found is None:
+                raise NotFound(f"There is no product {product_id}.")
+            if found[0] < quantity:
+                raise Conflict(f"Only {found[0]} of product {product_id} left in stock.")
+            seen[product_id] = found
+        return seen
 
     def _save_job(self, job: dict[str, str]) -> int:
         """Write a follow-up job to the outbox; its row id. (A `faults.poison_rate` share of

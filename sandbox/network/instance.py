@@ -17,8 +17,10 @@ class ConnectionPool:
 
     def __init__(self, size: int) -> None:
         self._free_at: list[float] = [0.0] * size
+        self.size = size
 
     def resize(self, size: int) -> None:
+        self.size = size
         kept = sorted(self._free_at)[:size]
         self._free_at = kept + [0.0] * (size - len(kept))
         heapq.heapify(self._free_at)
@@ -53,6 +55,7 @@ class AppInstance:
         self.releases: dict[str, Any] = {"v1": app}  # the app each release serves with
         self.pool = ConnectionPool(pool_size)
         self._free_at: list[float] = [0.0] * concurrency  # a heap: when each worker is free
+        self.concurrency = concurrency
         self._finishing: list[float] = []  # a heap: when each accepted request finishes
 
     def run_version(self, version: str) -> None:
@@ -66,6 +69,7 @@ class AppInstance:
         return now_ms < self.started_ms + self.warmup_ms
 
     def set_concurrency(self, concurrency: int) -> None:
+        self.concurrency = concurrency
         busy = sorted(self._free_at, reverse=True)[:concurrency]
         self._free_at = busy + [0.0] * (concurrency - len(busy))
         heapq.heapify(self._free_at)
@@ -76,6 +80,13 @@ class AppInstance:
         while finishing and finishing[0] <= now_ms:
             heapq.heappop(finishing)
         return len(finishing)
+
+    def admits(self) -> bool:
+        """Whether a request may come in now, when requests really run at once (`Turns`): a
+        worker is free, and a connection for it too (each request inside may hold one).
+        Run one after another, a request always finds both: the one before gave them back."""
+        free = len(self._free_at)
+        return free > 0 and self.concurrency - free < self.pool.size
 
     def start(self, arrive_ms: float) -> float:
         """When a request arriving at `arrive_ms` gets a worker (takes that worker)."""

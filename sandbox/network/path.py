@@ -43,6 +43,7 @@ from sandbox.network.routing import ReadRouter, ReadYourWritesRouter
 from sandbox.request_context import RequestContext, current_request
 from sandbox.settings import DeploySettings, Settings
 from sandbox.tracing import Trace
+from sandbox.turns import current_turns
 
 LB_CPU_MS = 0.02
 APP_SERVER_MS = 1.0  # the app server's own work per request: parse, route, serialize
@@ -567,6 +568,9 @@ class Network:
             if self._fault_hop == "app" and self._hop_fault("app", span):
                 return _envelope_response(BadGateway(f"{instance.name} failed mid-request."),
                                           trace.request_id)
+            turns = current_turns.get()
+            if turns is not None:  # requests really overlap: every worker may be taken
+                await turns.wait_until(instance.admits)
             arrived = clock.now_ms
             started = instance.start(arrived)
             if started > arrived:

@@ -25,7 +25,7 @@ def evaluate_alerts(recorder: MetricsRecorder, settings: Settings, origin_ms: fl
         evaluator = AlertEvaluator(rule, origin_ms)
         if ticks:
             for tick in range(min(ticks), max(ticks) + 1):
-                answered, refused, failed, latencies = ticks.get(tick) or (0, 0, 0, [])
+                answered, refused, failed, latencies, *_ = ticks.get(tick) or (0, 0, 0, [])
                 evaluator.evaluate(tick, failed, answered + refused + failed, latencies)
         out[rule.kind] = evaluator.report()
     return out

@@ -39,6 +39,9 @@ def _ratio(part: float, whole: float) -> float:
 
 
 TICK_MS = 100  # the finest time a chart shows
+# The spans in which a request waits for the database to do its work: statements, not the
+# wait for a pooled connection (that is the app's queue, not the database's load).
+DB_WORK = frozenset({"db.query", "db.write"})
 
 
 class MetricsRecorder:
@@ -60,6 +63,9 @@ class MetricsRecorder:
         # something started waiting, times something stopped), in simulated ms. Given once,
         # after the run (`add_level`), so they cost nothing per request.
         self.levels: dict[str, tuple[list[float], list[float]]] = {}
+        # Per client class, when the scenario's clients come in classes (see `record_class`):
+        # [latencies, refused (429), failed (5xx), ms spent in database statements].
+        self.classes: dict[str, list[Any]] = {}
 
     def add_level(self, name: str, added_ms: list[float], removed_ms: list[float]) -> None:
         """A series `name` in `series`: how many were waiting at the end of each bucket."""
@@ -83,7 +89,7 @@ class MetricsRecorder:
         traced = trace.counts
         for name, n in traced.items():  # Counter.update, without its generality
             counts[name] += n
-        if self.first_ms is None:
+        if self.first_ms is None or start < self.first_ms:  # overlapping runs finish out of order
             self.first_ms = start
         end = start + latency
         if end > self.last_ms:
@@ -97,6 +103,39 @@ class MetricsRecorder:
         if traced:
             tick[4] += traced.get("cache.hits", 0)
             tick[5] += traced.get("cache.misses", 0)
+
+    def record_class(self, name: str, trace: Trace) -> None:
+        """Count one request for client class `name` too. Only scenarios whose clients come
+        in classes call this, so the ordinary ones pay nothing for it."""
+        entry = self.classes.get(name)
+        if entry is None:
+            entry = self.classes[name] = [[], 0, 0, 0.0]
+        entry[0].append(trace.root.duration_ms)
+        status = trace.status
+        if status == 429:
+            entry[1] += 1
+        elif status >= 500:
+            entry[2] += 1
+        # Database time as the requests spent it: the durations of their statements' spans.
+        entry[3] += sum(span.duration_ms for _, span in trace.spans() if span.name in DB_WORK)
+
+    def _per_class(self) -> dict[str, Any]:
+        """Requests, latency, errors and share of the database's time, per client class."""
+        total_db = sum(entry[3] for entry in self.classes.values())
+        out: dict[str, Any] = {}
+        for name, (latencies, refused, failed, db_ms) in sorted(self.classes.items()):
+            summary = latency_summary(latencies)
+            out[name] = {
+                "requests": len(latencies),
+                "p50_ms": summary["p50"],
+                "p95_ms": summary["p95"],
+                "p99_ms": summary["p99"],
+                "refused_429": refused,
+                "failed_5xx": failed,
+                "db_time_ms": round(db_ms, 3),
+                "db_share": round(db_ms / total_db, 4) if total_db else 0.0,
+            }
+        return out
 
     def _per_second(self) -> list[dict[str, Any]]:
         """Requests, errors (429 and 5xx) and mean latency in each simulated second."""
@@ -208,6 +247,8 @@ class MetricsRecorder:
             "timeline": self._per_second(),
             "series": self._series(),
         }
+        if self.classes:
+            out["clients"] = self._per_class()
         if extra:
             out.update(extra)
         return out

@@ -63,6 +63,10 @@ class Action:
 class Shoppers:
     """Chooses who acts next and what they do, from a seeded random source."""
 
+    # True when the mix sorts its clients into classes (`client_class`), so the run's
+    # metrics get a per-class section; the ordinary mix has none and records nothing extra.
+    has_classes = False
+
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self._product_cum = list(itertools.accumulate(zipf_weights(PRODUCTS, PRODUCT_SKEW)))
@@ -120,8 +124,8 @@ class Shoppers:
     # The actions that need the shopper logged in (the runner sends their credentials).
     needs_login: frozenset[str] | set[str] = NEEDS_LOGIN
 
-    # True when the mix watches its own requests (`observe`) and adds figures of its own to
-    # the run's metrics (`report`); the ordinary mix does not, and costs the runner nothing.
+    # True when the mix watches its own requests (`observe`); the ordinary mix does not, and
+    # costs the runner nothing. `report` adds a mix's own figures to the run's metrics.
     observes = False
 
     def observe(self, action: str, trace: Trace) -> None:
@@ -130,8 +134,15 @@ class Shoppers:
 
     def report(self, sandbox: Sandbox) -> dict[str, Any]:
         """Sections to add to the run's metrics, once the run is over and the workers have
-        drained (read only when `observes`)."""
+        drained (none for the ordinary mix)."""
         return {}
+
+    def client_class(self, user_id: int) -> str:
+        """The class seeded user `user_id` belongs to (read only when `has_classes`)."""
+        return "everyone"
+
+    def begin(self, sandbox: Sandbox) -> None:
+        """Set the stage before the first request (a scenario's own starting state)."""
 
 
 def _json_action(name: str, method: str, path: str, body: object) -> Action:

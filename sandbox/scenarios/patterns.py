@@ -28,6 +28,9 @@ class Pattern:
         settings: switches the scenario needs, as ("key", "value") pairs, applied wherever
             the run's settings still hold that switch's default (a switch the learner set
             wins).
+        overlap: requests whose times overlap really run at once, each as its own task
+            taking turns with the others (sandbox/turns.py), so races can happen; otherwise
+            they run one after another and their overlap is modelled by capacity.
     """
 
     name: str
@@ -37,6 +40,7 @@ class Pattern:
     warmup: int = 0
     mix: str = ""
     settings: tuple[tuple[str, str], ...] = ()
+    overlap: bool = False
 
     def arrivals(self, rng: random.Random, count: int) -> Iterator[float]:
         """`count` arrival times in ms, increasing."""
@@ -81,6 +85,18 @@ def _partner(t_ms: float) -> float:
     return 2.0
 
 
+def _scraper(t_ms: float) -> float:
+    # 20 ordinary clients at about 100 requests/s each (an address the gateway sees is often
+    # many people: a carrier's or an office's NAT), and the scraper at 2,000/s: together more
+    # than the two default instances can serve, the ordinary clients alone well within it.
+    return 4000.0
+
+
+def _flash_sale(t_ms: float) -> float:
+    # The sale opens and a crowd orders at once: far more than the instances can serve.
+    return 5000.0
+
+
 PATTERNS: dict[str, Pattern] = {
     p.name: p
     for p in (
@@ -123,5 +139,12 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("token_revocation", "a partner client is revoked 10 s in and keeps calling with "
                 "its token, 2 requests/s", 2000, _partner,
                 mix="sandbox.scenarios.revocation:RevocationShoppers"),
+        # Half a second of the same traffic first: caches warm, the limiter's buckets in their
+        # steady state (a fresh bucket starts full and would let the scraper's first burst in).
+        Pattern("scraper", "20 clients at ~100 requests/s and one scraper at 20 times that",
+                8000, _scraper, warmup=2000, mix="sandbox.scenarios.scraper:ScraperShoppers"),
+        Pattern("flash_sale", "5,000 orders/s, really at once, for one product with 25 left",
+                300, _flash_sale, mix="sandbox.scenarios.flash_sale:FlashSaleShoppers",
+                overlap=True),
     )
 }

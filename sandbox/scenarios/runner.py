@@ -16,13 +16,13 @@ import importlib
 import json
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.network import SimRequest
+from sandbox.network import SimRequest, SimResponse
 from sandbox.runtime import Sandbox
 from sandbox.scenarios.alerts import evaluate_alerts
 from sandbox.scenarios.live_state import LiveState, snapshot
@@ -31,6 +31,7 @@ from sandbox.scenarios.mix import CLIENTS, Shoppers
 from sandbox.scenarios.patterns import PATTERNS, Pattern
 from sandbox.settings import Settings
 from sandbox.tracing import Trace
+from sandbox.turns import Turns, current_turns
 
 PARTNER_KEY = b"sk_test_partner"
 KEEP_TRACES = 1000  # the newest traces kept for inspection; metrics use every request
@@ -126,6 +127,7 @@ async def arun_scenario(
     observe = shoppers.observe if shoppers.observes else None
     needs_login = shoppers.needs_login
     recorder = MetricsRecorder()
+    classify = shoppers.client_class if shoppers.has_classes else None
     kept: deque[tuple[str, Trace]] = deque(maxlen=keep_traces)
     mode = settings.auth.mode
     clock = sb.clock
@@ -143,7 +145,40 @@ async def arun_scenario(
     first_kept = warmup + total - keep_traces
     busiest: Counter[str] = Counter()  # requests per client, kept only when watched
     measured_from = start_ms  # when the measured part began (after any warm-up)
+
+    def answered(i: int, action: str, user_id: int, now: float, client: str,
+                 response: SimResponse) -> None:
+        nonlocal measured_from
+        if shoppers.on_response is not None:
+            shoppers.on_response(action, response.status, response.body, now, i >= warmup)
+        if action == "login" and response.status == 200:
+            body = json.loads(response.body)
+            expires = now + body["expires_in"] * 1000.0
+            tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
+        if observe is not None:
+            observe(action, response.trace)
+        if i >= warmup:
+            recorder.record(action, response.trace)
+            if classify is not None:
+                recorder.record_class(classify(user_id), response.trace)
+            for observer in observers:
+                observer(response.trace)
+            if i >= first_kept:
+                kept.append((action, response.trace))
+            if watch is not None:
+                if i == warmup:
+                    measured_from = now
+                busiest[client] += 1
+                if (i + 1 - warmup) % WATCH_EVERY == 0:
+                    watch(snapshot(sb, busiest.most_common(1)[0][0], recorder.counts,
+                                   (now - measured_from) / 1000.0, i + 1 - warmup, total))
+
+    # A pattern whose requests overlap for real (a race) runs each as its own task, taking
+    # turns in simulated-time order (see sandbox/turns.py); the others one after another.
+    turns = Turns(clock) if pattern.overlap else None
+    turns_set = current_turns.set(turns)
     try:
+        shoppers.begin(sb)
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
             if cancelled is not None and cancelled():
@@ -159,6 +194,8 @@ async def arun_scenario(
                 queue_start = sb.queue_metrics()
                 sb.reset_shard_stats()
             now = start_ms + arrival
+            if turns is not None:  # the requests under way that are earlier go first
+                await turns.run_until(now)
             clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
             action = shoppers.action()
@@ -175,33 +212,21 @@ async def arun_scenario(
                     headers = [*headers, (b"x-api-key", PARTNER_KEY)]
                 else:
                     headers = [*headers, (b"x-user-id", str(user_id).encode())]
-            response = await deliver(
-                SimRequest(act.method, act.path, act.query, headers, act.body,
-                           client=f"client-{user_id}")
-            )
-            if shoppers.on_response is not None:
-                shoppers.on_response(action, response.status, response.body, now, i >= warmup)
-            if action == "login" and response.status == 200:
-                body = json.loads(response.body)
-                expires = now + body["expires_in"] * 1000.0
-                tokens[user_id] = Session(expires, b"Bearer " + body["access_token"].encode())
-            if observe is not None:
-                observe(action, response.trace)
-            if i >= warmup:
-                recorder.record(action, response.trace)
-                for observer in observers:
-                    observer(response.trace)
-                if i >= first_kept:
-                    kept.append((action, response.trace))
-                if watch is not None:
-                    if i == warmup:
-                        measured_from = now
-                    busiest[sb.network.gateway.client_key(headers, f"client-{user_id}")] += 1
-                    if (i + 1 - warmup) % WATCH_EVERY == 0:
-                        watch(snapshot(sb, busiest.most_common(1)[0][0], recorder.counts,
-                                       (now - measured_from) / 1000.0, i + 1 - warmup, total))
+            request = SimRequest(act.method, act.path, act.query, headers, act.body,
+                                 client=f"client-{user_id}")
+            # Who the rate limit counts (read only when someone watches the mechanisms).
+            client = (sb.network.gateway.client_key(headers, request.client)
+                      if watch is not None else "")
+            if turns is None:
+                answered(i, action, user_id, now, client, await deliver(request))
+            else:
+                await turns.start(_deliver_then(deliver(request),
+                                                partial(answered, i, action, user_id, now,
+                                                        client)))
             if progress is not None and (i + 1) % 250 == 0:
                 progress(i + 1, warmup + total)
+        if turns is not None:
+            await turns.finish()
         if progress is not None:
             progress(warmup + total, warmup + total)
         sb.drain()  # let the workers finish, so queue figures count every job
@@ -213,12 +238,15 @@ async def arun_scenario(
         shards = sb.shard_metrics()
         if shards:  # `db.shards` above 1: each shard's figures, and the reads that asked them all
             shards["fanout_reads"] = recorder.counts["db.fanouts"]
-        own = shoppers.report(sb) if shoppers.observes else {}
+        own = shoppers.report(sb)  # a scenario's own figures (none for the ordinary mix)
         watched = {"alerts": evaluate_alerts(recorder, settings, sb.network.origin_ms)}
         deploy = sb.network.deploy_report(clock.now_ms)
         if deploy is not None:
             watched["deploy"] = deploy
     finally:
+        current_turns.reset(turns_set)
+        if turns is not None:
+            turns.cancel()
         if owned:
             sb.close()
     extra = {"scenario": name, "seed": seed, "warmup_requests": warmup,
@@ -228,6 +256,11 @@ async def arun_scenario(
     for section, figures in own.items():  # a mix's own figures join their section
         metrics[section] = {**metrics.get(section, {}), **figures}
     return ScenarioResult(name, seed, settings, metrics, kept)
+
+
+async def _deliver_then(delivering: Awaitable[SimResponse],
+                        then: Callable[[SimResponse], None]) -> None:
+    then(await delivering)
 
 
 def shoppers_for(pattern: Pattern) -> type[Shoppers]:

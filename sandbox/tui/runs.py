@@ -118,7 +118,7 @@ def reports(headline: Headline, metrics: dict[str, Any]) -> bool:
 
 # The sections some scenarios add (see sandbox/scenarios/stuffing.py and revocation.py):
 # compared only when both runs have them.
-SECTION_HEADLINES: tuple[tuple[str, Headline], ...] = (
+AUTH_HEADLINES: tuple[tuple[str, Headline], ...] = (
     ("revocation", Headline("served after revoke", "", "lower",
                             lambda m: float(m["revocation"]["served_after_revocation"]))),
     ("credential_stuffing", Headline("guesses let in", "", "lower",
@@ -128,6 +128,23 @@ SECTION_HEADLINES: tuple[tuple[str, Headline], ...] = (
     ("credential_stuffing", Headline("users refused", "", "lower",
                                      lambda m: float(m["credential_stuffing"]["legit_logins_refused"]))),
 )
+
+
+# Headlines of a scenario's own section (`clients` in scraper, `flash_sale`), compared only
+# when both runs have it, so other scenarios' before -> after shows no empty rows.
+SECTION_HEADLINES: dict[str, tuple[Headline, ...]] = {
+    "clients": (
+        Headline("others p95", "ms", "lower", lambda m: m["clients"]["others"]["p95_ms"]),
+        Headline("others 429s", "", "lower",
+                 lambda m: float(m["clients"]["others"]["refused_429"])),
+        Headline("abuser db", "", "lower", lambda m: m["clients"]["abuser"]["db_share"],
+                 percent=True),
+    ),
+    "flash_sale": (
+        Headline("oversold", "", "lower",
+                 lambda m: float(m["flash_sale"]["units_oversold"])),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -203,12 +220,16 @@ def compare_row(headline: Headline, before_m: dict[str, Any], after_m: dict[str,
 
 def compare(before: RunRecord, after: RunRecord) -> Comparison:
     """Every headline metric as before -> after, and every setting that differed."""
-    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in HEADLINES
-                 if not h.when_used or h.read(before.metrics) or h.read(after.metrics)) + tuple(
-        compare_row(h, before.metrics, after.metrics) for h in SCENARIO_HEADLINES
-        if reports(h, before.metrics) and reports(h, after.metrics)) + tuple(
-        compare_row(h, before.metrics, after.metrics) for section, h in SECTION_HEADLINES
-        if section in before.metrics and section in after.metrics)
+    headlines = [h for h in HEADLINES
+                 if not h.when_used or h.read(before.metrics) or h.read(after.metrics)]
+    headlines += [h for h in SCENARIO_HEADLINES
+                  if reports(h, before.metrics) and reports(h, after.metrics)]
+    headlines += [h for section, h in AUTH_HEADLINES
+                  if section in before.metrics and section in after.metrics]
+    for section, extra in SECTION_HEADLINES.items():
+        if section in before.metrics and section in after.metrics:
+            headlines.extend(extra)
+    rows = tuple(compare_row(h, before.metrics, after.metrics) for h in headlines)
     changes: list[SettingChange] = []
     for label, a, b in (("scenario", before.scenario, after.scenario),
                         ("requests", f"{before.requests:,}", f"{after.requests:,}"),

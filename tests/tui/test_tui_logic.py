@@ -252,3 +252,34 @@ def test_metrics_panel_shows_hot_key_loads_and_lost_writes(run: RunRecord) -> No
     assert "lost writes" in text and "15" in text
     console.print(headline_table(run.metrics))
     assert "lost writes" not in console.export_text()  # an ordinary run has neither row
+
+
+def test_a_scenarios_own_sections_show_only_when_its_runs_have_them(run: RunRecord) -> None:
+    """Issue #16: scraper's `clients` and flash_sale's `flash_sale` get rows in the Metrics
+    view and in before -> after; other scenarios show no empty rows for them."""
+    from rich.console import Console
+
+    from sandbox.tui.widgets.metrics_panel import headline_table
+
+    def shown(metrics: dict[str, object]) -> str:
+        console = Console(width=60, record=True)
+        console.print(headline_table(metrics))
+        return console.export_text()
+
+    assert "others p95" not in shown(run.metrics) and "oversold" not in shown(run.metrics)
+    assert "oversold" not in {row.label for row in compare(run, run).rows}
+    naive = run_scenario("flash_sale", Settings().replace({"db.stock_update": "naive"}),
+                         requests=60).metrics
+    conditional = run_scenario("flash_sale", Settings(), requests=60).metrics
+    assert "oversold" in shown(naive) and "units sold" in shown(naive)
+    before = RunRecord("flash_sale", 7, 60, Settings().replace({"db.stock_update": "naive"}),
+                       naive, ())
+    after = RunRecord("flash_sale", 7, 60, Settings(), conditional, ())
+    oversold = next(r for r in compare(before, after).rows if r.label == "oversold")
+    assert oversold.verdict == "better" and oversold.after == "0"
+    classes = {"abuser": {"requests": 10, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0,
+                          "refused_429": 8, "failed_5xx": 0, "db_time_ms": 4.0, "db_share": 0.1},
+               "others": {"requests": 10, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0,
+                          "refused_429": 0, "failed_5xx": 0, "db_time_ms": 36.0, "db_share": 0.9}}
+    text = shown({**run.metrics, "clients": classes})
+    assert "abuser 429/5xx" in text and "others p95" in text

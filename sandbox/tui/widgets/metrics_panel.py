@@ -132,6 +132,18 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     for name, alert in metrics.get("alerts", {}).items():
         table.add_row(f"alert {name}", Text(alert_firings(alert),
                                             style="bold red" if alert["fired"] else "green"))
+    for name, stats in metrics.get("clients", {}).items():  # scenarios with client classes
+        table.add_row(f"{name} p95", Text(f"{stats['p95_ms']:.2f} ms of {stats['requests']:,}",
+                                          style="bold"))
+        table.add_row(f"{name} 429/5xx", _pair(f"{stats['refused_429']:,}",
+                                               f"{stats['failed_5xx']:,}"))
+        table.add_row(f"{name} db time", f"{stats['db_time_ms']:,.0f} ms ({stats['db_share']:.0%})")
+    sale = metrics.get("flash_sale")
+    if sale:
+        over = sale["units_oversold"]
+        table.add_row("units sold", f"{sale['units_sold']:,} of {sale['stock_at_start']:,}")
+        table.add_row("oversold", Text(f"{over:,}", style="bold red" if over else "bold green"))
+        table.add_row("stock left", f"{sale['stock_left']:,}")
     return table
 
 
