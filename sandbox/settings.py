@@ -270,6 +270,20 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class GraphQLSettings:
+    loader: Literal["naive", "batched"] = field(
+        default="naive",
+        metadata=_spec("How POST /graphql loads nested reviews and products: one query per "
+                       "parent (naive) or one query per list (batched)."),
+    )
+    max_depth: int = field(
+        default=8,
+        metadata=_spec("The deepest field nesting a GraphQL query may have (introspection "
+                       "gets twice this).", lo=2, hi=32),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every switch of the sandbox. Frozen: change it with `apply_assignments` or `replace`."""
 
@@ -286,6 +300,7 @@ class Settings:
     faults: FaultsSettings = field(default_factory=FaultsSettings)
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
+    graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
 
     def get(self, key: str) -> Any:
         """The value of a dotted key."""

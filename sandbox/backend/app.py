@@ -27,6 +27,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "/health": {"GET": "health"},
     "/ready": {"GET": "ready"},
     "/openapi.json": {"GET": "openapi"},
+    "/graphql": {"POST": "graphql"},
 }
 
 

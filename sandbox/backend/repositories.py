@@ -90,6 +90,15 @@ class ProductRepository(Repository):
             row = self.db.query_one("SELECT * FROM products WHERE id = ?", (product_id,))
             return _row(PRODUCT_COLUMNS, row) if row else None
 
+    def by_ids(self, product_ids: list[int]) -> list[dict[str, Any]]:
+        """Several products in one query (a batching loader's call)."""
+        with tracing.span("repository.products.by_ids", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            marks = ", ".join("?" * len(product_ids))
+            rows = self.db.query(f"SELECT * FROM products WHERE id IN ({marks})",
+                                 tuple(product_ids))
+            return _rows(PRODUCT_COLUMNS, rows)
+
     def add_rating(self, product_id: int, rating: int) -> None:
         """Keep the denormalized rating totals in step with a new review."""
         with tracing.span("repository.products.add_rating", "repository"):
@@ -310,6 +319,21 @@ class ReviewRepository(Repository):
             rows = self.db.query(
                 "SELECT * FROM reviews WHERE product_id = ? ORDER BY id DESC LIMIT ?",
                 (product_id, limit),
+            )
+            return _rows(REVIEW_COLUMNS, rows)
+
+    def for_products(self, product_ids: list[int], limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` reviews of each product, for all of them in one query: a window
+        function numbers each product's reviews, newest first (a batching loader's call)."""
+        with tracing.span("repository.reviews.for_products", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            marks = ", ".join("?" * len(product_ids))
+            rows = self.db.query(
+                f"SELECT {', '.join(REVIEW_COLUMNS)} FROM ("
+                "  SELECT *, ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY id DESC) AS n"
+                f"  FROM reviews WHERE product_id IN ({marks})"
+                ") WHERE n <= ? ORDER BY product_id, id DESC",
+                (*product_ids, limit),
             )
             return _rows(REVIEW_COLUMNS, rows)
 

@@ -68,5 +68,9 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("spike", "250 requests/s, then 2,500/s for two seconds, then 250/s again",
                 6000, _spike),
         Pattern("ramp", "climbs from 100 to 3,000 requests/s over twenty seconds", 6000, _ramp),
+        # GraphQL's nested query, again and again: `graphql.loader=naive | batched` changes
+        # how many database queries each one costs (sandbox/scenarios/graphql_screens.py).
+        Pattern("graphql", "a GraphQL category page: 20 products with their newest ratings",
+                500, _steady, mix="sandbox.scenarios.graphql_screens:NestedQueryShoppers"),
     )
 }
