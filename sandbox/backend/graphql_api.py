@@ -26,10 +26,10 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     FieldNode,
-    GraphQLBoolean,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLArgument,
+    GraphQLBoolean,
     GraphQLError,
     GraphQLField,
     GraphQLFloat,
@@ -53,6 +53,7 @@ from graphql import (
 )
 
 from sandbox import tracing
+from sandbox.backend.openapi import GRAPHQL_MAX_QUERY_CHARS
 from sandbox.backend.schemas import (
     HISTORY_QUERY,
     IDEMPOTENCY_KEY,
@@ -67,7 +68,7 @@ from sandbox.mechanisms.auth import Identity
 from sandbox.settings import Settings
 
 GRAPHQL_CPU_MS = 0.1  # parse, validate and plan a document
-MAX_QUERY_CHARS = 8_000  # the standard introspection query is about 1,500
+MAX_QUERY_CHARS = GRAPHQL_MAX_QUERY_CHARS  # the standard introspection query is about 1,500
 MAX_TOKENS = 2_000  # the parser stops here: a long document of tiny tokens costs too
 MAX_COST = 2_000  # objects a query may ask for, counted as the product of its list sizes
 MAX_INTROSPECTION_ROOTS = 2  # `__schema` / `__type` fields per document (aliases repeat them)
@@ -112,6 +113,14 @@ class Execution:
     identify: Callable[[], Identity | None]
     batched: bool
     loaders: dict[tuple[str, int], Loader] = field(default_factory=dict)
+    product_ids: list[int] = field(default_factory=list)  # every product listed so far
+
+    def listed(self, product_ids: list[int]) -> None:
+        """Products a list resolved: their reviews, if asked for, load in one batch."""
+        self.product_ids.extend(product_ids)
+        for (kind, _), loader in self.loaders.items():
+            if kind == "reviews":
+                loader.expect(product_ids)
 
     def reviews(self, limit: int) -> Loader:
         found = self.loaders.get(("reviews", limit))
@@ -119,6 +128,7 @@ class Execution:
             def fetch(ids: list[int]) -> dict[int, Any]:
                 return dict(self.services.catalog.reviews_of(ids, limit))
             found = self.loaders[("reviews", limit)] = Loader(fetch)
+            found.expect(self.product_ids)
         return found
 
     def products(self) -> Loader:
@@ -142,19 +152,21 @@ def _limit(name: str, value: int | None) -> int:
 
 # -- resolvers ------------------------------------------------------------------------------
 
-def _run(info: GraphQLResolveInfo) -> Execution:
-    run: Execution = info.context
-    return run
+Info = GraphQLResolveInfo[Execution]
 
 
-def resolve_product(_: None, info: GraphQLResolveInfo, id: int) -> dict[str, Any] | None:
+def _run(info: Info) -> Execution:
+    return info.context
+
+
+def resolve_product(_: None, info: Info, id: int) -> dict[str, Any] | None:
     try:
         return _run(info).services.catalog.product(id)
     except NotFound:
         return None  # GraphQL's way to say "no such product": null, no error
 
 
-def resolve_products(_: None, info: GraphQLResolveInfo, category: str | None = None,
+def resolve_products(_: None, info: Info, category: str | None = None,
                      limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     size = _limit("products", limit)
     problem = PRODUCTS_QUERY["category"].check(category) if category is not None else None
@@ -164,27 +176,12 @@ def resolve_products(_: None, info: GraphQLResolveInfo, category: str | None = N
     run = _run(info)
     items: list[dict[str, Any]] = run.services.catalog.products(category or None, size, offset,
                                                                 None)["items"]
-    if run.batched:  # their reviews will be asked for next: announce the keys
-        limit_node = _reviews_limit(info)
-        if limit_node is not None:
-            run.reviews(limit_node).expect([p["id"] for p in items])
+    if run.batched:  # their reviews may be asked for next: announce the keys
+        run.listed([p["id"] for p in items])
     return items
 
 
-def _reviews_limit(info: GraphQLResolveInfo) -> int | None:
-    """The `limit` a `reviews` field under this list asks for (its default if none)."""
-    for node in info.field_nodes:
-        for sel in node.selection_set.selections if node.selection_set else ():
-            if isinstance(sel, FieldNode) and sel.name.value == "reviews":
-                for arg in sel.arguments:
-                    if arg.name.value == "limit":
-                        value = _value(arg.value, info.variable_values)
-                        return value if isinstance(value, int) else None
-                return LIMITS["reviews"][1]
-    return None
-
-
-def resolve_reviews(product: dict[str, Any], info: GraphQLResolveInfo,
+def resolve_reviews(product: dict[str, Any], info: Info,
                     limit: int | None = None) -> list[dict[str, Any]]:
     size = _limit("reviews", limit)
     run = _run(info)
@@ -196,22 +193,25 @@ def resolve_reviews(product: dict[str, Any], info: GraphQLResolveInfo,
     return items
 
 
-def resolve_item_product(item: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+def resolve_item_product(item: dict[str, Any], info: Info) -> Any:
     run = _run(info)
     if run.batched:
         return run.products().load(item["product_id"])
     return resolve_product(None, info, item["product_id"])
 
 
-def resolve_review_product(review: dict[str, Any], info: GraphQLResolveInfo) -> Any:
+def resolve_review_product(review: dict[str, Any], info: Info) -> Any:
+    run = _run(info)
+    if run.batched:
+        return run.products().load(review["product_id"])
     return resolve_product(None, info, review["product_id"])
 
 
-def resolve_me(_: None, info: GraphQLResolveInfo) -> Identity:
+def resolve_me(_: None, info: Info) -> Identity:
     return require_user(_run(info).identify())  # an error at `me`, never someone's data
 
 
-def resolve_orders(me: Identity, info: GraphQLResolveInfo,
+def resolve_orders(me: Identity, info: Info,
                    limit: int | None = None) -> list[dict[str, Any]]:
     run = _run(info)
     orders: list[dict[str, Any]] = run.services.orders.history(
@@ -221,7 +221,7 @@ def resolve_orders(me: Identity, info: GraphQLResolveInfo,
     return orders
 
 
-def resolve_place_order(_: None, info: GraphQLResolveInfo, items: list[dict[str, int]],
+def resolve_place_order(_: None, info: Info, items: list[dict[str, int]],
                         idempotency_key: str | None = None) -> dict[str, Any]:
     """The same service call as POST /orders, with the same idempotency rule."""
     if not 1 <= len(items) <= ORDER_ITEMS_FANOUT:
@@ -403,7 +403,7 @@ class Plan:
             size = 1
             if name in LIMITS and not inner:
                 spec, size = LIMITS[name]
-                for arg in sel.arguments:
+                for arg in sel.arguments or ():
                     if arg.name.value == "limit":
                         value = _value(arg.value, self.variables)
                         if isinstance(value, int):
@@ -441,7 +441,7 @@ def read_request(body: Any) -> tuple[str, dict[str, Any] | None, str | None]:
                                details=[FieldError("body", "must be an object")])
     errors: list[FieldError] = []
     query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
+    if not isinstance(query, str) or not query:
         errors.append(FieldError("query", "must be a GraphQL document, as a string"))
     elif len(query) > MAX_QUERY_CHARS:
         errors.append(FieldError("query", f"must be at most {MAX_QUERY_CHARS} characters"))

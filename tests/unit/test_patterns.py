@@ -13,7 +13,7 @@ def times(name: str, seed: int, count: int) -> list[float]:
 
 
 def test_pattern_names() -> None:
-    assert set(PATTERNS) == {"steady", "spike", "ramp"}
+    assert set(PATTERNS) == {"steady", "spike", "ramp", "graphql"}
     for name, pattern in PATTERNS.items():
         assert pattern.name == name
         assert pattern.requests > 0
