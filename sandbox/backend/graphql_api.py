@@ -57,12 +57,13 @@ from sandbox.backend.openapi import GRAPHQL_MAX_QUERY_CHARS
 from sandbox.backend.schemas import (
     HISTORY_QUERY,
     IDEMPOTENCY_KEY,
+    ORDER,
     ORDER_ITEM,
     PRODUCTS_QUERY,
     REVIEWS_QUERY,
 )
 from sandbox.backend.services import Services, require_user
-from sandbox.backend.validation import Field
+from sandbox.backend.validation import Field, problems
 from sandbox.errors import ApiError, FieldError, NotFound, ValidationFailed
 from sandbox.mechanisms.auth import Identity
 from sandbox.settings import Settings
@@ -223,22 +224,17 @@ def resolve_orders(me: Identity, info: Info,
 
 def resolve_place_order(_: None, info: Info, items: list[dict[str, int]],
                         idempotency_key: str | None = None) -> dict[str, Any]:
-    """The same service call as POST /orders, with the same idempotency rule."""
-    if not 1 <= len(items) <= ORDER_ITEMS_FANOUT:
-        raise ValidationFailed(f"An order has 1 to {ORDER_ITEMS_FANOUT} items.")
-    problems = [FieldError(f"items[{i}].{k}", p) for i, item in enumerate(items)
-                for k, p in ((k, _check_item(k, v)) for k, v in item.items()) if p]
-    if idempotency_key is not None and (p := IDEMPOTENCY_KEY.check(idempotency_key)):
-        problems.append(FieldError("idempotency_key", p))
-    if problems:
-        raise ValidationFailed("Some fields are not valid.", details=problems)
+    """The same checks and service call as POST /orders, with the same idempotency rule."""
+    errors = problems({"items": items}, ORDER)
+    for i, item in enumerate(items if not errors else ()):
+        errors.extend(problems(item, ORDER_ITEM, f"items[{i}]"))
+    if idempotency_key is not None and (problem := IDEMPOTENCY_KEY.check(idempotency_key)):
+        errors.append(FieldError("idempotency_key", problem))
+    if errors:
+        raise ValidationFailed("Some fields are not valid.", details=errors)
     run = _run(info)
     order, replayed = run.services.orders.place(run.identify(), items, idempotency_key)
     return {**order, "replayed": replayed}
-
-
-def _check_item(key: str, value: int) -> str | None:
-    return ORDER_ITEM[key].check(value)
 
 
 # -- the schema -----------------------------------------------------------------------------
@@ -407,10 +403,11 @@ class Plan:
                     if arg.name.value == "limit":
                         value = _value(arg.value, self.variables)
                         if isinstance(value, int):
-                            if not spec.lo <= value <= spec.hi:  # type: ignore[operator]
+                            problem = spec.check(value)
+                            if problem is not None:  # before anything runs: no partial data
                                 self.errors.append(GraphQLError(
-                                    f"{name}(limit: {value}) is out of range: at most "
-                                    f"{spec.hi} at once.", arg))
+                                    f"{name}(limit: {value}) is out of range: it {problem}.",
+                                    arg))
                                 return
                             size = value
             elif name == "items" and not inner:
