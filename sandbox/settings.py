@@ -452,6 +452,20 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class GraphQLSettings:
+    loader: Literal["naive", "batched"] = field(
+        default="naive",
+        metadata=_spec("How POST /graphql loads nested reviews and products: one query per "
+                       "parent (naive) or one query per list (batched)."),
+    )
+    max_depth: int = field(
+        default=8,
+        metadata=_spec("The deepest field nesting a GraphQL query may have (introspection "
+                       "gets twice this).", lo=2, hi=32),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every switch of the sandbox. Frozen: change it with `apply_assignments` or `replace`."""
 
@@ -470,6 +484,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     cdn: CdnSettings = field(default_factory=CdnSettings)
     alert: AlertSettings = field(default_factory=AlertSettings)
+    graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
 
     def get(self, key: str) -> Any:
         """The value of a dotted key."""

@@ -30,6 +30,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "/oauth/token": {"POST": "oauth_token"},
     "/oauth/clients/{client_id}/revoke": {"POST": "revoke_client"},
     "/partner/orders": {"GET": "partner_orders"},
+    "/graphql": {"POST": "graphql"},
 }
 
 

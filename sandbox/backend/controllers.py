@@ -372,6 +372,15 @@ class ShopController:
         limit = query_number(dict(request.query_params), HISTORY_QUERY, "limit", 10)
         return 200, self.services.orders.history(self.identity(request), user_id, limit)
 
+    async def graphql(self, request: Request) -> tuple[int, Any]:
+        """POST /graphql: GraphQL over the same services. Imported on first use, so the REST
+        routes never pay for loading graphql-core."""
+        from sandbox.backend import graphql_api
+
+        body = await read_json(request)
+        return 200, await graphql_api.run(body, self.services, lambda: self.identity(request),
+                                          self.ctx.settings, self.ctx.log_event)
+
     async def my_orders(self, request: Request) -> tuple[int, Any]:
         identity = self.identity(request)
         identity = require_user(identity)

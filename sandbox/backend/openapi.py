@@ -10,6 +10,9 @@ from sandbox.backend import schemas
 from sandbox.backend.validation import Field
 from sandbox.mechanisms.auth import SCOPES
 
+GRAPHQL_MAX_QUERY_CHARS = 8_000  # graphql_api.MAX_QUERY_CHARS, kept here so the document
+# does not import graphql-core
+
 
 def _field(spec: Field) -> dict[str, Any]:
     if spec.kind == "int":
@@ -150,6 +153,27 @@ SCHEMAS: dict[str, Any] = {
     "Product.patch": {**_object(schemas.PRODUCT_PATCH), "minProperties": 1},
     "Order.create": {**_object(schemas.ORDER), "properties": {
         "items": {**_field(schemas.ORDER["items"]), "items": _object(schemas.ORDER_ITEM)}}},
+    # GraphQL over HTTP: the document is a string the server parses; its schema is served
+    # by the endpoint itself (introspection), not described here.
+    "GraphQL.request": {
+        "type": "object", "required": ["query"],
+        "properties": {"query": {"type": "string", "minLength": 1,
+                                 "maxLength": GRAPHQL_MAX_QUERY_CHARS},
+                       "variables": {"type": ["object", "null"]},
+                       "operationName": {"type": ["string", "null"]}},
+    },
+    "GraphQL.response": {
+        "type": "object",
+        "description": "`data` (null where a field failed), and `errors` when something "
+                       "did; a document that cannot run has only `errors`.",
+        "properties": {
+            "data": {"type": ["object", "null"]},
+            "errors": {"type": "array", "items": {
+                "type": "object", "required": ["message"],
+                "properties": {"message": STR, "locations": {"type": "array"},
+                               "path": {"type": "array"}, "extensions": {"type": "object"}}}},
+        },
+    },
 }
 
 HEADERS: dict[str, Any] = {
@@ -287,6 +311,10 @@ def openapi_document() -> dict[str, Any]:
         "/users/me/orders": {"get": _operation("Your newest orders.", "200", "OrderHistory",
                                                ("401", "403", "422"), params=history,
                                                secured=True)},
+        "/graphql": {"post": _operation(
+            "GraphQL: one query for exactly the fields you want (introspect for the schema). "
+            "Errors in the query itself are GraphQL errors in a 200.", "200",
+            "GraphQL.response", body_errors, body="GraphQL.request")},
         "/users/{user_id}/orders": {"get": _operation(
             "A user's newest orders (the user or an admin).", "200", "OrderHistory",
             ("401", "403", "404", "422"), params=[_id_param("user_id"), *history],

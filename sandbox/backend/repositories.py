@@ -146,6 +146,15 @@ class ProductRepository(Repository):
             product["rating_count"], product["rating_sum"] = totals.get(product["id"], (0, 0))
         return products
 
+    def by_ids(self, product_ids: list[int]) -> list[dict[str, Any]]:
+        """Several products in one query (a batching loader's call)."""
+        with tracing.span("repository.products.by_ids", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            marks = ", ".join("?" * len(product_ids))
+            rows = self.db.query(f"SELECT * FROM products WHERE id IN ({marks})",
+                                 tuple(product_ids))
+            return _rows(PRODUCT_COLUMNS, rows)
+
     def add_rating(self, product_id: int, rating: int) -> None:
         """Keep the denormalized rating totals in step with a new review."""
         with tracing.span("repository.products.add_rating", "repository"):
@@ -397,6 +406,17 @@ class ReviewRepository(Repository):
                 "SELECT * FROM reviews WHERE product_id = ? ORDER BY id DESC LIMIT ?",
                 (product_id, limit),
             )
+            return _rows(REVIEW_COLUMNS, rows)
+
+    def for_products(self, product_ids: list[int], limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` reviews of each product, for all of them in one statement: one
+        small indexed read per product, glued with UNION ALL, so the database reads `limit`
+        rows of each (a window function over `product_id IN (...)` would read them all)."""
+        with tracing.span("repository.reviews.for_products", "repository"):
+            tracing.work(REPOSITORY_CPU_MS)
+            one = "SELECT * FROM (SELECT * FROM reviews WHERE product_id = ? ORDER BY id DESC LIMIT ?)"
+            rows = self.db.query(" UNION ALL ".join([one] * len(product_ids)),
+                                 [v for pid in product_ids for v in (pid, limit)])
             return _rows(REVIEW_COLUMNS, rows)
 
     def add(self, product_id: int, user_id: int, rating: int, body: str, now_s: int) -> int:

@@ -344,6 +344,23 @@ class CatalogService:
             assert page is not None
             return {"items": page["items"][:limit]}
 
+    def products_by_id(self, product_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Several products at once, by id, in one query; missing ids are left out."""
+        with tracing.span("service.catalog.products_by_id", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            rows = self.ctx.reads.products.by_ids(product_ids)
+            return {row["id"]: present_product(row) for row in rows}
+
+    def reviews_of(self, product_ids: list[int], limit: int) -> dict[int, list[dict[str, Any]]]:
+        """The newest `limit` reviews of each product, in one query. The products are known
+        to exist (the caller has them), so nothing is checked one by one."""
+        with tracing.span("service.catalog.reviews_of", "service"):
+            tracing.work(SERVICE_CPU_MS)
+            found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in product_ids}
+            for review in self.ctx.reads.reviews.for_products(product_ids, limit):
+                found[review["product_id"]].append(review)
+            return found
+
     def add_review(self, identity: Identity | None, product_id: int, rating: int,
                    body: str) -> dict[str, Any]:
         with tracing.span("service.catalog.add_review", "service"):

@@ -146,5 +146,9 @@ PATTERNS: dict[str, Pattern] = {
         Pattern("flash_sale", "5,000 orders/s, really at once, for one product with 25 left",
                 300, _flash_sale, mix="sandbox.scenarios.flash_sale:FlashSaleShoppers",
                 overlap=True),
+        # GraphQL's nested query, again and again: `graphql.loader=naive | batched` changes
+        # how many database queries each one costs (sandbox/scenarios/graphql_screens.py).
+        Pattern("graphql", "a GraphQL category page: 20 products with their newest ratings",
+                500, _steady, mix="sandbox.scenarios.graphql_screens:NestedQueryShoppers"),
     )
 }

@@ -15,7 +15,7 @@ def times(name: str, seed: int, count: int) -> list[float]:
 def test_pattern_names() -> None:
     assert set(PATTERNS) == {"steady", "spike", "ramp", "rush", "orders", "hot_customer",
                              "stampede", "price_edits", "credential_stuffing",
-                             "token_revocation", "scraper", "flash_sale"}
+                             "token_revocation", "scraper", "flash_sale", "graphql"}
     for name, pattern in PATTERNS.items():
         assert pattern.name == name
         assert pattern.requests > 0
