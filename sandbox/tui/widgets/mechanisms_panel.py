@@ -96,4 +96,9 @@ class MechanismsPanel(Static):
         self.update(render_state(self.state))
 
     def watch_state(self) -> None:
-        self.update(render_state(self.state))
+        state = self.state
+        # Nothing to watch when every part is off: the panel gives its rows to the flow
+        # (at 80x24 they are the difference between seeing SQLite and not).
+        self.display = state is None or any(
+            part is not None for part in (state.limit, state.cache, state.queue))
+        self.update(render_state(state))
