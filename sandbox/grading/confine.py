@@ -22,6 +22,7 @@ import ctypes
 import os
 import signal
 import sys
+from typing import NamedTuple
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -56,6 +57,39 @@ def protect_trusted_process() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+class _Process(NamedTuple):
+    parent: int
+    ticks: int  # CPU time used, its reaped children's included, in clock ticks
+    ready: bool  # running, or ready to run (state R)
+
+
+def _process_table() -> dict[int, _Process] | None:
+    """Every process /proc shows, by pid; None where there is no /proc to read."""
+    found: dict[int, _Process] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+            # After the command name: state, ppid, ..., utime (the 12th), stime, cutime, cstime.
+            fields = stat[stat.rindex(b")") + 2:].split()
+            found[int(entry)] = _Process(int(fields[1]), sum(int(f) for f in fields[11:15]),
+                                         fields[0] == b"R")
+        except (OSError, ValueError, IndexError):
+            continue  # it ended while we looked
+    return found
+
+
+def _below(root: int, table: dict[int, _Process]) -> set[int]:
+    parents = {pid: process.parent for pid, process in table.items()}
+    return {pid for pid in parents if _under(pid, root, parents)}
+
+
 def kill_descendants(root: int | None = None) -> int:
     """SIGKILL every process below `root` (default: this one), however it detached itself
     (new session, new process group, double fork: a subreaper gets the orphans back). Goes
@@ -63,21 +97,10 @@ def kill_descendants(root: int | None = None) -> int:
     root = os.getpid() if root is None else root
     killed = 0
     for _ in range(50):
-        parents: dict[int, int] = {}
-        try:
-            entries = os.listdir("/proc")
-        except OSError:
+        table = _process_table()
+        if table is None:
             return killed
-        for entry in entries:
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    stat = handle.read()
-                parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-        below = {pid for pid in parents if _under(pid, root, parents)}
+        below = _below(root, table)
         if not below:
             return killed
         for pid in below:
@@ -101,29 +124,11 @@ def tree_usage(root: int) -> tuple[float, bool] | None:
     A time limit counted in CPU seconds is the same on an idle machine and on a busy one:
     waiting for a core is not the student's doing, looping is. A process waiting for a core
     is "ready to run", so a busy machine never looks like a test that waits."""
-    found: dict[int, tuple[int, int, bool]] = {}  # pid -> (parent, ticks, ready to run)
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
+    table = _process_table()
+    if table is None or root not in table:
         return None
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-            # After the command name: state, ppid, ..., utime (the 12th), stime, cutime, cstime.
-            fields = stat[stat.rindex(b")") + 2:].split()
-            found[int(entry)] = (int(fields[1]), sum(int(f) for f in fields[11:15]),
-                                 fields[0] == b"R")
-        except (OSError, ValueError, IndexError):
-            continue
-    if root not in found:
-        return None
-    parents = {pid: parent for pid, (parent, _, _) in found.items()}
-    tree = [v for pid, v in found.items() if pid == root or _under(pid, root, parents)]
-    return (sum(ticks for _, ticks, _ in tree) / os.sysconf("SC_CLK_TCK"),
-            any(ready for _, _, ready in tree))
+    tree = [table[pid] for pid in _below(root, table) | {root}]
+    return (sum(p.ticks for p in tree) / os.sysconf("SC_CLK_TCK"), any(p.ready for p in tree))
 
 
 def _under(pid: int, root: int, parents: dict[int, int]) -> bool:
