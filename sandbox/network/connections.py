@@ -34,33 +34,44 @@ class ConnectionTable:
     """
 
     def __init__(self, settings: NetworkSettings) -> None:
-        self.settings = settings
         self._last_used: dict[str, float] = {}
+        self.settings = settings
+
+    @property
+    def settings(self) -> NetworkSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: NetworkSettings) -> None:
+        # Read once here rather than on every request (this table is asked twice a request).
+        self._settings = settings
+        self._keep_alive = settings.keep_alive
+        self._idle_ms = settings.idle_timeout_s * 1000.0
 
     def reuse(self, client: str, now_ms: float) -> bool:
         """Whether `client` has an open connection it may send on now. A connection idle past
         the timeout has been closed by the server: it is forgotten, and the client must open
         a new one."""
-        if not self.settings.keep_alive:
+        if not self._keep_alive:
             return False
         last = self._last_used.get(client)
         if last is None:
             return False
-        if now_ms - last > self.settings.idle_timeout_s * 1000.0:
+        if now_ms - last > self._idle_ms:
             del self._last_used[client]
             return False
         return True
 
     def done(self, client: str, now_ms: float) -> None:
         """The answer arrived: with keep-alive the connection stays open for the next one."""
-        if self.settings.keep_alive:
+        if self._keep_alive:
             self._last_used[client] = now_ms
         else:
             self._last_used.pop(client, None)
 
     def open_warm(self, clients: list[str], now_ms: float) -> None:
         """Connections opened before the run began (as a running shop's shoppers hold)."""
-        if self.settings.keep_alive:
+        if self._keep_alive:
             for client in clients:
                 self._last_used.setdefault(client, now_ms)
 
