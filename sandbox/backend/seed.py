@@ -15,7 +15,7 @@ import os
 import random
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -66,34 +66,37 @@ def seed_path(seed: int) -> Path:
 
 
 def ensure_seed_file(seed: int) -> Path:
-    """The path of the built database for `seed`, building it first if needed.
-
-    Building writes to a temporary file and renames it into place, so two processes building
-    at once, or a build killed half way, never leave a broken file behind.
-    """
+    """The path of the built database for `seed`, building it first if needed."""
     path = seed_path(seed)
     if path.exists():
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            conn = sqlite3.connect(tmp)
-            try:
-                build(conn, seed)
-            finally:
-                conn.close()
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        build_file_atomically(path, lambda conn: build(conn, seed))
     except OSError as exc:
         raise SeedError(
             f"could not build the seed database in {path.parent}: {exc.strerror}. "
             "Set SANDBOX_CACHE_DIR to a writable folder."
         ) from None
     return path
+
+
+def build_file_atomically(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """Write the SQLite file `path` with `fill`: into a temporary file first, renamed into
+    place when done, so two processes building at once, or a build killed half way, never
+    leave a broken file behind."""
+    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            fill(conn)
+        finally:
+            conn.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def create_schema(db: sqlite_utils.Database) -> None:

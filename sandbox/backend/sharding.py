@@ -12,19 +12,24 @@ shards work side by side. One busy customer still lands on one shard (the hot sh
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sandbox import tracing
 from sandbox.backend.database import Database, StoreStats
 from sandbox.backend.repositories import ORDER_COLUMNS, OrderRepository, _row, _rows
-from sandbox.backend.seed import SEED_FORMAT, cache_dir, ensure_seed_file, index_name
+from sandbox.backend.seed import (
+    SEED_FORMAT,
+    build_file_atomically,
+    cache_dir,
+    ensure_seed_file,
+    index_name,
+)
 from sandbox.errors import SeedError
 from sandbox.settings import INDEX_CANDIDATES
 
@@ -57,18 +62,7 @@ def ensure_shard_files(seed: int, shards: int) -> list[Path]:
     source = ensure_seed_file(seed)
     try:
         for k, path in enumerate(paths):
-            fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            try:
-                conn = sqlite3.connect(tmp)
-                try:
-                    _build_shard(conn, source, k, shards)
-                finally:
-                    conn.close()
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            build_file_atomically(path, partial(_build_shard, source=source, k=k, shards=shards))
     except OSError as exc:
         raise SeedError(
             f"could not build the shard files in {cache_dir()}: {exc.strerror}. "
