@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError, SettingsError
+from sandbox.scenarios import PATTERNS
 from sandbox.settings import parse_assignment
 
 TOPICS = {
@@ -52,13 +53,15 @@ TOPICS = {
     11: "Logging and monitoring", 12: "Deployment", 13: "Scalability", 14: "Reliability",
     15: "Testing a backend", 16: "API styles",
 }
-SCENARIOS = ("steady", "spike", "ramp", "credential_stuffing", "token_revocation")
+# Every scenario the runner knows may back a lesson's experiment.
+SCENARIOS = tuple(PATTERNS)
 HIGHLIGHTS = ("client", "dns", "lb", "gateway", "instance", "controller", "service", "cache",
               "repository", "db", "queue", "worker", "edge")
 # Metric paths a checkpoint or claim may name: dotted paths into a scenario's metrics.
 METRIC_ROOTS = ("requests", "throughput_rps", "latency_ms", "status", "cache", "db",
                 "ratelimit", "queue", "instances", "endpoints", "connections", "cdn", "auth",
-                "credential_stuffing", "revocation")
+                "credential_stuffing", "revocation", "clients", "flash_sale", "rating", "shards",
+                "alerts", "timeline", "duration_s")
 ACTION_KEYS = {"set", "run", "request", "highlight", "reset"}
 HEADER_KEYS = {"id", "title", "topic", "order", "prerequisites", "summary"}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
