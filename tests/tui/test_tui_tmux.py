@@ -141,10 +141,10 @@ def test_the_caching_lesson_walked_to_step_4_shows_that_steps_own_number(
     terminal.type(f"{sys.executable} -m sandbox")
     terminal.wait_for("start here", "5 Caching")
     terminal.keys("l", "Down", "Down", "Down", "Down", "Enter")
-    terminal.wait_for("step 1 of 4", "done: 2,000 requests", timeout=300)
+    terminal.wait_for("step 1 of 10", "done: 2,000 requests", timeout=300)
     for step in (2, 3, 4):
         terminal.keys("Right")
-        terminal.wait_for(f"step {step} of 4")
+        terminal.wait_for(f"step {step} of 10")
     shown = terminal.wait_for("Stale reads", "step 2   now", "stale reads", "done: 2,000",
                               timeout=300)
     line = next(row for row in shown.splitlines() if "stale reads" in row)
