@@ -27,6 +27,23 @@ ErrorRenderer = Callable[[Exception, str], tuple[int, Any, dict[str, str]]]
 JSON body, extra headers). Logs whatever the client must not see."""
 
 
+class BatchLoading(Protocol):
+    """A per-request loader that gathers keys and fetches them in batches (GraphQL's nested
+    lists). `fetch(keys)` answers several keys at once: {key: value}, missing keys left out."""
+
+    def expect(self, keys: list[int]) -> None:
+        """Keys that will be asked for soon: fetch them with the next batch."""
+        ...
+
+    def load(self, key: int) -> Any:
+        """The value for `key` (None when there is none), fetching a batch if needed."""
+        ...
+
+
+LoaderFactory = Callable[[str, Callable[[list[int]], dict[int, Any]]], BatchLoading]
+"""Makes one request's loader: (kind, fetch) -> loader. `kind` is "products" or "reviews"."""
+
+
 class IdempotencyStore(Protocol):
     """Remembers the order placed for each (user, Idempotency-Key)."""
 
@@ -52,3 +69,4 @@ class Seams:
     add_review: ReviewAdder | None = None  # used by ShopController.post_review
     render_error: ErrorRenderer | None = None  # used by every endpoint when a handler raises
     idempotency: IdempotencyStore | None = None  # used by OrderService.place
+    make_loader: LoaderFactory | None = None  # used by POST /graphql with graphql.loader=batched

@@ -212,6 +212,8 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                          "resilience.breaker_threshold": 5, "resilience.breaker_reset_s": 0.5},
         "Metrics: fast 503s once your breaker opens"),
     "idempotency": PlaygroundSetup("steady", 3000, {}, "Requests: POST /orders"),
+    "batch_loader": PlaygroundSetup("graphql", 1000, {"graphql.loader": "batched"},
+                                    "Metrics: db queries per GraphQL request"),
 }
 DEFAULT_SETUP = PlaygroundSetup("steady", 3000, {}, "Flow and Metrics")
 
