@@ -44,6 +44,23 @@ LoaderFactory = Callable[[str, Callable[[list[int]], dict[int, Any]]], BatchLoad
 """Makes one request's loader: (kind, fetch) -> loader. `kind` is "products" or "reviews"."""
 
 
+class OutboxRelaying(Protocol):
+    """Keeps the order's follow-up job in an outbox and relays it to the queue."""
+
+    def add(self, job: dict[str, str]) -> int:
+        """Write `job` to the outbox inside the caller's open transaction; its row id."""
+        ...
+
+    def relay(self) -> None:
+        """Publish every job still in the outbox to the queue, marking each once the queue
+        has it. Raises when it had to stop: the rest waits for the next pass."""
+        ...
+
+    def waiting(self) -> int:
+        """How many jobs the queue does not have yet."""
+        ...
+
+
 class IdempotencyStore(Protocol):
     """Remembers the order placed for each (user, Idempotency-Key)."""
 
@@ -69,4 +86,5 @@ class Seams:
     add_review: ReviewAdder | None = None  # used by ShopController.post_review
     render_error: ErrorRenderer | None = None  # used by every endpoint when a handler raises
     idempotency: IdempotencyStore | None = None  # used by OrderService.place
+    outbox: OutboxRelaying | None = None  # used by OrderService when queue.mode=async
     make_loader: LoaderFactory | None = None  # used by POST /graphql with graphql.loader=batched
