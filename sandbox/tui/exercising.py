@@ -212,6 +212,10 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                          "resilience.breaker_threshold": 5, "resilience.breaker_reset_s": 0.5},
         "Metrics: fast 503s once your breaker opens"),
     "idempotency": PlaygroundSetup("steady", 3000, {}, "Requests: POST /orders"),
+    "canary": PlaygroundSetup(
+        "steady", 3000, {"deploy.release": True, "deploy.strategy": "canary",
+                         "deploy.bad_release": "errors", "deploy.canary_s": 1.0},
+        "Flow: the canary's share, and its rollback"),
     "outbox": PlaygroundSetup("orders", 1000, {"queue.mode": "async"},
                               "Metrics: the queue's published jobs and e-mails sent"),
     "batch_loader": PlaygroundSetup("graphql", 1000, {"graphql.loader": "batched"},
