@@ -22,7 +22,7 @@ does not hold at that moment.
 
 from __future__ import annotations
 
-import math
+# TODO: math.ceil will help with the rank
 from collections import deque
 
 VERSIONS = ("v1", "v2")  # the baseline and the canary

@@ -22,8 +22,13 @@ does not hold at that moment.
 
 from __future__ import annotations
 
+# BEGIN SOLUTION
+# TODO: math.ceil will help with the rank
 import math
 from collections import deque
+
+# STUB: from collections import deque
+# END SOLUTION
 
 VERSIONS = ("v1", "v2")  # the baseline and the canary
 
