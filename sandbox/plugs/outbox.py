@@ -9,6 +9,7 @@ the consumer, and it already drops a repeat (one confirmation per order, one e-m
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -91,8 +92,11 @@ class StudentOutbox:
 
     def waiting(self) -> int:
         """Rows not published yet (read untraced: a figure, not traffic)."""
-        row = self.sb.db.conn.execute(
-            "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").fetchone()
+        try:
+            row = self.sb.db.conn.execute(
+                "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").fetchone()
+        except sqlite3.Error:  # the student's table is not what the exercise asks: no figure
+            return 0
         return int(row[0])
 
 
