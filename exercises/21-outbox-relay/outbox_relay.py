@@ -37,7 +37,8 @@ SendEmail = Callable[[str, dict[str, Any]], None]  # (idempotency key, payload):
 def create_tables(conn: Any) -> None:
     """Make both tables (if they are not there yet), and an index that finds unpublished rows
     without reading the published ones."""
-    # TODO: CREATE TABLE IF NOT EXISTS event_outbox (...) and processed_events (...), then an
+    # TODO: CREATE TABLE IF NOT EXISTS event_outbox (...) and processed_events (...)
+    # TODO: an index on the rows still waiting (SQLite allows CREATE INDEX ... WHERE ...)
     raise NotImplementedError("not written yet: see the TODO above")
 
 
@@ -81,5 +82,5 @@ def handle(conn: Any, event_id: str, payload: dict[str, Any], send_email: SendEm
     call with the same event id (after a crash) sends nothing twice.
     """
     # TODO: a repeat (already in processed_events) does nothing and returns False
-    # TODO: else send, THEN remember the event id; a crash between the two is covered by the
+    # TODO: else send, THEN remember the event id (the provider's key covers a crash between)
     raise NotImplementedError("not written yet: see the TODO above")

@@ -30,7 +30,7 @@ def fetch_products(conn: Any, ids: list[int]) -> list[Any]:
     `conn.execute(sql, params).fetchall()` runs one statement with `?` placeholders.
     """
     # TODO: one SELECT * ... WHERE id IN (?, ?, ...) with a ? per id; never paste ids into SQL
-    # TODO: then put the rows in the order of `ids` (the database picks its own order), None
+    # TODO: then the rows in the order of `ids` (the database picks its own), None if not found
     raise NotImplementedError("not written yet: see the TODO above")
 
 
@@ -49,8 +49,6 @@ class BatchLoader:
         self.max_batch = max_batch
         self.waiting: list[int] = []  # keys announced, not fetched yet, in order, each once
         self.cache: dict[int, Any] = {}  # key -> value (None: fetched, and there was none)
-        # TODO: anything else you want to keep for this request
-        raise NotImplementedError("not written yet: see the TODO above")
 
     def expect(self, keys: Iterable[int]) -> None:
         """These keys will be asked for soon: gather them for the next fetch."""
@@ -61,7 +59,8 @@ class BatchLoader:
         """The value for `key`, or None if there is none. Fetches the waiting keys (and this
         one) together if this key is not cached yet."""
         # TODO: a cached key costs nothing (remember: None can be a cached answer)
-        # TODO: otherwise fetch everything waiting plus this key, max_batch keys per fetch,
+        # TODO: else fetch all waiting keys plus this one, max_batch per fetch; cache every answer
+        # TODO: a fetch that raises answers nothing: its keys and later ones wait, then re-raise
         raise NotImplementedError("not written yet: see the TODO above")
 
     def load_many(self, keys: list[int]) -> list[Any]:

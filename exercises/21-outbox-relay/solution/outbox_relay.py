@@ -44,8 +44,8 @@ def create_tables(conn: Any) -> None:
     """Make both tables (if they are not there yet), and an index that finds unpublished rows
     without reading the published ones."""
     # BEGIN SOLUTION
-    # TODO: CREATE TABLE IF NOT EXISTS event_outbox (...) and processed_events (...), then an
-    #       index on the rows that are still waiting (SQLite allows CREATE INDEX ... WHERE)
+    # TODO: CREATE TABLE IF NOT EXISTS event_outbox (...) and processed_events (...)
+    # TODO: an index on the rows still waiting (SQLite allows CREATE INDEX ... WHERE ...)
     conn.execute("CREATE TABLE IF NOT EXISTS event_outbox ("
                  " id INTEGER PRIMARY KEY AUTOINCREMENT,"
                  " event_id TEXT NOT NULL UNIQUE,"
@@ -130,8 +130,7 @@ def handle(conn: Any, event_id: str, payload: dict[str, Any], send_email: SendEm
     """
     # BEGIN SOLUTION
     # TODO: a repeat (already in processed_events) does nothing and returns False
-    # TODO: else send, THEN remember the event id; a crash between the two is covered by the
-    #       provider's idempotency key
+    # TODO: else send, THEN remember the event id (the provider's key covers a crash between)
     seen = conn.execute("SELECT 1 FROM processed_events WHERE event_id = ?",
                         (event_id,)).fetchone()
     if seen is not None:

@@ -4,6 +4,7 @@ that lives for one request only."""
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,28 @@ def test_each_request_has_its_own_cache(student: ModuleType) -> None:
              if i["product"]["id"] == product["id"]}
     assert names == {"Renamed"}, (
         f"the second request still saw {names}: a loader's cache must last one request only")
+
+
+class FlakyFetch(visible.CountingFetch):
+    """A fetch whose database is down for its first call."""
+
+    def __call__(self, keys: list[int]) -> dict[int, Any]:
+        self.batches.append(list(keys))
+        if len(self.batches) == 1:
+            raise ConnectionError("the database is not answering")
+        return {k: self.values[k] for k in keys if k in self.values}
+
+
+@pytest.mark.points(1)
+def test_a_failed_fetch_caches_nothing(student: ModuleType) -> None:
+    """The first fetch fails: load raises, nothing is cached, and the next load fetches the
+    same keys again and answers them."""
+    fetch = FlakyFetch({1: "a", 2: "b"})
+    loader = student.BatchLoader(fetch)
+    loader.expect([1, 2])
+    with pytest.raises(ConnectionError):
+        loader.load(1)
+    assert loader.load(2) == "b" and loader.load(1) == "a", (
+        "after a failed fetch the keys get a real answer on the next try, not a cached None")
+    assert fetch.batches == [[1, 2], [1, 2]], (
+        f"the second fetch asks for both keys again; your fetches: {fetch.batches}")

@@ -31,8 +31,7 @@ def fetch_products(conn: Any, ids: list[int]) -> list[Any]:
     """
     # BEGIN SOLUTION
     # TODO: one SELECT * ... WHERE id IN (?, ?, ...) with a ? per id; never paste ids into SQL
-    # TODO: then put the rows in the order of `ids` (the database picks its own order), None
-    #       for an id nobody found
+    # TODO: then the rows in the order of `ids` (the database picks its own), None if not found
     if not ids:
         return []  # `IN ()` is a syntax error, and there is nothing to ask anyway
     marks = ", ".join("?" for _ in ids)
@@ -57,9 +56,6 @@ class BatchLoader:
         self.max_batch = max_batch
         self.waiting: list[int] = []  # keys announced, not fetched yet, in order, each once
         self.cache: dict[int, Any] = {}  # key -> value (None: fetched, and there was none)
-        # BEGIN SOLUTION
-        # TODO: anything else you want to keep for this request
-        # END SOLUTION
 
     def expect(self, keys: Iterable[int]) -> None:
         """These keys will be asked for soon: gather them for the next fetch."""
@@ -75,8 +71,8 @@ class BatchLoader:
         one) together if this key is not cached yet."""
         # BEGIN SOLUTION
         # TODO: a cached key costs nothing (remember: None can be a cached answer)
-        # TODO: otherwise fetch everything waiting plus this key, max_batch keys per fetch,
-        #       and cache an answer for every key you asked for
+        # TODO: else fetch all waiting keys plus this one, max_batch per fetch; cache every answer
+        # TODO: a fetch that raises answers nothing: its keys and later ones wait, then re-raise
         if key not in self.cache:
             self.expect([key])
             self._dispatch()
@@ -87,7 +83,13 @@ class BatchLoader:
         batch, self.waiting = self.waiting, []
         for start in range(0, len(batch), self.max_batch):
             chunk = batch[start:start + self.max_batch]
-            found = self.fetch(chunk)
+            try:
+                found = self.fetch(chunk)
+            except Exception:
+                # The database failed: these keys have no answer yet, so none is cached. They
+                # wait, first in line, for the next load to try again.
+                self.waiting = batch[start:] + self.waiting
+                raise
             for key in chunk:
                 # A key the database did not have is cached too (as None): asking again
                 # would give the same answer at the cost of another query.

@@ -70,8 +70,8 @@ class CanaryController:
         # (time, failed?, latency) of each recent request, oldest first, per version
         self.recent: dict[str, deque[tuple[float, bool, float]]] = {v: deque() for v in VERSIONS}
         # BEGIN SOLUTION
-        # TODO: what else must you remember? (when did this step start? since when has the
-        #       alert condition held, if it does?)
+        # TODO: what else to remember? (when did this step start? since when has the alert held?)
+        # STUB: pass
         self.step_started_ms: float | None = None  # set by the first share() call
         self.bad_since_ms: float | None = None
         # END SOLUTION
