@@ -65,10 +65,14 @@ class Reference:
 
 
 @pytest.mark.points(3)
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_share_matches_a_correct_controller(student: ModuleType, seed: int) -> None:
+def test_every_share_matches_a_correct_controller(student: ModuleType) -> None:
     """Bursty, noisy traffic with bad patches of varying length: each share() answer and the
     verdict as a correct controller's."""
+    for seed in (1, 9):  # 1 climbs to 50% and is rolled back; 9 is promoted
+        replay_against_reference(student, seed)
+
+
+def replay_against_reference(student: ModuleType, seed: int) -> None:
     rng = random.Random(seed)
     options = {"window_ms": 400.0, "min_requests": 8, "error_margin": 0.1, "latency_ratio": 2.0}
     ctrl = visible.controller(student, 600.0, 300.0, **options)
