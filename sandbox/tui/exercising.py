@@ -215,9 +215,9 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
     "canary": PlaygroundSetup(
         "steady", 3000, {"deploy.release": True, "deploy.strategy": "canary",
                          "deploy.bad_release": "errors", "deploy.canary_s": 1.0},
-        "Flow: the canary's share, and its rollback"),
+        "Metrics: the deploy, its errors by version and the rollback"),
     "outbox": PlaygroundSetup("orders", 1000, {"queue.mode": "async"},
-                              "Metrics: the queue's published jobs and e-mails sent"),
+                              "Metrics: queue pub/done, and dead / lost"),
     "batch_loader": PlaygroundSetup("graphql", 1000, {"graphql.loader": "batched"},
                                     "Metrics: db queries per GraphQL request"),
 }
