@@ -286,6 +286,8 @@ class Sandbox:
         """Jobs in the outbox the queue does not have yet (read untraced: a figure, not traffic)."""
         if not self.ctx.outbox_behind:
             return 0
+        if self.ctx.seams.outbox is not None:
+            return self.ctx.seams.outbox.waiting()
         row = self.db.conn.execute("SELECT count(*) FROM outbox WHERE published = 0").fetchone()
         return int(row[0])
 

@@ -63,6 +63,7 @@ from sandbox.backend.schemas import (
     PRODUCTS_QUERY,
     REVIEWS_QUERY,
 )
+from sandbox.backend.seams import BatchLoading, LoaderFactory
 from sandbox.backend.services import Services, require_user
 from sandbox.backend.validation import Field, problems
 from sandbox.errors import ApiError, FieldError, NotFound, ValidationFailed
@@ -114,7 +115,8 @@ class Execution:
     services: Services
     identify: Callable[[], Identity | None]
     batched: bool
-    loaders: dict[tuple[str, int], Loader] = field(default_factory=dict)
+    make_loader: LoaderFactory | None = None  # a plugged-in loader class (None: `Loader`)
+    loaders: dict[tuple[str, int], BatchLoading] = field(default_factory=dict)
     product_ids: list[int] = field(default_factory=list)  # every product listed so far
 
     def listed(self, product_ids: list[int]) -> None:
@@ -124,20 +126,23 @@ class Execution:
             if kind == "reviews":
                 loader.expect(product_ids)
 
-    def reviews(self, limit: int) -> Loader:
+    def _loader(self, kind: str, fetch: Callable[[list[int]], dict[int, Any]]) -> BatchLoading:
+        return Loader(fetch) if self.make_loader is None else self.make_loader(kind, fetch)
+
+    def reviews(self, limit: int) -> BatchLoading:
         found = self.loaders.get(("reviews", limit))
         if found is None:
             def fetch(ids: list[int]) -> dict[int, Any]:
                 return dict(self.services.catalog.reviews_of(ids, limit))
-            found = self.loaders[("reviews", limit)] = Loader(fetch)
-            found.expect(self.product_ids)
+            found = self.loaders[("reviews", limit)] = self._loader("reviews", fetch)
+            found.expect(list(self.product_ids))
         return found
 
-    def products(self) -> Loader:
+    def products(self) -> BatchLoading:
         found = self.loaders.get(("products", 0))
         if found is None:
-            found = self.loaders[("products", 0)] = Loader(
-                lambda ids: dict(self.services.catalog.products_by_id(ids)))
+            found = self.loaders[("products", 0)] = self._loader(
+                "products", lambda ids: dict(self.services.catalog.products_by_id(ids)))
         return found
 
 
@@ -485,7 +490,8 @@ async def run(body: Any, services: Services, identify: Callable[[], Identity | N
         # Reads resolve at once; placing an order awaits the order service (it may give way
         # to other requests, see sandbox/turns.py), so the executor may hand back an awaitable.
         result = execute(SCHEMA, document, context_value=Execution(
-            services, identify, batched), variable_values=variables,
+            services, identify, batched, services.catalog.ctx.seams.make_loader),
+            variable_values=variables,
             operation_name=operation_name)
         if isawaitable(result):
             result = await result

@@ -27,6 +27,40 @@ ErrorRenderer = Callable[[Exception, str], tuple[int, Any, dict[str, str]]]
 JSON body, extra headers). Logs whatever the client must not see."""
 
 
+class BatchLoading(Protocol):
+    """A per-request loader that gathers keys and fetches them in batches (GraphQL's nested
+    lists). `fetch(keys)` answers several keys at once: {key: value}, missing keys left out."""
+
+    def expect(self, keys: list[int]) -> None:
+        """Keys that will be asked for soon: fetch them with the next batch."""
+        ...
+
+    def load(self, key: int) -> Any:
+        """The value for `key` (None when there is none), fetching a batch if needed."""
+        ...
+
+
+LoaderFactory = Callable[[str, Callable[[list[int]], dict[int, Any]]], BatchLoading]
+"""Makes one request's loader: (kind, fetch) -> loader. `kind` is "products" or "reviews"."""
+
+
+class OutboxRelaying(Protocol):
+    """Keeps the order's follow-up job in an outbox and relays it to the queue."""
+
+    def add(self, job: dict[str, str]) -> int:
+        """Write `job` to the outbox inside the caller's open transaction; its row id."""
+        ...
+
+    def relay(self) -> None:
+        """Publish every job still in the outbox to the queue, marking each once the queue
+        has it. Raises when it had to stop: the rest waits for the next pass."""
+        ...
+
+    def waiting(self) -> int:
+        """How many jobs the queue does not have yet."""
+        ...
+
+
 class IdempotencyStore(Protocol):
     """Remembers the order placed for each (user, Idempotency-Key)."""
 
@@ -52,3 +86,5 @@ class Seams:
     add_review: ReviewAdder | None = None  # used by ShopController.post_review
     render_error: ErrorRenderer | None = None  # used by every endpoint when a handler raises
     idempotency: IdempotencyStore | None = None  # used by OrderService.place
+    outbox: OutboxRelaying | None = None  # used by OrderService when queue.mode=async
+    make_loader: LoaderFactory | None = None  # used by POST /graphql with graphql.loader=batched

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 RESTART_MS = 500.0  # from the old process exiting to the new one running
 OLD, NEW = "v1", "v2"  # the version running before a deploy, and the one it ships
@@ -116,6 +116,24 @@ def process_at(restarts: Sequence[Restart], now_ms: float, drain_ms: float, warm
     return phase, started, version
 
 
+class TrafficController(Protocol):
+    """Steers a canary deploy instead of the fixed `canary_percent` for `canary_s` (a plugged
+    canary controller): it sees every answer and sets the new version's share."""
+
+    def observe(self, now_ms: float, version: str, status: int, latency_ms: float) -> None:
+        """One answered request: which version served it ("v1", "v2"), status, duration."""
+        ...
+
+    def share(self, now_ms: float) -> float:
+        """The share of traffic (0 to 1) the new version gets now."""
+        ...
+
+    @property
+    def verdict(self) -> str:
+        """"watching" while steps remain, "promoted" at 100%, "rolled_back" once it gave up."""
+        ...
+
+
 @dataclass
 class Rollout:
     """A release of v2 by one strategy, and its rollback: who runs what, who gets traffic.
@@ -140,6 +158,8 @@ class Rollout:
     rollback_ms: float | None = None  # when the rollback was ordered
     rolled_back_ms: float | None = None  # when no v2 process serves traffic any more
     restarts: list[list[Restart]] = field(default_factory=list)
+    controller: TrafficController | None = None  # canary: steers the share when set
+    promoted_ms: float | None = None  # with a controller: when it reached 100%
 
     def __post_init__(self) -> None:
         if self.rolling:
@@ -175,6 +195,15 @@ class Rollout:
         """The share of traffic the router sends to the new set at `now_ms`."""
         if self.rollback_ms is not None or self.switched_ms is None:
             return 0.0
+        if self.controller is not None:
+            share = min(1.0, max(0.0, float(self.controller.share(now_ms))))
+            verdict = self.controller.verdict
+            if verdict == "rolled_back":
+                self.rollback(now_ms)
+                return 0.0
+            if verdict == "promoted" and self.promoted_ms is None:
+                self.promoted_ms = now_ms
+            return share
         if self.strategy == "canary" and now_ms < self.switched_ms + self.canary_ms:
             return self.canary_share
         return 1.0
@@ -187,6 +216,8 @@ class Rollout:
             return self.start_ms + self.count * self.step_ms
         if self.switched_ms is None:
             return None
+        if self.controller is not None:
+            return self.promoted_ms
         return self.switched_ms + (self.canary_ms if self.strategy == "canary" else 0.0)
 
     def rollback(self, now_ms: float) -> None:

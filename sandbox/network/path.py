@@ -30,6 +30,7 @@ from sandbox.network.deploy import (
     InstanceStatus,
     ReadinessCheck,
     Rollout,
+    TrafficController,
     check_readiness,
     state_code,
 )
@@ -147,6 +148,9 @@ class Network:
         self.deploy_log: DeployLog | None = None  # what a deploy did, while one is configured
         self._live_alerts: list[LiveAlert] = []  # with deploy.auto_rollback: watched live
         self._split = 0.0  # the router's running share owed to the new set
+        # A plugged canary controller, made afresh for each canary deploy (None: the fixed
+        # deploy.canary_percent for deploy.canary_s).
+        self.make_canary_controller: Callable[[DeploySettings], TrafficController] | None = None
         self._served_version = OLD
         self.origin_ms = 0.0  # when the settings last applied: timed events count from here
         self.rng = rng
@@ -213,6 +217,8 @@ class Network:
         self._rollout = Rollout(deploy.strategy, count, start_ms, deploy.drain_s * 1000.0,
                                 deploy.warmup_s * 1000.0, deploy.canary_percent / 100.0,
                                 deploy.canary_s * 1000.0)
+        if deploy.strategy == "canary" and self.make_canary_controller is not None:
+            self._rollout.controller = self.make_canary_controller(deploy)
         self.deploy_log = DeployLog(self.origin_ms, start_ms)
         rng = random.Random(self._release_seed)
         for instance in self.instances:
@@ -297,6 +303,8 @@ class Network:
         at = root.start_ms  # the states the balancer saw when this request arrived
         version, self._served_version = self._served_version, "none"
         log.served(version, trace.status, at)
+        if rollout.controller is not None and version != "none":
+            rollout.controller.observe(at, version, trace.status, root.duration_ms)
         log.snapshot(at, [(i.name, state_code(i.up, i.draining, i.warming_up(at), i.version))
                           for i in self.instances + self.new_instances])
         for alert in self._live_alerts:

@@ -212,6 +212,14 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                          "resilience.breaker_threshold": 5, "resilience.breaker_reset_s": 0.5},
         "Metrics: fast 503s once your breaker opens"),
     "idempotency": PlaygroundSetup("steady", 3000, {}, "Requests: POST /orders"),
+    "canary": PlaygroundSetup(
+        "steady", 3000, {"deploy.release": True, "deploy.strategy": "canary",
+                         "deploy.bad_release": "errors", "deploy.canary_s": 1.0},
+        "Metrics: the deploy, its errors by version and the rollback"),
+    "outbox": PlaygroundSetup("orders", 1000, {"queue.mode": "async"},
+                              "Metrics: queue pub/done, and dead / lost"),
+    "batch_loader": PlaygroundSetup("graphql", 1000, {"graphql.loader": "batched"},
+                                    "Metrics: db queries per GraphQL request"),
 }
 DEFAULT_SETUP = PlaygroundSetup("steady", 3000, {}, "Flow and Metrics")
 

@@ -72,3 +72,39 @@ def test_a_second_set_gets_its_share_after_the_switch_and_none_after_a_rollback(
     blue_green = Rollout("blue_green", 2, 1000.0, 1000.0, 1000.0, switched_ms=2500.0)
     assert blue_green.new_share(2500.0) == 1.0
     assert blue_green.old_process(0, 9000.0)[2] == "v1"  # the old set is left running
+
+
+class ScriptedController:
+    """A canary controller that answers from a script: (from_ms, share, verdict) rows."""
+
+    def __init__(self, script: list[tuple[float, float, str]]) -> None:
+        self.script = script
+        self.verdict = "watching"
+        self.seen: list[tuple[str, int]] = []
+
+    def observe(self, now_ms: float, version: str, status: int, latency_ms: float) -> None:
+        self.seen.append((version, status))
+
+    def share(self, now_ms: float) -> float:
+        row = [r for r in self.script if r[0] <= now_ms][-1]
+        self.verdict = row[2]
+        return row[1]
+
+
+def test_a_controller_steers_the_canary_promotes_it_or_rolls_it_back() -> None:
+    """A plugged canary controller (exercise 24) sets the share; its verdict finishes the
+    deploy or rolls it back, and an answer out of range is clamped."""
+    from sandbox.network.deploy import Rollout
+
+    script = [(0.0, 0.05, "watching"), (3000.0, 1.7, "watching"), (4000.0, 1.0, "promoted")]
+    good = Rollout("canary", 2, 1000.0, 1000.0, 1000.0, switched_ms=2500.0,
+                   controller=ScriptedController(script))
+    assert good.new_share(2600.0) == 0.05 and good.finished_ms() is None
+    assert good.new_share(3100.0) == 1.0  # 1.7 is clamped
+    assert good.new_share(4200.0) == 1.0 and good.finished_ms() == 4200.0
+    bad = Rollout("canary", 2, 1000.0, 1000.0, 1000.0, switched_ms=2500.0,
+                  controller=ScriptedController([(0.0, 0.05, "watching"),
+                                                 (3000.0, 0.0, "rolled_back")]))
+    assert bad.new_share(2600.0) == 0.05
+    assert bad.new_share(3200.0) == 0.0 and bad.rollback_ms == 3200.0
+    assert bad.finished_ms() is None and bad.new_share(9000.0) == 0.0
