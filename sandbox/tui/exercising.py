@@ -212,6 +212,9 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                          "resilience.breaker_threshold": 5, "resilience.breaker_reset_s": 0.5},
         "Metrics: fast 503s once your breaker opens"),
     "idempotency": PlaygroundSetup("steady", 3000, {}, "Requests: POST /orders"),
+    "lru_cache": PlaygroundSetup(
+        "steady", 3000, {"cache.strategy": "cache_aside", "cache.max_entries": 50},
+        "Metrics: the hit rate of your cache"),
 }
 DEFAULT_SETUP = PlaygroundSetup("steady", 3000, {}, "Flow and Metrics")
 
