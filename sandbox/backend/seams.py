@@ -8,7 +8,7 @@ instead: the balancer, the gateway's limiter, the token check in `TokenIssuer.ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,10 @@ subclasses (401, 404, 409, 422) for the rules it enforces."""
 ErrorRenderer = Callable[[Exception, str], tuple[int, Any, dict[str, str]]]
 """Turns an exception a handler raised into a response: (error, request id) -> (status,
 JSON body, extra headers). Logs whatever the client must not see."""
+
+StockTaker = Callable[[dict[int, int]], Awaitable[dict[int, int] | None]]
+"""Takes an order's stock: {product id: quantity} -> {product id: unit price}, or None when
+too little of some product was left (nothing is then taken). Each statement is a turn."""
 
 
 class IdempotencyStore(Protocol):
@@ -52,3 +56,4 @@ class Seams:
     add_review: ReviewAdder | None = None  # used by ShopController.post_review
     render_error: ErrorRenderer | None = None  # used by every endpoint when a handler raises
     idempotency: IdempotencyStore | None = None  # used by OrderService.place
+    take_stock: StockTaker | None = None  # used by OrderService._place, before its transaction

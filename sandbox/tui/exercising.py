@@ -215,6 +215,7 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
     "lru_cache": PlaygroundSetup(
         "steady", 3000, {"cache.strategy": "cache_aside", "cache.max_entries": 50},
         "Metrics: the hit rate of your cache"),
+    "stock": PlaygroundSetup("flash_sale", 300, {}, "Metrics: units the flash sale oversold"),
 }
 DEFAULT_SETUP = PlaygroundSetup("steady", 3000, {}, "Flow and Metrics")
 
