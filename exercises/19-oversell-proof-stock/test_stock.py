@@ -137,7 +137,7 @@ def test_an_order_is_all_or_nothing(student: ModuleType) -> None:
     assert (stock_of(db, 1), stock_of(db, 2)) == (3, 0)
 
 
-def flash_sale(module: Any, requests: int = 200, seed: int = 7) -> dict[str, Any]:
+def flash_sale(module: Any, requests: int = 100, seed: int = 7) -> dict[str, Any]:
     """The flash sale (25 units, a crowd ordering one each, really at once) with `module`'s
     take_order on the order path."""
     sb = make_sandbox({}, plug=("stock", module), seed=seed)
@@ -157,7 +157,7 @@ def check_the_sale(student: ModuleType, seed: int = 7) -> None:
         f"the flash sale sold {sale['units_sold']} units of the 25 it had ({mine['status']}): "
         f"{sale['units_oversold']} oversold. Orders run at once, and each yield lets others in")
     assert sale["units_sold"] == 25 and sale["stock_left"] == 0, (
-        f"with 200 shoppers for 25 units, all 25 must be sold and 0 left; sold "
+        f"with 100 shoppers for 25 units, all 25 must be sold and 0 left; sold "
         f"{sale['units_sold']}, left {sale['stock_left']} ({mine['status']})")
 
 
