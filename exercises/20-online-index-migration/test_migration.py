@@ -15,43 +15,47 @@ from sandbox.plugs.connection import Rows
 ROWS = 20_000
 INDEX = "idx_orders_customer_id"
 QUERY = "SELECT * FROM orders WHERE customer_id = ?"
-WRITES = {"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"}
 STEP_GRAIN = 10  # SQLite calls the meter every this many VM steps
 
 
 class LockMeter:
-    """A connection that measures how long each hold of the write lock lasts, in SQLite VM
-    steps (the work done, the same on any machine): from BEGIN to COMMIT or ROLLBACK, or one
-    writing statement outside a transaction."""
+    """A connection that measures how long each hold of the database's lock lasts, in SQLite
+    VM steps (the work done, the same on any machine): from the moment a transaction opens
+    (BEGIN, SAVEPOINT...) until it ends, or one statement run outside a transaction.
+
+    Everything but `execute` is private or read-only: the student's code holds this object."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.steps = 0
-        self.holds: list[int] = []
-        self._began: int | None = None
+        self._conn = conn
+        self._steps = 0
+        self._holds: list[int] = []
+        self._began = 0
         conn.set_progress_handler(self._tick, STEP_GRAIN)
 
     def _tick(self) -> int:
-        self.steps += STEP_GRAIN
+        self._steps += STEP_GRAIN
         return 0  # go on
 
     def execute(self, sql: str, params: Any = ()) -> Rows:
-        word = (sql.lstrip().split(None, 1) or [""])[0].upper()
-        before = self.steps
-        if word == "BEGIN":
-            self._began = before
-        cur = self.conn.execute(sql, tuple(params))
+        was_open, before = self._conn.in_transaction, self._steps
+        cur = self._conn.execute(sql, tuple(params))
         rows = [tuple(row) for row in cur.fetchall()]
-        if word in ("COMMIT", "END", "ROLLBACK") and self._began is not None:
-            self.holds.append(self.steps - self._began)
-            self._began = None
-        elif self._began is None and word in WRITES:
-            self.holds.append(self.steps - before)
+        now_open = self._conn.in_transaction
+        if now_open and not was_open:
+            self._began = before
+        elif was_open and not now_open:
+            self._holds.append(self._steps - self._began)
+        elif not was_open:
+            self._holds.append(self._steps - before)  # a statement of its own
         return Rows(rows, cur.rowcount, cur.lastrowid)
 
     @property
+    def holds(self) -> list[int]:
+        return list(self._holds)
+
+    @property
     def longest(self) -> int:
-        return max(self.holds, default=0)
+        return max(self._holds, default=0)
 
 
 def shop(rows: int = ROWS, seed: int = 4) -> sqlite3.Connection:
@@ -117,6 +121,7 @@ def migrate(student: ModuleType, conn: sqlite3.Connection, shoppers: Shoppers | 
         if shoppers is not None:
             shoppers.write()
         assert len(steps) < 1000, "the migration did not finish within 1,000 steps"
+    assert not conn.in_transaction, "the migration ended with a transaction still open"
     return meter, steps
 
 

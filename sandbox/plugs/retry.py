@@ -75,14 +75,17 @@ class StudentRetries:
     def run(self, attempt: Callable[[], str], idempotent: bool,
             wait: Callable[[float], None]) -> bool:
         tries = 0
+        answered_ok = False  # a True from run() counts only after a try that said "ok"
 
         def counted() -> str:
-            nonlocal tries
+            nonlocal tries, answered_ok
             tries += 1
             if tries > 1 + self.dependency.settings().resilience.retries:
                 raise PlugError(f"run() tried {tries} times; max_attempts allows "
                                 f"{tries - 1}")
-            return attempt()
+            outcome = attempt()
+            answered_ok = answered_ok or outcome == "ok"
+            return outcome
 
         def waited(ms: float) -> None:
             if not isinstance(ms, (int, float)) or not 0 <= ms <= 1e7:
@@ -95,7 +98,7 @@ class StudentRetries:
         self.tries += tries
         if not idempotent:
             self.most_tries_of_a_write = max(self.most_tries_of_a_write, tries)
-        return ok is True
+        return ok is True and answered_ok
 
 
 class StudentRetryPlug:

@@ -60,3 +60,10 @@ def test_only_true_counts_as_success() -> None:
     assert send(sb, "GET", "/products/3").status_code == 503  # gave up: the database is down
     db = part.by_dependency["db"]
     assert (db.calls, db.tries) == (1, 0)
+
+
+def test_success_without_a_successful_try_is_not_believed() -> None:
+    sb, _ = plugged(lambda attempt, idempotent, wait: True)  # never even tries
+    assert send(sb, "GET", "/products/3").status_code == 503
+    sb, _ = plugged(lambda attempt, idempotent, wait: attempt() != "ok" or True)
+    assert send(sb, "GET", "/products/3").status_code == 503  # its only try failed
