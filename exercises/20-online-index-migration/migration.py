@@ -72,7 +72,7 @@ def add_index_online(conn: Any, table: str, column: str, index: str,
     Name the shadow table `_new_<table>`.
     """
     # TODO: create the shadow, create the index on it (cheap: it is empty) and the triggers,
-    # TODO: all in one short transaction; yield "prepared"
-    # TODO: copy batch after batch from id 0 (yield "batch" after each) until none is left
+    # TODO: and note the highest id, all in one short transaction; yield "prepared"
+    # TODO: copy batch after batch from id 0 (yield "batch" after each) up to that highest id
     # TODO: then swap, and yield "swapped"
     raise NotImplementedError("not written yet: see the TODO above")

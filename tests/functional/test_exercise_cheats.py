@@ -96,3 +96,29 @@ def test_a_plain_create_index_in_disguise_holds_the_lock_too_long() -> None:
     meter = tests.LockMeter(tests.shop(10))
     with pytest.raises(AttributeError):
         meter.holds = []  # the answer holds the meter: its record is read-only
+
+
+def test_a_backfill_that_chases_new_rows_never_ends() -> None:
+    """20: copying until no row is left, on a table that gets a new order at every step."""
+    chaser = solution("20-online-index-migration", "migration.py")
+    tests = graded("20-online-index-migration", "test_migration.py")
+
+    def add_index_online(conn: Any, table: str, column: str, index: str,
+                         batch_size: int = 500) -> Iterator[str]:
+        shadow = f"_new_{table}"
+        conn.execute("BEGIN IMMEDIATE")
+        chaser.create_shadow(conn, table, shadow)
+        conn.execute(f'CREATE INDEX "{index}" ON "{shadow}" ("{column}")')
+        chaser.install_triggers(conn, table, shadow, chaser.columns(conn, table))
+        conn.execute("COMMIT")
+        yield "prepared"
+        last = chaser.copy_batch(conn, table, shadow, 0, batch_size)
+        while last is not None:  # the new order of each step is always one more row
+            yield "batch"
+            last = chaser.copy_batch(conn, table, shadow, last, batch_size)
+        chaser.swap(conn, table, shadow)
+        yield "swapped"
+
+    chaser.add_index_online = add_index_online
+    with pytest.raises(AssertionError, match="chases them for ever"):
+        tests.test_writes_between_batches_are_kept(chaser)

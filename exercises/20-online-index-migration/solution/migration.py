@@ -106,8 +106,8 @@ def add_index_online(conn: Any, table: str, column: str, index: str,
     """
     # BEGIN SOLUTION
     # TODO: create the shadow, create the index on it (cheap: it is empty) and the triggers,
-    # TODO: all in one short transaction; yield "prepared"
-    # TODO: copy batch after batch from id 0 (yield "batch" after each) until none is left
+    # TODO: and note the highest id, all in one short transaction; yield "prepared"
+    # TODO: copy batch after batch from id 0 (yield "batch" after each) up to that highest id
     # TODO: then swap, and yield "swapped"
     shadow = f"_new_{table}"
     conn.execute("BEGIN IMMEDIATE")
@@ -115,13 +115,14 @@ def add_index_online(conn: Any, table: str, column: str, index: str,
     # On the shadow the index grows with each batch: no long sort at the end.
     conn.execute(f'CREATE INDEX "{index}" ON "{shadow}" ("{column}")')
     install_triggers(conn, table, shadow, columns(conn, table))
+    # Rows inserted from now on reach the shadow through the trigger: the backfill stops at
+    # today's highest id, or on a busy table it would chase new rows for ever.
+    highest = conn.execute(f'SELECT MAX(id) FROM "{table}"').fetchone()[0] or 0
     conn.execute("COMMIT")
     yield "prepared"
     last: int | None = 0
-    while True:
+    while last is not None and last < highest:
         last = copy_batch(conn, table, shadow, last, batch_size)
-        if last is None:
-            break
         yield "batch"
     swap(conn, table, shadow)
     yield "swapped"
