@@ -501,6 +501,9 @@ class OrderService:
             seen: dict[int, tuple[int, int]] = {}
             taken: dict[int, int] | None = None  # a plugged stock taker's unit prices
             if self.ctx.seams.take_stock is not None:
+                # A student's stock taker (exercise oversell-proof-stock): its statements run
+                # one by one before the transaction, each a turn, and it gives back what it took
+                # when a later line falls short.
                 span.set("stock_update", "plugged")
                 taken = await self.ctx.seams.take_stock(wanted)
                 if taken is None:
