@@ -215,7 +215,8 @@ class Database:
             raise ServiceUnavailable("The database is unavailable. Try again shortly.")
         if self.guard is not None:
             try:
-                self.guard.call(lambda: None)
+                # A write that timed out may have happened: not to be repeated blindly.
+                self.guard.call(lambda: None, idempotent=sql.lstrip()[:6].upper() == "SELECT")
             except DependencyFailed as exc:
                 raise ServiceUnavailable(
                     "The database is not answering. Try again shortly.",

@@ -8,7 +8,7 @@ instead: the balancer, the gateway's limiter, the token check in `TokenIssuer.ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,10 @@ subclasses (401, 404, 409, 422) for the rules it enforces."""
 ErrorRenderer = Callable[[Exception, str], tuple[int, Any, dict[str, str]]]
 """Turns an exception a handler raised into a response: (error, request id) -> (status,
 JSON body, extra headers). Logs whatever the client must not see."""
+
+StockTaker = Callable[[dict[int, int]], Awaitable[dict[int, int] | None]]
+"""Takes an order's stock: {product id: quantity} -> {product id: unit price}, or None when
+too little of some product was left (nothing is then taken). Each statement is a turn."""
 
 
 class BatchLoading(Protocol):
@@ -88,3 +92,4 @@ class Seams:
     idempotency: IdempotencyStore | None = None  # used by OrderService.place
     outbox: OutboxRelaying | None = None  # used by OrderService when queue.mode=async
     make_loader: LoaderFactory | None = None  # used by POST /graphql with graphql.loader=batched
+    take_stock: StockTaker | None = None  # used by OrderService._place, before its transaction

@@ -144,6 +144,7 @@ def send_confirmation(ctx: AppContext, order_id: int) -> None:
         tracing.work(EMAIL_MS)
         ctx.mailer.send(key)
         return
+    # Safe to repeat (idempotent, the default): the provider sends one e-mail per key.
     ctx.email.call(lambda: ctx.mailer.send(key))
 
 
@@ -498,7 +499,17 @@ class OrderService:
             await take_turn()
             naive = self.ctx.settings.db.stock_update == "naive"
             seen: dict[int, tuple[int, int]] = {}
-            if naive:
+            taken: dict[int, int] | None = None  # a plugged stock taker's unit prices
+            if self.ctx.seams.take_stock is not None:
+                # A student's stock taker (exercise oversell-proof-stock): its statements run
+                # one by one before the transaction, each a turn, and it gives back what it took
+                # when a later line falls short.
+                span.set("stock_update", "plugged")
+                taken = await self.ctx.seams.take_stock(wanted)
+                if taken is None:
+                    self._read_stock(wanted)  # raises the 404 or 409 that explains it
+                    raise Conflict("Too little stock left for this order.")
+            elif naive:
                 span.set("stock_update", "naive")
                 seen = self._read_stock(wanted)
                 # The race: between our read and our write, other orders read the same stock.
@@ -509,7 +520,9 @@ class OrderService:
             queued = self.ctx.settings.queue.mode == "async"
             with repos.transaction():
                 for product_id, quantity in sorted(wanted.items()):
-                    if naive:
+                    if taken is not None:
+                        price = taken[product_id]
+                    elif naive:
                         stock, price = seen[product_id]
                         repos.products.set_stock(product_id, stock - quantity)
                     else:

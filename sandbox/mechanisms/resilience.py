@@ -69,6 +69,20 @@ BreakerFactory = Callable[[SimClock, int, float], Breaker]
 """Makes a breaker from (clock, threshold, reset_ms)."""
 
 
+class RetryRunner(Protocol):
+    """Decides a dependency call's retries in place of the built-in loop (a student's, through
+    `sandbox.plugs.retry`).
+
+    `run(attempt, idempotent, wait)` calls `attempt()` (one try: it answers "ok", "failed",
+    "timed_out", or "refused" when the breaker said no), waits `wait(ms)` between tries, and
+    returns True once a try answered "ok", False when it gave up. `idempotent` is False for a
+    call that must not be repeated blindly (a database write).
+    """
+
+    def run(self, attempt: Callable[[], str], idempotent: bool,
+            wait: Callable[[float], None]) -> bool: ...
+
+
 class CircuitBreaker:
     """Closed (calls go through), open (calls fail at once), half-open (one trial call)."""
 
@@ -122,6 +136,7 @@ class Dependency:
     rng: random.Random
     breaker: Breaker | None = None
     make_breaker: BreakerFactory = CircuitBreaker
+    retry_runner: RetryRunner | None = None  # None: the built-in loop in `call`
 
     def _breaker(self) -> Breaker | None:
         config = self.settings().resilience
@@ -143,8 +158,11 @@ class Dependency:
             failed = self.rng.random() < faults.hop_error_rate
         return latency, failed
 
-    def call(self, action: Callable[[], T]) -> T:
-        """Run `action` as a call to this dependency, with timeout, retries and breaker."""
+    def call(self, action: Callable[[], T], idempotent: bool = True) -> T:
+        """Run `action` as a call to this dependency, with timeout, retries and breaker.
+        (`idempotent=False`: repeating it could do it twice; a plugged retry runner is told.)"""
+        if self.retry_runner is not None:
+            return self._call_with_runner(self.retry_runner, action, idempotent)
         config = self.settings().resilience
         breaker = self._breaker()
         attempts = 1 + config.retries
@@ -171,3 +189,39 @@ class Dependency:
                     tracing.work(config.retry_backoff_ms * 2 ** (attempt - 1))
             span.attrs["attempts"] = attempts
             raise DependencyFailed(self.name, f"{reason} after {attempts} attempt(s)")
+
+    def _call_with_runner(self, runner: RetryRunner, action: Callable[[], T],
+                          idempotent: bool) -> T:
+        """`call` with a plugged runner deciding whether and when to try again: each try is
+        timed, traced and reported to the breaker as in the built-in loop."""
+        config = self.settings().resilience
+        breaker = self._breaker()
+        tries = 0
+        with tracing.span(f"{self.name}.call", "service") as span:
+
+            def attempt() -> str:
+                nonlocal tries
+                tries += 1
+                if breaker is not None and not breaker.allow():
+                    span.attrs["breaker"] = "open"
+                    tracing.count(f"{self.name}.breaker_rejected")
+                    return "refused"
+                latency, failed = self.attempt()
+                timed_out = latency > config.timeout_ms
+                tracing.work(min(latency, config.timeout_ms))
+                if not failed and not timed_out:
+                    if breaker is not None:
+                        breaker.succeeded()
+                    return "ok"
+                if breaker is not None:
+                    breaker.failed()
+                tracing.count(f"{self.name}.failures")
+                span.attrs["last_error"] = reason = "timed_out" if timed_out else "failed"
+                return reason
+
+            ok = runner.run(attempt, idempotent, lambda ms: tracing.work(max(0.0, float(ms))))
+            span.attrs["attempts"] = tries
+            tracing.count(f"{self.name}.attempts", tries)
+            if ok is not True:
+                raise DependencyFailed(self.name, f"gave up after {tries} attempt(s)")
+            return action()

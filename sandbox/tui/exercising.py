@@ -220,6 +220,14 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                               "Metrics: queue pub/done, and dead / lost"),
     "batch_loader": PlaygroundSetup("graphql", 1000, {"graphql.loader": "batched"},
                                     "Metrics: db queries per GraphQL request"),
+    "lru_cache": PlaygroundSetup(
+        "steady", 3000, {"cache.strategy": "cache_aside", "cache.max_entries": 50},
+        "Metrics: the hit rate of your cache"),
+    "stock": PlaygroundSetup("flash_sale", 300, {}, "Metrics: units the flash sale oversold"),
+    "retry": PlaygroundSetup(
+        "steady", 1000, {"faults.hop": "db", "faults.hop_error_rate": 0.05,
+                         "resilience.retries": 3},
+        "Requests: the 503s left after your retries"),
 }
 DEFAULT_SETUP = PlaygroundSetup("steady", 3000, {}, "Flow and Metrics")
 
