@@ -58,8 +58,10 @@ class GuardedLimiter:
     a PlugError naming it, not a crash in the gateway), and the limiter is made afresh when a
     rate-limit switch changes, as the sandbox's own are.
 
-    Only `(allowed, remaining)` comes back, so the headers say what is true of any limiter
-    that allows `limit` per window: nobody refused waits longer than one window."""
+    `(allowed, remaining)` is all a limiter must say; then the headers say what is true of
+    any limiter that allows `limit` per window: nobody refused waits longer than one window.
+    A limiter that also offers `retry_after_ms(client, now_ms)` gets its own exact
+    Retry-After, and one with `peek(client, now_ms) -> (left, capacity)` is drawn live."""
 
     name = "your limiter"
 
@@ -75,6 +77,9 @@ class GuardedLimiter:
         if type(capacity) not in (int, float) or not 1 <= capacity < 1e12:
             raise PlugError(f"capacity must be a number of requests, at least 1; it is "
                             f"{capacity!r:.100}")
+        # The optional extras, looked up once (each lookup is a round trip to a worker).
+        self.retry_after = getattr(impl, "retry_after_ms", None)
+        self.peeker = getattr(impl, "peek", None)
         return impl, math.floor(capacity)
 
     def check(self, client: str, now_ms: float) -> Decision:
@@ -86,8 +91,29 @@ class GuardedLimiter:
         allowed, remaining = checked_answer(self.impl.take(client, now_ms))
         window_s, limit = self.settings.window_s, self.capacity
         if not allowed:
-            return Decision(False, limit, 0, window_s, retry_after_s=window_s)
+            wait_s = window_s
+            if self.retry_after is not None:
+                wait_ms = self.retry_after(client, now_ms)
+                if type(wait_ms) not in (int, float) or not 0 <= wait_ms < 1e12:
+                    raise PlugError("retry_after_ms(client, now_ms) must return the "
+                                    f"milliseconds to wait, 0 or more; it returned "
+                                    f"{wait_ms!r:.100}")
+                wait_s = wait_ms / 1000.0
+            return Decision(False, limit, 0, max(wait_s, 0.0), retry_after_s=wait_s)
         return Decision(True, limit, max(0, min(limit, math.floor(remaining))), window_s)
+
+    def peek(self, client: str, now_ms: float) -> tuple[float, float]:
+        """What the client has left, as the limiter says (for the playground's picture);
+        (capacity, capacity) from a limiter that cannot tell, changing nothing."""
+        full = float(self.capacity)
+        if self.peeker is None:
+            return full, full
+        answer = self.peeker(client, now_ms)
+        if not (isinstance(answer, tuple) and len(answer) == 2
+                and all(type(v) in (int, float) for v in answer)):
+            raise PlugError(f"peek(client, now_ms) must return (left, capacity), two numbers; "
+                            f"it returned {answer!r:.200}")
+        return min(full, max(0.0, float(answer[0]))), full
 
 
 def _build_limiter(sb: Sandbox, module: ModuleType) -> Any:
