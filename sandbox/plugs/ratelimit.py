@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def checked_answer(answer: Any) -> tuple[bool, float]:
     """The `(allowed, remaining)` a limiter's `take` returned, or PlugError saying what came
     instead. Exactly True or False: an object that only claims to be true passes nobody."""
-    if isinstance(answer, tuple) and len(answer) == 2 and type(answer[0]) is bool \
+    if isinstance(answer, tuple | list) and len(answer) == 2 and type(answer[0]) is bool \
             and type(answer[1]) in (int, float) and math.isfinite(answer[1]):
         return answer[0], float(answer[1])
     raise PlugError("take(client, now_ms) must return a pair (allowed, remaining): True or "
