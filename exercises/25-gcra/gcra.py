@@ -40,9 +40,11 @@ class GCRA:
             (allowed, remaining): whether it may pass, and how many more requests the
             client could send right now (a float; 0 after a refusal).
         """
+        # TODO: WATCH the client's key on a pipeline, so that a write by another gateway
+        # TODO: between your read and your write makes your write fail (WatchError)
         # TODO: find when this request is due (self.due) and the TAT it would leave behind
         # TODO: refuse when that new TAT is more than capacity periods ahead of now
-        # TODO: save the new TAT only when the request is allowed
+        # TODO: save the new TAT only when allowed, in MULTI ... EXEC; on WatchError decide again
         # TODO: return (allowed, remaining), remaining = the periods still free, in requests
         raise NotImplementedError("not written yet: see the TODO above")
 

@@ -97,6 +97,72 @@ def test_retry_after_and_peek_tell_without_taking(student: ModuleType) -> None:
         "retry_after_ms and peek must not change the stored TAT")
 
 
+class RacedRedis:
+    """Redis as one gateway sees it while a second gateway (`rival`, another GCRA on the same
+    server) decides for the same client at the worst moment: after this one has read the
+    client's TAT and just before its write lands. Reads pass straight through."""
+
+    READS = frozenset({"get", "mget", "hget", "hmget", "hgetall", "exists", "pttl", "ttl"})
+
+    def __init__(self, redis: object, rival: object) -> None:
+        self.redis, self.rival, self.raced = redis, rival, False
+
+    def race(self) -> None:
+        if not self.raced:
+            self.raced = True
+            self.rival.take("ada", 0.0)
+
+    def pipeline(self, *args: object, **kwargs: object) -> RacedPipeline:
+        return RacedPipeline(self, self.redis.pipeline(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.redis, name)
+        if name in self.READS:
+            return method
+
+        def write(*args: object, **kwargs: object) -> object:
+            self.race()
+            return method(*args, **kwargs)
+
+        return write
+
+
+class RacedPipeline:
+    """A pipeline whose EXEC comes just after the rival gateway's write."""
+
+    def __init__(self, raced: RacedRedis, pipe: object) -> None:
+        self.raced, self.pipe = raced, pipe
+
+    def __enter__(self) -> RacedPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pipe.reset()
+
+    def execute(self, *args: object, **kwargs: object) -> object:
+        self.raced.race()
+        return self.pipe.execute(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pipe, name)
+
+
+@pytest.mark.points(3)
+def test_two_gateways_cannot_both_take_the_last_slot(student: ModuleType) -> None:
+    """limit 1: another gateway takes ada's only slot between your read and your write.
+    Your write must not overwrite its TAT (WATCH the key, write in MULTI/EXEC, and on a
+    WatchError decide again): your request is refused."""
+    redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    rival = limiter(student, limit=1, redis=redis)
+    raced = RacedRedis(redis, rival)
+    answer = limiter(student, limit=1, redis=raced).take("ada", 0.0)
+    assert raced.raced, "the race never happened: was the TAT written to Redis at all?"
+    assert answer[0] is False, (
+        "the other gateway took ada's only slot before your write; you allowed the request "
+        "anyway: a lost update (WATCH the key, and decide again when EXEC fails)")
+    assert rival.take("ada", 999.0)[0] is False, "ada's slot is taken until 1000 ms"
+
+
 def reference_answers(calls: list[tuple[str, float]], limit: int, window_s: float,
                       burst: int) -> list[bool]:
     """What a correct GCRA answers to the same calls (plain Python, no Redis)."""

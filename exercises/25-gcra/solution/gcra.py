@@ -51,26 +51,40 @@ class GCRA:
             client could send right now (a float; 0 after a refusal).
         """
         # BEGIN SOLUTION
+        # TODO: WATCH the client's key on a pipeline, so that a write by another gateway
+        # TODO: between your read and your write makes your write fail (WatchError)
         # TODO: find when this request is due (self.due) and the TAT it would leave behind
         # TODO: refuse when that new TAT is more than capacity periods ahead of now
-        # TODO: save the new TAT only when the request is allowed
+        # TODO: save the new TAT only when allowed, in MULTI ... EXEC; on WatchError decide again
         # TODO: return (allowed, remaining), remaining = the periods still free, in requests
-        tat = self.due(client, now_ms)
-        new_tat = tat + self.period_ms
-        # How far ahead of now the client would be. `capacity` periods is the most a client
-        # may run ahead: that many requests at once, and then one per period.
-        ahead_ms = new_tat - now_ms
-        horizon_ms = self.capacity * self.period_ms
-        if ahead_ms > horizon_ms:
-            # Refused, and nothing is saved: a client hammering a closed door does not push
-            # its own next slot further away.
-            return False, 0.0
-        # Production code would do this read-decide-write in one Lua script (or WATCH and
-        # MULTI) so two gateways cannot both take the last slot; the sandbox sends requests
-        # one at a time. No expiry on the key: Redis's clock is not the sandbox's clock.
-        self.redis.set(f"gcra:{client}", repr(new_tat))
-        remaining = (horizon_ms - ahead_ms) / self.period_ms
-        return True, remaining
+        from redis.exceptions import WatchError
+
+        key = f"gcra:{client}"
+        with self.redis.pipeline() as pipe:  # leaving the block un-WATCHes the key
+            while True:
+                try:
+                    # From here until EXEC, a write to the key by anyone else (another
+                    # gateway deciding for the same client) makes our EXEC fail.
+                    pipe.watch(key)
+                    tat = self.due(client, now_ms)
+                    new_tat = tat + self.period_ms
+                    # How far ahead of now the client would be. `capacity` periods is the
+                    # most a client may run ahead: that many at once, then one per period.
+                    ahead_ms = new_tat - now_ms
+                    horizon_ms = self.capacity * self.period_ms
+                    if ahead_ms > horizon_ms:
+                        # Refused, and nothing is saved: a client hammering a closed door
+                        # does not push its own next slot further away.
+                        return False, 0.0
+                    # No expiry on the key: Redis's clock is not the sandbox's clock.
+                    pipe.multi()
+                    pipe.set(key, repr(new_tat))
+                    pipe.execute()
+                    return True, (horizon_ms - ahead_ms) / self.period_ms
+                except WatchError:
+                    # Another gateway moved the TAT after we read it: our decision was made
+                    # on an old value and was not saved. Decide again on the new one.
+                    continue
         # END SOLUTION
 
     def retry_after_ms(self, client: str, now_ms: float) -> float:
