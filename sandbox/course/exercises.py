@@ -7,6 +7,7 @@
         test_token_bucket.py   graded tests; `@pytest.mark.points(N)` on each
         hidden/test_*.py       hidden tests: run only by `sandbox exercises grade`
         solution/token_bucket.py   the reference solution (instructors only)
+        plug_adapter.py        optional (`adapter = ...`): fits the student's code to its plug point
 
 The stub is derived from the solution: every `# BEGIN SOLUTION` ... `# END SOLUTION` block
 becomes its `# TODO` lines plus either its `# STUB: code` lines (uncommented) or a
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 DEFAULT_TIME_LIMIT_S = 10.0
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-_KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary"}
+_KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary",
+               "adapter"}
 
 
 class ExerciseError(SandboxError):
@@ -76,6 +78,7 @@ class Exercise:
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     plug: str = ""  # the sandbox part the student's code replaces, if it plugs into one
     summary: str = ""
+    adapter: str = ""  # the instructor's file fitting the student's code to the plug point
     tests: list[GradedTest] = field(default_factory=list)
     tests_pending: bool = False  # loaded without reading its tests yet (see load_exercise)
 
@@ -95,6 +98,11 @@ class Exercise:
 
     def student_path(self, file: str) -> Path:
         return self.folder / file
+
+    @property
+    def adapter_path(self) -> Path | None:
+        """The adapter file in the exercise's own folder (never the student's copy)."""
+        return self.folder / self.adapter if self.adapter else None
 
     def solution_path(self, file: str) -> Path:
         return self.folder / "solution" / file
@@ -256,11 +264,18 @@ def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
     if len(hints) < 2 or not all(isinstance(h, str) and h.strip() for h in hints):
         raise ExerciseError(f"{manifest_path}: 'hints' needs at least two non-empty hints, "
                             "gentlest first")
+    adapter = data.get("adapter", "")
+    if not isinstance(adapter, str) or (adapter and (
+            not adapter.endswith(".py") or "/" in adapter or "\\" in adapter
+            or adapter in files or not data.get("plug"))):
+        raise ExerciseError(f"{manifest_path}: 'adapter' names a Python file in the exercise "
+                            "folder (e.g. \"plug_adapter.py\"), not one of the student's files, "
+                            "and needs a 'plug'")
     exercise = Exercise(
         folder=folder, order=int(match.group(1)), name=match.group(2), title=title,
         topic=topic, lesson=lesson, files=list(files), hints=[h.strip() for h in hints],
         time_limit_s=float(limit), plug=str(data.get("plug", "")),
-        summary=str(data.get("summary", "")),
+        summary=str(data.get("summary", "")), adapter=adapter,
     )
     if not read_tests:
         exercise.tests_pending = True

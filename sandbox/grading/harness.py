@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,13 +27,16 @@ from sandbox.settings import Settings
 
 
 def make_sandbox(settings: Mapping[str, Any] | None = None, *,
-                 plug: tuple[str, ModuleType] | None = None, seed: int = 7) -> Sandbox:
-    """A fresh sandbox with these switches (dotted keys), the student's part plugged in."""
+                 plug: tuple[str, ModuleType] | None = None, seed: int = 7,
+                 adapter: Path | None = None) -> Sandbox:
+    """A fresh sandbox with these switches (dotted keys), the student's part plugged in:
+    through `adapter`, or the adapter the student's exercise names in its manifest."""
     sb = Sandbox(Settings().replace(settings or {}), seed=seed)
     if plug is not None:
+        from sandbox.grading.plugin import adapter_for
         from sandbox.plugs import install
 
-        install(sb, plug[0], plug[1])
+        install(sb, plug[0], plug[1], adapter or adapter_for(plug[1]))
     return sb
 
 

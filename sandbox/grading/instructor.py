@@ -41,6 +41,27 @@ class Verification:
         return not self.problems
 
 
+def adapter_problems(exercise: Exercise) -> list[str]:
+    """An adapter file is there, defines `adapt`, and its plug point takes adapters (read,
+    not imported: `verify` runs no instructor code outside the test process)."""
+    import ast
+
+    from sandbox.plugs import ADAPT, plug_points
+
+    path = exercise.adapter_path
+    if path is None or not path.is_file():
+        return [f"adapter {exercise.adapter} is missing from the exercise folder"]
+    if plug_points()[exercise.plug].wrap is None:
+        return [f"the '{exercise.plug}' plug point takes no adapter; leave 'adapter' out"]
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError) as exc:
+        return [f"adapter {exercise.adapter} cannot be read as Python ({exc})"]
+    if not any(isinstance(node, ast.FunctionDef) and node.name == ADAPT for node in tree.body):
+        return [f"adapter {exercise.adapter} defines no `def {ADAPT}(sandbox, student_module)`"]
+    return []
+
+
 def check_files(exercise: Exercise, lesson_ids: set[str] | None) -> list[str]:
     """Manifest and files agree: everything named exists, the stub is what the solution derives."""
     problems: list[str] = []
@@ -56,6 +77,8 @@ def check_files(exercise: Exercise, lesson_ids: set[str] | None) -> list[str]:
         if exercise.plug not in plug_points():
             problems.append(f"plug '{exercise.plug}' is not a plug point "
                             f"({', '.join(sorted(plug_points()))})")
+        elif exercise.adapter:
+            problems.extend(adapter_problems(exercise))
     if not any(not t.hidden for t in exercise.tests):
         problems.append("no visible graded test (test_*.py with @pytest.mark.points)")
     for file in exercise.files:

@@ -151,7 +151,26 @@ def load_in_worker(folder: Path, file: str) -> Any:
             from sandbox.grading.remote import share_one_processor
 
             share_one_processor(int(cpu))
-    return started.load(unique, _student_sources(folder), file)
+    module = started.load(unique, _student_sources(folder), file)
+    _LOADED_FROM.append((module, folder))
+    return module
+
+
+# Each student module loaded, with its exercise's folder (the grader's private copy): where
+# `adapter_for` finds the exercise's adapter. The module is kept, so its id is never reused.
+_LOADED_FROM: list[tuple[Any, Path]] = []
+
+
+def adapter_for(module: Any) -> Path | None:
+    """The adapter file of the exercise `module` (a `student` fixture) was loaded for, if its
+    manifest names one. Always the course's copy: a submission's own copy is never read."""
+    import tomllib
+
+    for loaded, folder in reversed(_LOADED_FROM):
+        if loaded is module:
+            name = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("adapter")
+            return folder / name if isinstance(name, str) and name else None
+    return None
 
 
 @pytest.fixture

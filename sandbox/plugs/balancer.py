@@ -42,4 +42,5 @@ def _attach_balancer(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("balancer", "a class LeastConnections with choose(instances, client, now_ms) "
-                  "-> index or None", _build_balancer, _attach_balancer)
+                  "-> index or None", _build_balancer, _attach_balancer,
+                  lambda sb, make: StudentBalancer(make()))

@@ -36,4 +36,4 @@ def _attach(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("errors", "a function render_error(error, request_id, log) -> (status, body)",
-                  _build, _attach)
+                  _build, _attach, lambda sb, make: StudentErrorRenderer(sb, make()))

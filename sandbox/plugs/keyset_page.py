@@ -38,4 +38,5 @@ def _attach_page(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("keyset_page", "a function products_page(conn, category, limit, after) -> "
-                  "(products, next_after)", _build_page, _attach_page)
+                  "(products, next_after)", _build_page, _attach_page,
+                  lambda sb, make: StudentPageLoader(make()))

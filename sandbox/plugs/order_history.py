@@ -37,4 +37,5 @@ def _attach_history(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("order_history", "a function orders_with_items(conn, customer_id, limit) -> "
-                  "list of orders, each with its 'items'", _build_history, _attach_history)
+                  "list of orders, each with its 'items'", _build_history, _attach_history,
+                  lambda sb, make: StudentHistoryLoader(make()))

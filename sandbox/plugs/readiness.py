@@ -37,4 +37,4 @@ def _attach(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("readiness", "a function check_readiness(instance, now_ms) -> (ready, reason)",
-                  _build, _attach)
+                  _build, _attach, lambda sb, make: StudentReadiness(make()))

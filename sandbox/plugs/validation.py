@@ -32,4 +32,4 @@ def _attach(sb: Sandbox, part: Any) -> None:
 
 
 POINT = PlugPoint("validation", "a function validate_order(body) -> [(field, message), ...]",
-                  _build, _attach)
+                  _build, _attach, lambda sb, make: StudentOrderValidator(make()))

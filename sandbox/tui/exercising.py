@@ -187,7 +187,7 @@ PLAYGROUND_SETUPS: dict[str, PlaygroundSetup] = {
                            "Requests: every signed-in call your check let in"),
     "ratelimit": PlaygroundSetup(
         "spike", 3000, {"ratelimit.algorithm": "token_bucket", "ratelimit.limit": 5},
-        "Metrics: the 429s your bucket refused"),
+        "Metrics: the 429s your limiter refused"),
     "errors": PlaygroundSetup("steady", 3000, {"faults.hop": "db", "faults.hop_error_rate": 0.05},
                               "Requests: the error responses your envelope wrote"),
     "keyset_page": PlaygroundSetup("steady", 3000, {}, "Requests: GET /products pages"),
@@ -257,6 +257,7 @@ class PluggedCode:
     def __init__(self, exercise: Exercise) -> None:
         self.exercise = exercise.name
         self.plug = exercise.plug
+        self.adapter = exercise.adapter_path
         self.path = exercise.student_path(exercise.files[0])  # the student's file
         self.module: ModuleType | None = None
         self._loaded_from: tuple[int, int] | None = None  # the file's (mtime, size) when loaded
@@ -291,7 +292,7 @@ class PluggedCode:
         module = self.load()
         sandbox = Sandbox(settings, seed=seed)
         try:
-            install(sandbox, self.plug, module)
+            install(sandbox, self.plug, module, self.adapter)
         except BaseException:
             sandbox.close()
             raise
