@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox.backend.repositories import PRODUCT_COLUMNS
 from sandbox.backend.seams import BatchLoading
@@ -22,31 +22,6 @@ if TYPE_CHECKING:
     from sandbox.runtime import Sandbox
 
 Fetch = Callable[[list[int]], dict[int, Any]]
-
-
-class BatchLoaderPlug(Protocol):
-    """What the student's module offers this plug point.
-
-    `BatchLoader(fetch, max_batch)` is built once per request and kind of value; `fetch(keys)`
-    answers several keys in one call as {key: value}, leaving out keys it has no value for.
-    """
-
-    def BatchLoader(self, fetch: Fetch, max_batch: int = 100) -> BatchLoading:
-        """A loader for one request.
-
-        Args:
-            fetch: loads a batch of keys; the only way to the database.
-            max_batch: the most keys one fetch may be given.
-        Returns:
-            an object with `expect(keys)`, `load(key)` (None for a missing key) and
-            `load_many(keys)`.
-        """
-        ...
-
-    def fetch_products(self, conn: TracedConnection, ids: list[int]) -> list[Any]:
-        """Products by id in one SQL query: one row (`SELECT *`, id first) or None per id,
-        in the order of `ids`."""
-        ...
 
 
 class StudentLoaders:

@@ -9,7 +9,7 @@ rolls the deploy back when the canary looks worse than the baseline for HOLD_MS.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox.network.deploy import TrafficController
 from sandbox.plugs import PlugError, PlugPoint, need
@@ -21,24 +21,6 @@ if TYPE_CHECKING:
 STEPS = (5.0, 25.0, 50.0, 100.0)  # the canary's share at each step, in percent
 HOLD_MS = 500.0  # how long the alert condition must hold before the controller rolls back
 VERDICTS = ("watching", "promoted", "rolled_back")
-
-
-class CanaryControllerPlug(Protocol):
-    """What the student's `CanaryController(steps, step_ms, hold_ms)` is.
-
-    `steps` are percentages ending at 100; times are the sandbox's simulated milliseconds.
-    """
-
-    verdict: str  # "watching", then "promoted" or "rolled_back"
-
-    def observe(self, now_ms: float, version: str, status: int, latency_ms: float) -> None:
-        """One answered request, served by `version` ("v1" the baseline, "v2" the canary)."""
-        ...
-
-    def share(self, now_ms: float) -> float:
-        """The canary's share of traffic now (0.0 to 1.0). Raises: nothing it can avoid; an
-        exception here fails the request being routed."""
-        ...
 
 
 class StudentCanary:

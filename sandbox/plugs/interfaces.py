@@ -12,7 +12,7 @@ Times are the sandbox's simulated clock: `now_ms` in milliseconds, `now_s` in se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 Row = dict[str, Any]
@@ -232,6 +232,134 @@ class IdempotencyStore(Protocol):
     def save(self, user_id: int, key: str, body: Any, status: int, response: Any) -> None: ...
 
 
+# The plug points of exercises 17 to 24: each module's part is described the same way.
+
+@runtime_checkable
+class LruCachePlug(Protocol):
+    """What the `lru_cache` plug point needs: a bounded in-process cache with a TTL.
+
+    Made as `LruTtlCache(max_entries, ttl_s)`. Times are the sandbox's simulated seconds.
+
+    - `get(key, now_s)` returns the value stored under `key` if it is still live (stored less
+      than `ttl_s` seconds before `now_s`) and marks it as just used; otherwise None.
+    - `put(key, value, now_s)` stores `value` (replacing an older one) as the most recently
+      used entry, then evicts least recently used entries, never this one, while more than
+      `max_entries` are held.
+    - `delete(key)` forgets `key`; returns whether it was there.
+    """
+
+    def get(self, key: str, now_s: float) -> Any | None: ...
+
+    def put(self, key: str, value: Any, now_s: float) -> None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+
+@runtime_checkable
+class RetryPlug(Protocol):
+    """What the `retry` plug point needs: the student's `Retrier` (made with a `RetryBudget`).
+
+    `Retrier(max_attempts, base_ms, cap_ms, budget, rng).run(attempt, idempotent, wait)`:
+
+    Args:
+        attempt: one try of the call; returns "ok", "failed", "timed_out" or "refused" (the
+            circuit breaker said no: not worth retrying).
+        idempotent: False when repeating the call could do it twice (a database write).
+        wait: call it with the milliseconds to wait before the next try (simulated time).
+
+    Returns:
+        True once a try returned "ok"; False when it gave up.
+    """
+
+    def run(self, attempt: Callable[[], str], idempotent: bool,
+            wait: Callable[[float], None]) -> bool: ...
+
+
+@runtime_checkable
+class StockPlug(Protocol):
+    """What the `stock` plug point needs: a module with a generator function `take_order`.
+
+    Args:
+        lines: the order's [product_id, quantity] pairs, sorted by product id.
+
+    Yields:
+        (sql, params): one statement to run; the answer sent back is {"rows": [...],
+        "rowcount": n} (rows changed by an UPDATE; -1 for a SELECT).
+
+    Returns:
+        {product_id: unit price in cents} once every line's stock is taken, or None when too
+        little of some product was left, having given back whatever it took.
+    """
+
+    def take_order(self, lines: list[list[int]]) -> Generator[tuple[str, Any], dict[str, Any], Any]: ...
+
+
+@runtime_checkable
+class OutboxRelayPlug(Protocol):
+    """What the student's module offers this plug point (functions over the shop's database
+    connection, see sandbox/plugs/connection.py)."""
+
+    def create_tables(self, conn: Any) -> None:
+        """Make `event_outbox` and `processed_events` if they are missing."""
+        ...
+
+    def add_event(self, conn: Any, event_id: str, payload: dict[str, Any],
+                  now_s: int) -> int:
+        """Insert one event inside the caller's open transaction. Returns: its row id."""
+        ...
+
+    def relay(self, conn: Any, publish: Callable[[str, dict[str, Any]], None], now_s: int,
+              batch_size: int = 100) -> int:
+        """Publish up to `batch_size` waiting events, oldest first, marking each after its
+        publish. Returns: how many it published. Raises: whatever `publish` raised."""
+        ...
+
+
+@runtime_checkable
+class BatchLoaderPlug(Protocol):
+    """What the student's module offers this plug point.
+
+    `BatchLoader(fetch, max_batch)` is built once per request and kind of value; `fetch(keys)`
+    answers several keys in one call as {key: value}, leaving out keys it has no value for.
+    """
+
+    def BatchLoader(self, fetch: Callable[[list[int]], dict[int, Any]], max_batch: int = 100) -> Any:
+        """A loader for one request.
+
+        Args:
+            fetch: loads a batch of keys; the only way to the database.
+            max_batch: the most keys one fetch may be given.
+        Returns:
+            an object with `expect(keys)`, `load(key)` (None for a missing key) and
+            `load_many(keys)`.
+        """
+        ...
+
+    def fetch_products(self, conn: Any, ids: list[int]) -> list[Any]:
+        """Products by id in one SQL query: one row (`SELECT *`, id first) or None per id,
+        in the order of `ids`."""
+        ...
+
+
+@runtime_checkable
+class CanaryControllerPlug(Protocol):
+    """What the student's `CanaryController(steps, step_ms, hold_ms)` is.
+
+    `steps` are percentages ending at 100; times are the sandbox's simulated milliseconds.
+    """
+
+    verdict: str  # "watching", then "promoted" or "rolled_back"
+
+    def observe(self, now_ms: float, version: str, status: int, latency_ms: float) -> None:
+        """One answered request, served by `version` ("v1" the baseline, "v2" the canary)."""
+        ...
+
+    def share(self, now_ms: float) -> float:
+        """The canary's share of traffic now (0.0 to 1.0). Raises: nothing it can avoid; an
+        exception here fails the request being routed."""
+        ...
+
+
 INTERFACES: dict[str, type] = {
     "validation": OrderValidator,
     "balancer": Balancer,
@@ -248,6 +376,12 @@ INTERFACES: dict[str, type] = {
     "replica": ReplicaRouter,
     "breaker": CircuitBreaker,
     "idempotency": IdempotencyStore,
+    "lru_cache": LruCachePlug,
+    "retry": RetryPlug,
+    "stock": StockPlug,
+    "outbox": OutboxRelayPlug,
+    "batch_loader": BatchLoaderPlug,
+    "canary": CanaryControllerPlug,
 }
 
 # What the built-in plug takes from a student's module when the exercise has no adapter.
@@ -257,6 +391,9 @@ EXPORTS: dict[str, str] = {
     "ratelimit": "TokenBucket", "errors": "render_error", "keyset_page": "products_page",
     "order_consumer": "confirm_order", "monitoring": "Metrics", "readiness": "check_readiness",
     "replica": "ReplicaRouter", "breaker": "CircuitBreaker", "idempotency": "IdempotencyStore",
+    "lru_cache": "LruTtlCache", "retry": "Retrier", "canary": "CanaryController",
+    # These three describe the student's module as a whole (several functions or classes).
+    "stock": "", "outbox": "", "batch_loader": "",
 }
 
 

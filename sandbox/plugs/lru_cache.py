@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox import tracing
 from sandbox.plugs import PlugPoint, need
@@ -24,26 +24,6 @@ Value = dict[str, Any]
 
 # The field a stored value carries through the student's cache: [oracle version, tags].
 STAMP = "_sandbox_freshness"
-
-
-class LruCachePlug(Protocol):
-    """What the `lru_cache` plug point needs: a bounded in-process cache with a TTL.
-
-    Made as `LruTtlCache(max_entries, ttl_s)`. Times are the sandbox's simulated seconds.
-
-    - `get(key, now_s)` returns the value stored under `key` if it is still live (stored less
-      than `ttl_s` seconds before `now_s`) and marks it as just used; otherwise None.
-    - `put(key, value, now_s)` stores `value` (replacing an older one) as the most recently
-      used entry, then evicts least recently used entries, never this one, while more than
-      `max_entries` are held.
-    - `delete(key)` forgets `key`; returns whether it was there.
-    """
-
-    def get(self, key: str, now_s: float) -> Any | None: ...
-
-    def put(self, key: str, value: Any, now_s: float) -> None: ...
-
-    def delete(self, key: str) -> bool: ...
 
 
 class StudentLruCache:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox import tracing
 from sandbox.mechanisms.redis_store import CacheUnavailable
@@ -25,26 +25,6 @@ if TYPE_CHECKING:
 Publish = Callable[[str, dict[str, Any]], None]
 BATCH = 100  # rows per relay pass; a pass that fills its batch is followed by another
 MAX_PASSES = 1000  # a relay that always says "full batch" is stopped, not looped forever
-
-
-class OutboxRelayPlug(Protocol):
-    """What the student's module offers this plug point (functions over the shop's database
-    connection, see sandbox/plugs/connection.py)."""
-
-    def create_tables(self, conn: TracedConnection) -> None:
-        """Make `event_outbox` and `processed_events` if they are missing."""
-        ...
-
-    def add_event(self, conn: TracedConnection, event_id: str, payload: dict[str, Any],
-                  now_s: int) -> int:
-        """Insert one event inside the caller's open transaction. Returns: its row id."""
-        ...
-
-    def relay(self, conn: TracedConnection, publish: Publish, now_s: int,
-              batch_size: int = BATCH) -> int:
-        """Publish up to `batch_size` waiting events, oldest first, marking each after its
-        publish. Returns: how many it published. Raises: whatever `publish` raised."""
-        ...
 
 
 class StudentOutbox:

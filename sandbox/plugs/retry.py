@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox.plugs import PlugError, PlugPoint, need
 
@@ -25,25 +25,6 @@ if TYPE_CHECKING:
 CAP_FACTOR = 8.0  # the longest wait: 8 x the first (so at most three doublings)
 REQUESTS_PER_RETRY = 10  # the budget: retries are at most a tenth of the calls...
 MAX_BANKED = 10  # ...and a quiet spell banks at most this many for a later storm
-
-
-class RetryPlug(Protocol):
-    """What the `retry` plug point needs: the student's `Retrier` (made with a `RetryBudget`).
-
-    `Retrier(max_attempts, base_ms, cap_ms, budget, rng).run(attempt, idempotent, wait)`:
-
-    Args:
-        attempt: one try of the call; returns "ok", "failed", "timed_out" or "refused" (the
-            circuit breaker said no: not worth retrying).
-        idempotent: False when repeating the call could do it twice (a database write).
-        wait: call it with the milliseconds to wait before the next try (simulated time).
-
-    Returns:
-        True once a try returned "ok"; False when it gave up.
-    """
-
-    def run(self, attempt: Callable[[], str], idempotent: bool,
-            wait: Callable[[float], None]) -> bool: ...
 
 
 class StudentRetries:

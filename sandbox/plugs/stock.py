@@ -15,9 +15,8 @@ order path has no business rewriting the orders the flash sale is judged by.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sandbox.plugs import PlugError, PlugPoint, need
 from sandbox.plugs.connection import TracedConnection
@@ -30,24 +29,6 @@ if TYPE_CHECKING:
 Statement = tuple[str, Any]
 Answer = dict[str, Any]  # {"rows": list of row tuples, "rowcount": rows changed (-1: a read)}
 MAX_STATEMENTS = 50  # for one order: more is a loop, not an order
-
-
-class StockPlug(Protocol):
-    """What the `stock` plug point needs: a module with a generator function `take_order`.
-
-    Args:
-        lines: the order's [product_id, quantity] pairs, sorted by product id.
-
-    Yields:
-        (sql, params): one statement to run; the answer sent back is {"rows": [...],
-        "rowcount": n} (rows changed by an UPDATE; -1 for a SELECT).
-
-    Returns:
-        {product_id: unit price in cents} once every line's stock is taken, or None when too
-        little of some product was left, having given back whatever it took.
-    """
-
-    def take_order(self, lines: list[list[int]]) -> Generator[Statement, Answer, Any]: ...
 
 
 def _products_only(action: int, arg1: str | None, arg2: str | None, db_name: str | None,
