@@ -61,7 +61,7 @@ HIGHLIGHTS = ("client", "dns", "lb", "gateway", "instance", "controller", "servi
 METRIC_ROOTS = ("requests", "throughput_rps", "latency_ms", "status", "cache", "db",
                 "ratelimit", "queue", "instances", "endpoints", "connections", "cdn", "auth",
                 "credential_stuffing", "revocation", "clients", "flash_sale", "rating", "shards",
-                "alerts", "timeline", "duration_s")
+                "alerts", "timeline", "duration_s", "deploy")
 ACTION_KEYS = {"set", "run", "request", "highlight", "reset"}
 HEADER_KEYS = {"id", "title", "topic", "order", "prerequisites", "summary"}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
