@@ -91,6 +91,17 @@ def _named_switches(lesson: Lesson) -> set[str]:
     return {key for step in lesson.steps for _, switches in _runs(step) for key in switches}
 
 
+def _assignments(text: str) -> list[str]:
+    """`a=1, b=x,y` -> ["a=1", "b=x,y"]: a comma starts a new switch only before a `key=`."""
+    parts: list[str] = []
+    for piece in text.split(","):
+        if parts and "=" not in piece:
+            parts[-1] += "," + piece.strip()
+        elif piece.strip():
+            parts.append(piece.strip())
+    return parts
+
+
 def _experiment_problem(text: str, step: Step, lesson: Lesson) -> str | None:
     """Why `text` is not an experiment this step (or its lesson) has, or None if it is."""
     if text == "-":
@@ -104,7 +115,7 @@ def _experiment_problem(text: str, step: Step, lesson: Lesson) -> str | None:
     if not sep or not scenario or " " in scenario:
         return (f"experiment {text!r} is not 'SCENARIO: switch=value, ...', 'request' or '-'")
     wanted: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
+    for part in _assignments(rest):
         try:
             key, value = parse_assignment(part)
         except SettingsError as exc:
@@ -278,6 +289,11 @@ def test_a_switch_value_or_scenario_the_lesson_never_runs_is_caught() -> None:
     (problem,) = _problems("| A | fake#With a run | steady: cache.ttl_s=5, "
                            "cache.strategy=cache_aside | - |")
     assert "no run of 'steady'" in problem  # both switches must be in the same run
+
+
+def test_a_value_with_commas_is_one_switch() -> None:
+    assert _assignments("db.indexes=a.b,c.d, cache.ttl_s=5") == ["db.indexes=a.b,c.d",
+                                                                 "cache.ttl_s=5"]
 
 
 def test_a_switch_the_lesson_never_sets_is_caught() -> None:
