@@ -8,7 +8,7 @@ The table says, concept by concept, where the course teaches it:
     | Cache-aside | caching#Cache-aside | steady: cache.strategy=cache_aside | 05-cache-aside |
 
 Lesson step is `lesson-id#exact step heading`; Experiment is `SCENARIO: key=value, ...`,
-`request` (the step sends one request) or `-`; Exercise is a folder in exercises/ or `-`.
+`request` (the step sends one request) or `-`; Exercise is a folder in exercises/ (or several, comma-separated) or `-`.
 Nothing here runs a scenario: the rows are checked against the parsed lesson files only.
 """
 
@@ -173,8 +173,9 @@ def check_rows(rows: list[Row], lessons: list[Lesson], exercises: set[str]) -> l
         problem = _experiment_problem(experiment, step, lesson)
         if problem:
             problems.append(f"{where}: {problem}")
-        if exercise != "-" and exercise not in exercises:
-            problems.append(f"{where}: exercise folder exercises/{exercise} does not exist")
+        for name in ([] if exercise == "-" else [e.strip() for e in exercise.split(",")]):
+            if name not in exercises:
+                problems.append(f"{where}: exercise folder exercises/{name} does not exist")
     return problems
 
 
