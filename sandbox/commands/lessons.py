@@ -17,18 +17,18 @@ from sandbox.safe_text import escape
 if TYPE_CHECKING:
     from rich.console import Console
 
-
-
-
-
 # -- lessons --------------------------------------------------------------------------------
 
 
 def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox.course.lessons import check_file, load_lessons
 
+    folder = Path(args.dir) if args.dir else lessons_dir()
+    if args.dir and not folder.is_dir():
+        raise SettingsError(f"no lessons folder {folder}: --dir takes a folder of lesson .md "
+                            "files")
     if args.lessons_command == "check":
-        target = Path(args.path) if args.path else lessons_dir()
+        target = Path(args.path) if args.path else folder
         if not target.exists():
             raise SettingsError(f"no such file or folder: {target}")
         if target.is_dir():
@@ -43,7 +43,7 @@ def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
             return EXIT_FAILED
         out.print(f"[green]ok[/]: {count} lesson file(s), no problems")
         return EXIT_OK
-    lessons, errors = load_lessons(lessons_dir())
+    lessons, errors = load_lessons(folder)
     if args.lessons_command == "reset":
         from sandbox.course.progress import ProgressStore
 
