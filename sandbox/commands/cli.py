@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "exit code 1 when any has errors.")
     check.add_argument("path", nargs="?", metavar="PATH",
                        help="a lesson file or folder (default: the lessons folder)")
+    check.add_argument("--run-claims", action="store_true",
+                       help="also run every experiment and check every claim against the "
+                            "live sandbox (slower: a run per claim)")
     show = lesson_sub.add_parser("show", help="print a lesson in the terminal",
                                  description="Print a lesson, its steps and checkpoints.")
     show.add_argument("lesson_id", metavar="ID", help="a lesson id, from `sandbox lessons list`")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.commands.cli import main
-from sandbox.errors import EXIT_OK, EXIT_USAGE
+from sandbox.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
-    return code, captured.out, captured.err.replace("\n", " ")
+    return code, captured.out, " ".join(captured.err.split())  # rich wraps long lines
 
 
 def test_a_course_folder_lists_shows_and_checks_its_own_lesson(
@@ -112,3 +112,57 @@ def test_a_wrong_course_or_lessons_folder_is_a_usage_error(
     code, _, err = run(capsys, "--course", str(course), "lessons", "show", "caching")
     assert code == EXIT_USAGE and "connection-pooling" in err  # lists the course's own
     assert os.environ["SANDBOX_COURSE"] == str(course)  # the app's processes inherit it
+
+
+CLAIMED = POOLING + '''
+## Count the queries
+
+```claim
+run = { scenario = "steady", requests = 100 }
+metric = "db.queries"
+above = 50
+```
+
+```claim
+run = { scenario = "steady", requests = 100 }
+metric = "db.queries"
+above = 100000
+```
+'''
+
+
+def test_run_claims_finds_the_false_claim_by_its_line(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = course / "lessons" / "pooling.md"
+    lesson.write_text(CLAIMED, encoding="utf-8")
+    false_line = CLAIMED.splitlines().index("above = 100000") - 2  # the block's first line
+    code, out, err = run(capsys, "lessons", "check", str(lesson))
+    assert code == EXIT_OK, err  # without running, every claim only has to be well formed
+    code, out, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
+    assert code == EXIT_FAILED
+    assert f"pooling.md:{false_line}: false claim: db.queries = " in err
+    assert "above 100000" in err and err.count("false claim") == 1  # the true one passes
+    lesson.write_text(CLAIMED.replace("above = 100000\n", "below = 100000\n"), encoding="utf-8")
+    code, out, err = run(capsys, "--course", str(course), "lessons", "check", "--run-claims")
+    assert code == EXIT_OK and "2 claim(s) true" in out
+
+
+def test_an_unknown_metric_is_caught_without_running_and_names_the_valid_ones(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = course / "lessons" / "pooling.md"
+    lesson.write_text(CLAIMED.replace('metric = "db.queries"\nabove = 50',
+                                      'metric = "db.pool_wait"\nabove = 50'), encoding="utf-8")
+    line = CLAIMED.splitlines().index("above = 50") - 2
+    code, _, err = run(capsys, "lessons", "--dir", str(course / "lessons"), "check")
+    assert code == EXIT_FAILED and "Traceback" not in err and "KeyError" not in err
+    assert f"pooling.md:{line}: unknown metric 'db.pool_wait'" in err
+    assert "near it: db.pool_waits" in err
+
+
+def test_a_run_without_the_metric_says_so_in_words() -> None:
+    from sandbox.course.lessons import UnknownMetric, metric_value
+
+    with pytest.raises(UnknownMetric) as caught:
+        metric_value({"db": {"pool_waits": 3, "queries": 9}}, "db.pool_wait")
+    assert isinstance(caught.value, KeyError)  # what the app's panels already catch
+    assert str(caught.value) == "no metric 'db.pool_wait' in this run; near it: db.pool_waits"
