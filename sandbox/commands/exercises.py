@@ -120,8 +120,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
                   "then run `sandbox exercises verify`")
         return EXIT_OK
     exercises, errors = load_exercises(root)
-    for error in errors:
-        err.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False)
+    if command != "verify":  # verify reports broken folders as failures of their own
+        for error in errors:
+            err.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False)
     if command == "verify":
         chosen = [find(exercises, name) for name in args.names] if args.names else None
         return cmd_verify(root, chosen or exercises, args.write_stubs, out,
@@ -162,18 +163,20 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     from rich.table import Table
 
-    table = Table(title="exercises", title_justify="left")
+    # Only the title and status wrap (at spaces): names and file names are never cut mid-word,
+    # so the table fits 80 columns with the title narrow; the file's folder is the # and name.
+    table = Table(title="exercises", title_justify="left", pad_edge=False)
     for column in ("#", "name", "title", "status", "points", "your file"):
         table.add_column(column, justify="right" if column in {"#", "points"} else "left",
-                         no_wrap=column not in {"title", "your file"},
-                         min_width=16 if column == "title" else None,
-                         overflow="fold" if column == "your file" else "ellipsis")
+                         no_wrap=column not in {"title", "status"},
+                         min_width=8 if column == "title" else None,
+                         overflow="fold" if column in {"title", "status"} else "ellipsis")
     styles = {"done": "green", "failing": "red", "changed": "yellow", "not started": "dim"}
     for exercise in exercises:
         state, points = status(exercise, store)
         table.add_row(str(exercise.order), exercise.name, escape(exercise.title),
                       f"[{styles[state]}]{state}[/]", points,
-                      escape(f"{exercise.folder.name}/{exercise.files[0]}"))
+                      escape(exercise.files[0]))  # the folder is the '#' and name
     return table
 
 
@@ -310,10 +313,10 @@ def cmd_verify(root: Path, exercises: list[Exercise], write: bool, out: Console,
 
     def report(found: Verification) -> None:
         mark = "[green]✓[/]" if found.ok else "[red]✗[/]"
-        tests = len(found.exercise.tests) if found.exercise else 0
-        out.print(f"{mark} {escape(found.name)} ({tests} tests)", highlight=False)
+        tests = f"({len(found.exercise.tests)} tests)" if found.exercise else "(cannot load)"
+        out.print(f"{mark} {escape(found.name)} {tests}", highlight=False)
         for problem in found.problems:
-            out.print(f"    {escape(problem)}", highlight=False)
+            out.print(f"    {escape(problem)}", highlight=False, soft_wrap=True)
 
     results = verify_all(root, lesson_ids, progress=report, only=only)
     for found in results:

@@ -56,6 +56,11 @@ def check_files(exercise: Exercise, lesson_ids: set[str] | None) -> list[str]:
         if exercise.plug not in plug_points():
             problems.append(f"plug '{exercise.plug}' is not a plug point "
                             f"({', '.join(sorted(plug_points()))})")
+    for test in exercise.tests:
+        if not test.doc:
+            problems.append(f"{exercise.folder / test.file}:{test.line}: {test.name} has no "
+                            "docstring; write one line saying what it checks (the student "
+                            "sees it when the test fails)")
     if not any(not t.hidden for t in exercise.tests):
         problems.append("no visible graded test (test_*.py with @pytest.mark.points)")
     for file in exercise.files:
@@ -116,7 +121,8 @@ def verify_all(root: Path, lesson_ids: set[str] | None, jobs: int = 2,
     exercises, errors = load_exercises(root)
     if only is not None:
         exercises, errors = [e for e in exercises if e.name in only], []
-    results = [Verification(None, str(e).split(":", 1)[0], [str(e)]) for e in errors]
+    results = [Verification(None, str(e).split(": ", 1)[0],
+                            str(e).split(": ", 1)[-1].split("; ")) for e in errors]
     if not exercises and not errors:
         results.append(Verification(None, str(root), ["no exercises found"]))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -177,6 +183,9 @@ lesson = "{lesson}"
 summary = "One sentence: what the student builds."
 files = ["{module}.py"]
 time_limit_s = 10
+# To run the student's class inside the sandbox (the gateway's rate limiter, say), name a
+# plug point; exercises/README.md, "Plug points", lists them and the shape each expects.
+# plug = "ratelimit"
 hints = [
     "The gentlest hint: where to look.",
     "A stronger hint: what the code has to do, step by step.",
@@ -196,12 +205,14 @@ In `{module}.py`, finish `answer()`.
 What the tests check, and how the sandbox runs the student's code.
 '''
 
-SCAFFOLD_SOLUTION = '''"""{title}: the reference; BEGIN/END SOLUTION marks what the student writes."""
+SCAFFOLD_SOLUTION = '''"""{title}: finish `answer()` below, then run
+`sandbox exercises check {name}` to see how far you are."""
 
 
 def answer() -> int:
-    """Replace this example with the piece of the sandbox the student writes."""
+    """The answer the tests expect (say here what the function must do)."""
     # BEGIN SOLUTION
+    # The reference answer: everything between the markers is left out of the student's stub.
     # TODO: return the answer
     return 42
     # END SOLUTION
@@ -220,6 +231,19 @@ def test_the_answer(student: ModuleType) -> None:
     assert student.answer() == 42, "the answer should be 42"
 '''
 
+SCAFFOLD_HIDDEN = '''"""Hidden tests for {title}: run only by `sandbox exercises grade`, never shown."""
+
+from types import ModuleType
+
+import pytest
+
+
+@pytest.mark.points(1)
+def test_the_answer_is_the_same_every_time(student: ModuleType) -> None:
+    """The answer does not change from one call to the next."""
+    assert [student.answer() for _ in range(3)] == [42] * 3, "call answer() three times"
+'''
+
 
 def scaffold(root: Path, name: str, topic: int, lesson: str) -> Path:
     """A new exercise folder that `verify` accepts as it stands: edit it from there."""
@@ -236,8 +260,11 @@ def scaffold(root: Path, name: str, topic: int, lesson: str) -> Path:
     folder = root / f"{number:02d}-{name}"
     module = name.replace("-", "_")
     title = name.replace("-", " ").capitalize()
-    values = {"title": title, "topic": topic, "lesson": lesson, "module": module}
+    values = {"title": title, "topic": topic, "lesson": lesson, "module": module, "name": name}
     (folder / "solution").mkdir(parents=True)
+    (folder / "hidden").mkdir()
+    (folder / "hidden" / f"test_{module}_hidden.py").write_text(SCAFFOLD_HIDDEN.format(**values),
+                                                                encoding="utf-8")
     (folder / MANIFEST).write_text(SCAFFOLD_MANIFEST.format(**values), encoding="utf-8")
     (folder / "README.md").write_text(SCAFFOLD_README.format(**values), encoding="utf-8")
     solution = SCAFFOLD_SOLUTION.format(**values)

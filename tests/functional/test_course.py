@@ -166,3 +166,57 @@ def test_a_run_without_the_metric_says_so_in_words() -> None:
         metric_value({"db": {"pool_waits": 3, "queries": 9}}, "db.pool_wait")
     assert isinstance(caught.value, KeyError)  # what the app's panels already catch
     assert str(caught.value) == "no metric 'db.pool_wait' in this run; near it: db.pool_waits"
+
+
+def test_new_scaffolds_a_hidden_test_a_plug_note_and_a_stub_for_students(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "exercises"
+    code, _, err = run(capsys, "exercises", "--dir", str(root), "new", "cache-warmer")
+    assert code == EXIT_OK, err
+    folder = root / "01-cache-warmer"
+    hidden = (folder / "hidden" / "test_cache_warmer_hidden.py").read_text(encoding="utf-8")
+    assert "@pytest.mark.points(1)" in hidden and '    """' in hidden
+    manifest = (folder / "exercise.toml").read_text(encoding="utf-8")
+    assert '# plug = "ratelimit"' in manifest and '"Plug points"' in manifest
+    stub = (folder / "cache_warmer.py").read_text(encoding="utf-8")
+    assert "BEGIN" not in stub and "reference" not in stub
+    assert "sandbox exercises check cache-warmer" in stub
+    code, out, _ = run(capsys, "exercises", "--dir", str(root), "verify")
+    assert code == EXIT_OK and "cache-warmer (2 tests)" in out  # the hidden one counts
+
+    # a graded test with no docstring, then one with no points: file:line, no stray lines
+    test_file = folder / "hidden" / "test_cache_warmer_hidden.py"
+    test_file.write_text(hidden.replace('    """The answer does not change from one call to '
+                                        'the next."""\n', ""), encoding="utf-8")
+    code, out, err = run(capsys, "exercises", "--dir", str(root), "verify")
+    assert code == EXIT_FAILED
+    assert f"{test_file}:9: test_the_answer_is_the_same_every_time has no docstring" in \
+        " ".join(out.split())
+    test_file.write_text(hidden.replace("@pytest.mark.points(1)\n", ""), encoding="utf-8")
+    code, out, err = run(capsys, "exercises", "--dir", str(root), "verify")
+    out = " ".join(out.split())
+    assert code == EXIT_FAILED and "(0 tests)" not in out and "skipped" not in err
+    assert f"✗ 01-cache-warmer (cannot load) {test_file}:8: " \
+           "test_the_answer_is_the_same_every_time has no @pytest.mark.points(N)" in out
+
+
+def test_the_list_fits_80_columns_without_cutting_a_file_name() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sandbox.commands.exercises import list_table
+    from sandbox.course.exercises import load_exercises
+    from sandbox.course.progress import ProgressStore
+
+    exercises, _ = load_exercises(REPO / "exercises")
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    store = ProgressStore()
+    console.print(list_table(exercises, store))
+    store.close()
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert all(len(line) <= 80 for line in lines)
+    assert all(line.endswith(("┓", "┃", "┩", "│", "┘")) for line in lines[1:])  # not chopped
+    for exercise in exercises:
+        whole = (f" {exercise.files[0]} ", f" {exercise.files[0]}│")
+        assert sum(line.endswith(whole) or whole[0] in line for line in lines) == 1
