@@ -90,7 +90,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     new.add_argument("--lesson", default="clients-and-requests", help="the lesson id it belongs to")
     release = s.add_parser("release", help="instructors: write the student bundle (no solutions, "
                                            "no hidden tests)")
-    release.add_argument("target", metavar="DIR", help="a new or empty folder")
+    release.add_argument("target", metavar="DIR", nargs="?",
+                         help="a new or empty folder for the student bundle")
+    release.add_argument("--gradescope", metavar="FILE.zip",
+                         help="write Gradescope's autograder zip instead (setup.sh, "
+                              "run_autograder, the package, hidden tests; no solutions)")
+    release.add_argument("--github-classroom", metavar="DIR",
+                         help="write a GitHub Classroom template repository instead (the "
+                              "student bundle and a workflow that grades each push)")
+    release.add_argument("--only", metavar="NAME", nargs="+",
+                         help="package only these exercises")
 
 
 def run(args: argparse.Namespace | None, out: Console, err: Console,
@@ -128,12 +137,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return cmd_verify(root, chosen or exercises, args.write_stubs, out,
                           only=None if chosen is None else {e.name for e in chosen})
     if command == "release":
-        from sandbox.grading.instructor import release
-
-        done = release(root, Path(args.target))
-        out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
-                  "no solutions, no hidden tests")
-        return EXIT_OK
+        return cmd_release(root, args, out, err)
     if not exercises:
         err.print(f"[bold red]error:[/] no exercises in {escape(str(root))}", highlight=False)
         return EXIT_FAILED
@@ -158,6 +162,31 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         store.close()
     raise ExerciseError(f"unknown action {command}")
+
+
+def cmd_release(root: Path, args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox.grading.instructor import release
+    from sandbox.grading.packages import classroom_template, gradescope_zip
+
+    only = set(args.only) if args.only else None
+    chosen = [bool(args.target), bool(args.gradescope), bool(args.github_classroom)]
+    if sum(chosen) != 1:
+        err.print("[bold red]error:[/] give one of: a folder for the student bundle, "
+                  "--gradescope FILE.zip, or --github-classroom DIR", highlight=False)
+        return EXIT_USAGE
+    if args.gradescope:
+        done = gradescope_zip(root, Path(args.gradescope), only)
+        out.print(f"wrote {args.gradescope}: {len(done)} exercises with their hidden tests, "
+                  "setup.sh and run_autograder; no solutions")
+    elif args.github_classroom:
+        done = classroom_template(root, Path(args.github_classroom), only)
+        out.print(f"wrote {args.github_classroom}: {len(done)} exercises and "
+                  ".github/workflows/classroom.yml; no solutions, no hidden tests")
+    else:
+        done = release(root, Path(args.target), only=only)
+        out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
+                  "no solutions, no hidden tests")
+    return EXIT_OK
 
 
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:

@@ -144,10 +144,14 @@ def write_stubs(exercise: Exercise) -> list[Path]:
     return written
 
 
-def release(root: Path, target: Path) -> list[Exercise]:
+def release(root: Path, target: Path, *, hidden: bool = False,
+            only: set[str] | None = None) -> list[Exercise]:
     """Write the student bundle to `target`: stubs, visible tests, hints, task texts; never a
-    solution or a hidden test. Refuses a folder that already has files in it."""
+    solution, and no hidden test unless `hidden` (an autograder's copy, which students never
+    see). `only`: just these exercises. Refuses a folder that already has files in it."""
     exercises, errors = load_exercises(root)
+    if only is not None:
+        exercises = [e for e in exercises if e.name in only or e.folder.name in only]
     if errors:
         raise ExerciseError("fix these first (`sandbox exercises verify`): "
                             + "; ".join(str(e) for e in errors))
@@ -161,7 +165,8 @@ def release(root: Path, target: Path) -> list[Exercise]:
         dest = target / exercise.folder.name
         dest.mkdir()
         for item in sorted(exercise.folder.iterdir()):
-            if item.name in {"solution", "hidden", STARTER_DIR, "__pycache__"} or \
+            left_out = {"solution", STARTER_DIR, "__pycache__"} | (set() if hidden else {"hidden"})
+            if item.name in left_out or \
                     item.name in exercise.files:
                 continue
             if item.is_dir():
