@@ -25,7 +25,8 @@ SOLUTION = REPO / "exercises" / "07-token-bucket" / "solution" / "token_bucket.p
 @pytest.fixture
 def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("SANDBOX_COURSE", "SANDBOX_EXERCISES", "SANDBOX_LESSONS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # so that whatever `--course` sets is undone after
+        monkeypatch.delenv(name)
     root = tmp_path / "exercises"
     for name in ("07-token-bucket", "15-test-the-cache"):
         shutil.copytree(REPO / "exercises" / name, root / name,

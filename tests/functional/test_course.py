@@ -48,7 +48,8 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A course folder: one lesson of the instructor's, one shipped exercise; no override
     left in the environment (and whatever `--course` sets is undone after the test)."""
     for name in ("SANDBOX_COURSE", "SANDBOX_EXERCISES", "SANDBOX_LESSONS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # so that whatever `--course` sets is undone after
+        monkeypatch.delenv(name)
     folder = tmp_path / "course"
     (folder / "lessons").mkdir(parents=True)
     (folder / "lessons" / "pooling.md").write_text(POOLING, encoding="utf-8")

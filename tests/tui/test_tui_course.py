@@ -18,7 +18,8 @@ from sandbox.tui.screens.lesson import LessonScreen
 @pytest.fixture
 def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("SANDBOX_COURSE", "SANDBOX_EXERCISES", "SANDBOX_LESSONS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # so that whatever `--course` sets is undone after
+        monkeypatch.delenv(name)
     folder = tmp_path / "course"
     copy_exercises(folder / "exercises", "07-token-bucket")
     (folder / "lessons").mkdir()
