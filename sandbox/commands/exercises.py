@@ -137,6 +137,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return cmd_verify(root, chosen or exercises, args.write_stubs, out,
                           only=None if chosen is None else {e.name for e in chosen})
     if command == "release":
+        for name in args.only or []:
+            find(exercises, name)  # an unknown name is a usage error, listing the real ones
         return cmd_release(root, args, out, err)
     if not exercises:
         err.print(f"[bold red]error:[/] no exercises in {escape(str(root))}", highlight=False)

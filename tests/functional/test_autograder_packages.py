@@ -104,3 +104,6 @@ def test_the_classroom_template_grades_pushes_and_hides_answers(
     assert not any(part in {"solution", "hidden"} for f in files for part in f.split("/"))
     assert main(["exercises", "--dir", str(course), "release"]) == EXIT_USAGE  # no target
     assert "give one of" in capsys.readouterr().err
+    assert main(["exercises", "--dir", str(course), "release", "--gradescope",
+                 str(tmp_path / "x.zip"), "--only", "tokn-bucket"]) == EXIT_USAGE
+    assert "tokn-bucket" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
