@@ -27,6 +27,7 @@ def test_a_new_client_has_a_full_bucket(student: ModuleType) -> None:
 
 @pytest.mark.points(2)
 def test_tokens_left_counts_down(student: ModuleType) -> None:
+    """Each take spends one token, and take says how many are left: 2, 1, then 0."""
     b = bucket(student, limit=3)
     left = [round(float(b.take("ada", 0.0)[1]), 6) for _ in range(3)]
     assert left == [2.0, 1.0, 0.0], f"tokens left after each of three takes: {left}"
@@ -54,6 +55,7 @@ def test_the_bucket_never_overflows(student: ModuleType) -> None:
 
 @pytest.mark.points(2)
 def test_clients_have_their_own_buckets(student: ModuleType) -> None:
+    """One client emptying its bucket leaves another client's bucket full."""
     b = bucket(student, limit=2)
     assert [b.take("ada", 0.0)[0] for _ in range(3)] == [True, True, False]
     assert b.take("grace", 0.0)[0] is True, "grace's bucket is full even though ada's is empty"

@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
+    parser.add_argument("--course", metavar="DIR",
+                        help="a course folder (lessons/ and exercises/ side by side): the app "
+                             "and the lessons and exercises commands use it (or set "
+                             "SANDBOX_COURSE=DIR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def with_settings(p: argparse.ArgumentParser) -> None:
@@ -170,8 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     lessons = sub.add_parser(
         "lessons", help="list, check and read the lessons",
-        description="The lessons are Markdown files in lessons/ (see lessons/README.md).",
+        description="The lessons are Markdown files in lessons/ (see lessons/README.md); "
+                    "--dir DIR or SANDBOX_LESSONS_DIR=DIR reads another folder, and "
+                    "`sandbox --course DIR` a course folder's lessons/.",
     )
+    lessons.add_argument("--dir", metavar="DIR",
+                         help="the lessons folder (default: $SANDBOX_LESSONS_DIR, the course "
+                              "folder's lessons/, or the sandbox's own)")
     lesson_sub = lessons.add_subparsers(dest="lessons_command", metavar="ACTION", required=True)
     lesson_sub.add_parser("list", help="every lesson, by topic",
                           description="List every lesson, by curriculum topic.")
@@ -180,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "exit code 1 when any has errors.")
     check.add_argument("path", nargs="?", metavar="PATH",
                        help="a lesson file or folder (default: the lessons folder)")
+    check.add_argument("--run-claims", action="store_true",
+                       help="also run every experiment and check every claim against the "
+                            "live sandbox (slower: a run per claim)")
     show = lesson_sub.add_parser("show", help="print a lesson in the terminal",
                                  description="Print a lesson, its steps and checkpoints.")
     show.add_argument("lesson_id", metavar="ID", help="a lesson id, from `sandbox lessons list`")
@@ -214,6 +226,7 @@ def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
     out = Console()
     err = Console(stderr=True)
     try:
+        use_course(args.course)
         if args.command is None:
             return cmd_app(out, err)
         if args.command == "demo":
@@ -247,6 +260,23 @@ def main(argv: Sequence[str] | None = None, *, early: Early | None = None,
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover - parser.error exits
+
+
+def use_course(named: str | None) -> None:
+    """Point every command (and the app, and the processes they start) at the course folder
+    `named` on the command line, or the one $SANDBOX_COURSE names; a bad one is a usage error."""
+    import os
+
+    from sandbox.course.folders import course_dir, course_problem
+
+    if named:
+        os.environ["SANDBOX_COURSE"] = named
+        for narrower in ("SANDBOX_EXERCISES", "SANDBOX_LESSONS_DIR"):  # the flag wins
+            os.environ.pop(narrower, None)
+    course = course_dir()
+    problem = course_problem(course) if course is not None else None
+    if problem:
+        raise SettingsError(problem)
 
 
 # -- bench --------------------------------------------------------------------------------

@@ -90,7 +90,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     new.add_argument("--lesson", default="clients-and-requests", help="the lesson id it belongs to")
     release = s.add_parser("release", help="instructors: write the student bundle (no solutions, "
                                            "no hidden tests)")
-    release.add_argument("target", metavar="DIR", help="a new or empty folder")
+    release.add_argument("target", metavar="DIR", nargs="?",
+                         help="a new or empty folder for the student bundle")
+    release.add_argument("--gradescope", metavar="FILE.zip",
+                         help="write Gradescope's autograder zip instead (setup.sh, "
+                              "run_autograder, the package, hidden tests; no solutions)")
+    release.add_argument("--github-classroom", metavar="DIR",
+                         help="write a GitHub Classroom template repository instead (the "
+                              "student bundle and a workflow that grades each push)")
+    release.add_argument("--only", metavar="NAME", nargs="+",
+                         help="package only these exercises")
 
 
 def run(args: argparse.Namespace | None, out: Console, err: Console,
@@ -120,19 +129,17 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
                   "then run `sandbox exercises verify`")
         return EXIT_OK
     exercises, errors = load_exercises(root)
-    for error in errors:
-        err.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False)
+    if command != "verify":  # verify reports broken folders as failures of their own
+        for error in errors:
+            err.print(f"[yellow]skipped:[/] {escape(str(error))}", highlight=False)
     if command == "verify":
         chosen = [find(exercises, name) for name in args.names] if args.names else None
         return cmd_verify(root, chosen or exercises, args.write_stubs, out,
                           only=None if chosen is None else {e.name for e in chosen})
     if command == "release":
-        from sandbox.grading.instructor import release
-
-        done = release(root, Path(args.target))
-        out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
-                  "no solutions, no hidden tests")
-        return EXIT_OK
+        for name in args.only or []:
+            find(exercises, name)  # an unknown name is a usage error, listing the real ones
+        return cmd_release(root, args, out, err)
     if not exercises:
         err.print(f"[bold red]error:[/] no exercises in {escape(str(root))}", highlight=False)
         return EXIT_FAILED
@@ -159,21 +166,48 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     raise ExerciseError(f"unknown action {command}")
 
 
+def cmd_release(root: Path, args: argparse.Namespace, out: Console, err: Console) -> int:
+    from sandbox.grading.instructor import release
+    from sandbox.grading.packages import classroom_template, gradescope_zip
+
+    only = set(args.only) if args.only else None
+    chosen = [bool(args.target), bool(args.gradescope), bool(args.github_classroom)]
+    if sum(chosen) != 1:
+        err.print("[bold red]error:[/] give one of: a folder for the student bundle, "
+                  "--gradescope FILE.zip, or --github-classroom DIR", highlight=False)
+        return EXIT_USAGE
+    if args.gradescope:
+        done = gradescope_zip(root, Path(args.gradescope), only)
+        out.print(f"wrote {args.gradescope}: {len(done)} exercises with their hidden tests, "
+                  "setup.sh and run_autograder; no solutions")
+    elif args.github_classroom:
+        done = classroom_template(root, Path(args.github_classroom), only)
+        out.print(f"wrote {args.github_classroom}: {len(done)} exercises and "
+                  ".github/workflows/classroom.yml; no solutions, no hidden tests")
+    else:
+        done = release(root, Path(args.target), only=only)
+        out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
+                  "no solutions, no hidden tests")
+    return EXIT_OK
+
+
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     from rich.table import Table
 
-    table = Table(title="exercises", title_justify="left")
+    # Only the title and status wrap (at spaces): names and file names are never cut mid-word,
+    # so the table fits 80 columns with the title narrow; the file's folder is the # and name.
+    table = Table(title="exercises", title_justify="left", pad_edge=False)
     for column in ("#", "name", "title", "status", "points", "your file"):
         table.add_column(column, justify="right" if column in {"#", "points"} else "left",
-                         no_wrap=column not in {"title", "your file"},
-                         min_width=16 if column == "title" else None,
-                         overflow="fold" if column == "your file" else "ellipsis")
+                         no_wrap=column not in {"title", "status"},
+                         min_width=8 if column == "title" else None,
+                         overflow="fold" if column in {"title", "status"} else "ellipsis")
     styles = {"done": "green", "failing": "red", "changed": "yellow", "not started": "dim"}
     for exercise in exercises:
         state, points = status(exercise, store)
         table.add_row(str(exercise.order), exercise.name, escape(exercise.title),
                       f"[{styles[state]}]{state}[/]", points,
-                      escape(f"{exercise.folder.name}/{exercise.files[0]}"))
+                      escape(exercise.files[0]))  # the folder is the '#' and name
     return table
 
 
@@ -310,10 +344,10 @@ def cmd_verify(root: Path, exercises: list[Exercise], write: bool, out: Console,
 
     def report(found: Verification) -> None:
         mark = "[green]✓[/]" if found.ok else "[red]✗[/]"
-        tests = len(found.exercise.tests) if found.exercise else 0
-        out.print(f"{mark} {escape(found.name)} ({tests} tests)", highlight=False)
+        tests = f"({len(found.exercise.tests)} tests)" if found.exercise else "(cannot load)"
+        out.print(f"{mark} {escape(found.name)} {tests}", highlight=False)
         for problem in found.problems:
-            out.print(f"    {escape(problem)}", highlight=False)
+            out.print(f"    {escape(problem)}", highlight=False, soft_wrap=True)
 
     results = verify_all(root, lesson_ids, progress=report, only=only)
     for found in results:

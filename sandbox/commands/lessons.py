@@ -17,33 +17,19 @@ from sandbox.safe_text import escape
 if TYPE_CHECKING:
     from rich.console import Console
 
-
-
-
-
 # -- lessons --------------------------------------------------------------------------------
 
 
 def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from sandbox.course.lessons import check_file, load_lessons
+    from sandbox.course.lessons import load_lessons
 
+    folder = Path(args.dir) if args.dir else lessons_dir()
+    if args.dir and not folder.is_dir():
+        raise SettingsError(f"no lessons folder {folder}: --dir takes a folder of lesson .md "
+                            "files")
     if args.lessons_command == "check":
-        target = Path(args.path) if args.path else lessons_dir()
-        if not target.exists():
-            raise SettingsError(f"no such file or folder: {target}")
-        if target.is_dir():
-            lessons, errors = load_lessons(target)
-            count = len(lessons) + len({e.path for e in errors})
-        else:
-            errors, count = check_file(target), 1
-        for error in errors:
-            err.print(escape(str(error)), highlight=False, soft_wrap=True)
-        if errors:
-            err.print(f"[red]{len(errors)} problem(s)[/] in {count} lesson file(s)")
-            return EXIT_FAILED
-        out.print(f"[green]ok[/]: {count} lesson file(s), no problems")
-        return EXIT_OK
-    lessons, errors = load_lessons(lessons_dir())
+        return cmd_check(Path(args.path) if args.path else folder, args.run_claims, out, err)
+    lessons, errors = load_lessons(folder)
     if args.lessons_command == "reset":
         from sandbox.course.progress import ProgressStore
 
@@ -84,4 +70,36 @@ def cmd_lessons(args: argparse.Namespace, out: Console, err: Console) -> int:
     from sandbox import render
 
     out.print(render.lesson_view(found))
+    return EXIT_OK
+
+
+def cmd_check(target: Path, run_claims: bool, out: Console, err: Console) -> int:
+    """Validate lesson files; every metric must be one a scenario reports; with `run_claims`,
+    run the experiments and check every claim against the live sandbox."""
+    from sandbox.course.lessons import load_lessons, read_lesson_file
+
+    if not target.exists():
+        raise SettingsError(f"no such file or folder: {target}")
+    if target.is_dir():
+        lessons, errors = load_lessons(target)
+        count = len(lessons) + len({e.path for e in errors})
+    else:
+        lesson, errors = read_lesson_file(target)
+        lessons, count = ([lesson] if lesson else []), 1
+    from sandbox.course.claims import run_claims as run_all
+    from sandbox.course.claims import unknown_metrics
+
+    errors = [*errors, *unknown_metrics(lessons)]
+    claims = 0
+    if run_claims and not errors:
+        with err.status("running every experiment and claim…", spinner="dots"):
+            claims, false = run_all(lessons)
+        errors.extend(false)
+    for error in sorted(errors, key=lambda e: (e.path, e.line)):
+        err.print(escape(str(error)), highlight=False, soft_wrap=True)
+    if errors:
+        err.print(f"[red]{len(errors)} problem(s)[/] in {count} lesson file(s)")
+        return EXIT_FAILED
+    checked = f", {claims} claim(s) true" if run_claims else ""
+    out.print(f"[green]ok[/]: {count} lesson file(s), no problems{checked}")
     return EXIT_OK

@@ -7,10 +7,21 @@ every claim, so a change to the sandbox that makes a lesson wrong fails the buil
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.course.lessons import Claim, metric_value
+from sandbox.course.lessons import (
+    SCENARIOS,
+    Claim,
+    Lesson,
+    LessonError,
+    UnknownMetric,
+    metric_paths,
+    metric_value,
+    near_metrics,
+)
 from sandbox.scenarios import run_scenario
 from sandbox.settings import Settings, format_value
 
@@ -33,8 +44,84 @@ def _measure(claim: Claim, changes: dict[str, object]) -> float:
     return metric_value(metrics, claim.metric)
 
 
+# Metrics keyed by data, not by name: any status code, any instance, endpoint or shard.
+KEYED = re.compile(r"^(status\.\d{3}|(instances|endpoints|shards|clients)\.[^.]+(\.[a-z0-9_]+)*)$")
+SMALL_RUN = 20  # requests: enough for a scenario to report every metric it has
+
+
+@functools.lru_cache(maxsize=1)
+def known_metrics() -> frozenset[str]:
+    """Every metric path some scenario reports, from one small seeded run of each (about two
+    seconds in all), so a misspelt metric is caught without running the lessons."""
+    known: set[str] = set()
+    for scenario in SCENARIOS:
+        known |= metric_paths(_metrics(scenario, SMALL_RUN, 7, Settings()))
+    return frozenset(known)
+
+
+def is_known(name: str, known: frozenset[str]) -> bool:
+    return name in known or (KEYED.match(name) is not None
+                             and any(k.startswith(name.split(".")[0] + ".") for k in known))
+
+
+def _metric_uses(lesson: Lesson) -> Iterator[tuple[int, str]]:
+    for step in lesson.steps:
+        for claim in step.claims:
+            yield claim.line, claim.metric
+        for point in step.checkpoints:
+            if point.metric:
+                yield point.line, point.metric
+
+
+def unknown_metrics(lessons: list[Lesson]) -> list[LessonError]:
+    """A file:line error for every metric that no scenario reports, with the names near it."""
+    known = known_metrics()
+    errors = []
+    for lesson in lessons:
+        for line, name in _metric_uses(lesson):
+            if not is_known(name, known):
+                near = near_metrics(name, set(known))
+                hint = f"; near it: {', '.join(near)}" if near else ""
+                errors.append(LessonError(lesson.path, line, f"unknown metric '{name}': no "
+                                                             f"scenario reports it{hint}"))
+    return errors
+
+
+def run_claims(lessons: list[Lesson]) -> tuple[int, list[LessonError]]:
+    """Run every experiment the lessons' claims and checkpoints name; how many claims were
+    checked, and a file:line error for each false claim or metric a run did not report."""
+    errors: list[LessonError] = []
+    count = 0
+    for lesson in lessons:
+        for step in lesson.steps:
+            if step.run is not None:  # the step's own experiment: it must run
+                run_scenario(step.run.scenario, Settings().replace(step.settings),
+                             seed=step.run.seed, requests=step.run.requests)
+            for point in step.checkpoints:
+                if point.run is not None and point.metric:
+                    try:
+                        metric_value(_metrics(point.run.scenario, point.run.requests,
+                                              point.run.seed, Settings()), point.metric)
+                    except UnknownMetric as exc:
+                        errors.append(LessonError(lesson.path, point.line, str(exc)))
+            for claim in step.claims:
+                count += 1
+                result = verify_claim(claim)
+                if not result.ok:
+                    errors.append(LessonError(lesson.path, claim.line,
+                                              f"false claim: {result.detail}"))
+    return count, errors
+
+
 def verify_claim(claim: Claim) -> ClaimResult:
     """Run the claim's experiment (and its comparison) and say whether the claim holds."""
+    try:
+        return _verify(claim)
+    except UnknownMetric as exc:
+        return ClaimResult(False, str(exc))
+
+
+def _verify(claim: Claim) -> ClaimResult:
     value = _measure(claim, claim.settings)
     where = ", ".join(f"{k}={format_value(v)}" for k, v in claim.settings.items()) or "defaults"
     if claim.compare_to is not None:
@@ -46,4 +133,7 @@ def verify_claim(claim: Claim) -> ClaimResult:
                                f"{ratio:.3g}")
     ok = ((claim.below is None or value < claim.below)
           and (claim.above is None or value > claim.above))
-    return ClaimResult(ok, f"{claim.metric} = {value:g} with {where}")
+    bounds = " and ".join(f"{word} {bound:g}" for word, bound in
+                          (("below", claim.below), ("above", claim.above)) if bound is not None)
+    return ClaimResult(ok, f"{claim.metric} = {value:g} with {where} (the lesson says "
+                           f"{bounds})")

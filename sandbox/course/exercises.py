@@ -57,6 +57,7 @@ class GradedTest:
     points: float
     hidden: bool
     doc: str = ""
+    line: int = 0  # where the function starts in its file
 
     @property
     def id(self) -> str:
@@ -193,18 +194,18 @@ def find_graded_tests(folder: Path) -> tuple[list[GradedTest], list[str]]:
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (SyntaxError, UnicodeDecodeError, OSError) as exc:
-            problems.append(f"{rel}: cannot be read as Python ({exc})")
+            problems.append(f"{path}: cannot be read as Python ({exc})")
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
                     node.name.startswith("test"):
                 points = _points_of(node)
                 if points is None:
-                    problems.append(f"{rel}:{node.lineno}: {node.name} has no "
+                    problems.append(f"{path}:{node.lineno}: {node.name} has no "
                                     "@pytest.mark.points(N) (every graded test is worth points)")
                     continue
                 tests.append(GradedTest(rel, node.name, points, hidden,
-                                        (ast.get_docstring(node) or "").strip()))
+                                        (ast.get_docstring(node) or "").strip(), node.lineno))
     return tests, problems
 
 
@@ -282,7 +283,7 @@ def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
         return exercise
     exercise.tests, problems = find_graded_tests(folder)
     if problems:
-        raise ExerciseError(f"{folder}: " + "; ".join(problems))
+        raise ExerciseError(f"{folder.name}: " + "; ".join(problems))
     return exercise
 
 

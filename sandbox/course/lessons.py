@@ -468,15 +468,49 @@ def _claim(data: dict[str, Any], path: str, line: int) -> Claim:
     return claim
 
 
+class UnknownMetric(KeyError):
+    """A metric path a run did not report: says which, and the names near it."""
+
+    def __init__(self, name: str, near: list[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.near = near
+
+    def __str__(self) -> str:
+        hint = f"; near it: {', '.join(self.near)}" if self.near else ""
+        return f"no metric '{self.name}' in this run{hint}"
+
+
+def metric_paths(metrics: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every dotted path to a number in a run's metrics."""
+    found: set[str] = set()
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            found |= metric_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            found.add(f"{prefix}{key}")
+    return found
+
+
+def near_metrics(name: str, known: set[str], count: int = 6) -> list[str]:
+    """The known metric paths most like `name`: those it begins, then the closest spellings."""
+    import difflib
+
+    starting = sorted(path for path in known if path.startswith(name))
+    close = difflib.get_close_matches(name, sorted(known), n=count, cutoff=0.6)
+    return list(dict.fromkeys(starting + close))[:count]
+
+
 def metric_value(metrics: dict[str, Any], name: str) -> float:
-    """The number at a dotted path in a scenario's metrics, e.g. "latency_ms.p95"."""
+    """The number at a dotted path in a scenario's metrics, e.g. "latency_ms.p95";
+    `UnknownMetric` (a KeyError) when the run has none there."""
     value: Any = metrics
     for part in name.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise KeyError(name)
+            raise UnknownMetric(name, near_metrics(name, metric_paths(metrics)))
         value = value[part]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise KeyError(name)
+        raise UnknownMetric(name, near_metrics(name, metric_paths(metrics)))
     return float(value)
 
 
@@ -512,6 +546,11 @@ def load_lessons(folder: Path) -> tuple[list[Lesson], list[LessonError]]:
 def check_file(file: Path) -> list[LessonError]:
     """Every problem in one lesson file (empty when it is fine)."""
     return _read_file(file)[1]
+
+
+def read_lesson_file(file: Path) -> tuple[Lesson | None, list[LessonError]]:
+    """One lesson file: the lesson (None if broken) and every problem in it."""
+    return _read_file(file)
 
 
 def _read_file(file: Path) -> tuple[Lesson | None, list[LessonError]]:

@@ -79,6 +79,11 @@ def check_files(exercise: Exercise, lesson_ids: set[str] | None) -> list[str]:
                             f"({', '.join(sorted(plug_points()))})")
         elif exercise.adapter:
             problems.extend(adapter_problems(exercise))
+    for test in exercise.tests:
+        if not test.doc:
+            problems.append(f"{exercise.folder / test.file}:{test.line}: {test.name} has no "
+                            "docstring; write one line saying what it checks (the student "
+                            "sees it when the test fails)")
     if not any(not t.hidden for t in exercise.tests):
         problems.append("no visible graded test (test_*.py with @pytest.mark.points)")
     for file in exercise.files:
@@ -139,7 +144,8 @@ def verify_all(root: Path, lesson_ids: set[str] | None, jobs: int = 2,
     exercises, errors = load_exercises(root)
     if only is not None:
         exercises, errors = [e for e in exercises if e.name in only], []
-    results = [Verification(None, str(e).split(":", 1)[0], [str(e)]) for e in errors]
+    results = [Verification(None, str(e).split(": ", 1)[0],
+                            str(e).split(": ", 1)[-1].split("; ")) for e in errors]
     if not exercises and not errors:
         results.append(Verification(None, str(root), ["no exercises found"]))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -161,10 +167,14 @@ def write_stubs(exercise: Exercise) -> list[Path]:
     return written
 
 
-def release(root: Path, target: Path) -> list[Exercise]:
+def release(root: Path, target: Path, *, hidden: bool = False,
+            only: set[str] | None = None) -> list[Exercise]:
     """Write the student bundle to `target`: stubs, visible tests, hints, task texts; never a
-    solution or a hidden test. Refuses a folder that already has files in it."""
+    solution, and no hidden test unless `hidden` (an autograder's copy, which students never
+    see). `only`: just these exercises. Refuses a folder that already has files in it."""
     exercises, errors = load_exercises(root)
+    if only is not None:
+        exercises = [e for e in exercises if e.name in only or e.folder.name in only]
     if errors:
         raise ExerciseError("fix these first (`sandbox exercises verify`): "
                             + "; ".join(str(e) for e in errors))
@@ -178,7 +188,8 @@ def release(root: Path, target: Path) -> list[Exercise]:
         dest = target / exercise.folder.name
         dest.mkdir()
         for item in sorted(exercise.folder.iterdir()):
-            if item.name in {"solution", "hidden", STARTER_DIR, "__pycache__"} or \
+            left_out = {"solution", STARTER_DIR, "__pycache__"} | (set() if hidden else {"hidden"})
+            if item.name in left_out or \
                     item.name in exercise.files:
                 continue
             if item.is_dir():
@@ -200,6 +211,9 @@ lesson = "{lesson}"
 summary = "One sentence: what the student builds."
 files = ["{module}.py"]
 time_limit_s = 10
+# To run the student's class inside the sandbox (the gateway's rate limiter, say), name a
+# plug point; exercises/README.md, "Plug points", lists them and the shape each expects.
+# plug = "ratelimit"
 hints = [
     "The gentlest hint: where to look.",
     "A stronger hint: what the code has to do, step by step.",
@@ -219,12 +233,14 @@ In `{module}.py`, finish `answer()`.
 What the tests check, and how the sandbox runs the student's code.
 '''
 
-SCAFFOLD_SOLUTION = '''"""{title}: the reference; BEGIN/END SOLUTION marks what the student writes."""
+SCAFFOLD_SOLUTION = '''"""{title}: finish `answer()` below, then run
+`sandbox exercises check {name}` to see how far you are."""
 
 
 def answer() -> int:
-    """Replace this example with the piece of the sandbox the student writes."""
+    """The answer the tests expect (say here what the function must do)."""
     # BEGIN SOLUTION
+    # The reference answer: everything between the markers is left out of the student's stub.
     # TODO: return the answer
     return 42
     # END SOLUTION
@@ -243,6 +259,19 @@ def test_the_answer(student: ModuleType) -> None:
     assert student.answer() == 42, "the answer should be 42"
 '''
 
+SCAFFOLD_HIDDEN = '''"""Hidden tests for {title}: run only by `sandbox exercises grade`, never shown."""
+
+from types import ModuleType
+
+import pytest
+
+
+@pytest.mark.points(1)
+def test_the_answer_is_the_same_every_time(student: ModuleType) -> None:
+    """The answer does not change from one call to the next."""
+    assert [student.answer() for _ in range(3)] == [42] * 3, "call answer() three times"
+'''
+
 
 def scaffold(root: Path, name: str, topic: int, lesson: str) -> Path:
     """A new exercise folder that `verify` accepts as it stands: edit it from there."""
@@ -259,8 +288,11 @@ def scaffold(root: Path, name: str, topic: int, lesson: str) -> Path:
     folder = root / f"{number:02d}-{name}"
     module = name.replace("-", "_")
     title = name.replace("-", " ").capitalize()
-    values = {"title": title, "topic": topic, "lesson": lesson, "module": module}
+    values = {"title": title, "topic": topic, "lesson": lesson, "module": module, "name": name}
     (folder / "solution").mkdir(parents=True)
+    (folder / "hidden").mkdir()
+    (folder / "hidden" / f"test_{module}_hidden.py").write_text(SCAFFOLD_HIDDEN.format(**values),
+                                                                encoding="utf-8")
     (folder / MANIFEST).write_text(SCAFFOLD_MANIFEST.format(**values), encoding="utf-8")
     (folder / "README.md").write_text(SCAFFOLD_README.format(**values), encoding="utf-8")
     solution = SCAFFOLD_SOLUTION.format(**values)

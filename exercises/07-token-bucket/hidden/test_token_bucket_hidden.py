@@ -13,6 +13,8 @@ visible = sibling(__file__, "test_token_bucket.py")
 
 @pytest.mark.points(4)
 def test_spike_with_burst_and_a_long_window(student: ModuleType) -> None:
+    """A spike through the gateway with a burst of 3 and a 2 s window: every request is let
+    through or refused exactly as a correct bucket would."""
     switches = {"ratelimit.algorithm": "token_bucket", "ratelimit.limit": 2,
                 "ratelimit.window_s": 2.0, "ratelimit.burst": 3}
     _, calls, answers = visible.spike_through_gateway(student, switches, 400, seed=3)
