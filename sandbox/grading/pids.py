@@ -98,7 +98,8 @@ def _processes_of_this_user() -> int:
 
 
 def remove_cgroups(owner: int) -> None:
-    """Remove the (by now empty) cgroups the test process `owner` made for its workers."""
+    """Remove the cgroups the test process `owner` made for its workers, once it has ended,
+    first killing whatever a worker left running in them."""
     base = _base()
     if base is None:
         return
@@ -108,8 +109,15 @@ def remove_cgroups(owner: int) -> None:
         left = [n for n in os.listdir(base) if n.startswith(f"{PREFIX}{owner}-")]
     except OSError:
         return
+    import signal
+
     for _ in range(20):  # the killed processes may take a moment to leave
         for name in list(left):
+            with contextlib.suppress(OSError), \
+                    open(os.path.join(base, name, "cgroup.procs"), encoding="ascii") as handle:
+                for pid in handle.read().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
             try:
                 os.rmdir(os.path.join(base, name))
                 left.remove(name)

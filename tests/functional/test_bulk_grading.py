@@ -283,3 +283,34 @@ def test_a_course_of_thirty_is_graded_in_one_run(tmp_path: Path) -> None:
     assert all(t["visibility"] == "visible" for t in report["tests"] if t not in hidden)
     junit = (grades / "correct-bundle" / "junit.xml").read_text()
     assert junit.count("<testcase") == len(report["tests"]) and "<failure" not in junit
+
+
+def test_grade_takes_names_and_says_what_is_wrong(tmp_path: Path) -> None:
+    """`grade NAME` grades that exercise only; a wrong name, folder or course.toml is a
+    clear error with exit code 2, never a traceback."""
+    course = tmp_path / "course"
+    for name in (VALIDATE, BUCKET):
+        shutil.copytree(REPO / "exercises" / name, course / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    submission = tmp_path / "one"
+    write_folder(submission, {BUCKET: GOOD[BUCKET]}, bundle=False)
+    out = tmp_path / "results.json"
+    run = sandbox("--dir", str(course), "grade", "token-bucket", "--submission",
+                  str(submission), "--gradescope", str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    names = {t["name"].split(":")[0] for t in json.loads(out.read_text())["tests"]}
+    assert names == {"token-bucket"}
+    wrong = sandbox("--dir", str(course), "grade", "token-buckets")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "no exercise called 'token-buckets'" in wrong.stderr
+    assert f"{VALIDATE}, {BUCKET}" in wrong.stderr  # the valid names
+    missing = sandbox("--dir", str(course), "grade", "--submissions", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no such folder of submissions" in missing.stderr
+    (tmp_path / "subs").mkdir()
+    empty = sandbox("--dir", str(course), "grade", "--submissions", str(tmp_path / "subs"))
+    assert empty.returncode == 2 and "no submissions in it" in empty.stderr
+    (course / "course.toml").write_text('[grading]\nlate_policy = "maybe"\n')
+    (tmp_path / "subs" / "ann").mkdir()
+    bad = sandbox("--dir", str(course), "grade", "--submissions", str(tmp_path / "subs"))
+    assert bad.returncode == 2 and "use one of none, penalty, refuse" in bad.stderr
+    assert "Traceback" not in bad.stderr
