@@ -23,10 +23,16 @@ import itertools
 import os
 from collections.abc import Callable
 
+try:
+    import resource  # imported here: a child must not import between fork and exec
+except ImportError:  # not on Windows, where nothing here applies
+    resource = None  # type: ignore[assignment]
+
 PIDS_MAX = 128  # processes and threads together: far more than any exercise needs
 PREFIX = "sandbox-grade-"
 _V1 = "/sys/fs/cgroup/pids"
 _MADE = itertools.count()
+_CLEANUP_REGISTERED = False
 
 
 def _base() -> str | None:
@@ -48,10 +54,17 @@ def _base() -> str | None:
 
 
 def capped_cgroup(limit: int = PIDS_MAX) -> str | None:
-    """Make a new cgroup that holds at most `limit` processes; its folder, or None."""
+    """Make a new cgroup that holds at most `limit` processes; its folder, or None. Whatever
+    this process made is removed when it exits (and by the grader, should it be killed)."""
     base = _base()
     if base is None:
         return None
+    global _CLEANUP_REGISTERED
+    if not _CLEANUP_REGISTERED:
+        import atexit
+
+        atexit.register(remove_cgroups, os.getpid())
+        _CLEANUP_REGISTERED = True
     folder = os.path.join(base, f"{PREFIX}{os.getpid()}-{next(_MADE)}")
     try:
         os.mkdir(folder)
@@ -67,9 +80,11 @@ def capped_cgroup(limit: int = PIDS_MAX) -> str | None:
 def enter(folder: str | None, limit: int = PIDS_MAX) -> Callable[[], None]:
     """What a child runs before it starts (a `preexec_fn`): join `folder`, or where there is
     none (or joining fails), lower RLIMIT_NPROC to what this user runs now plus `limit`."""
-    running = _processes_of_this_user() + limit if folder is None else limit
+    running = _processes_of_this_user() + limit if folder is None else 0
 
     def join() -> None:
+        if resource is None:
+            return
         if folder is not None:
             try:
                 with open(os.path.join(folder, "cgroup.procs"), "w", encoding="ascii") as handle:
@@ -77,11 +92,10 @@ def enter(folder: str | None, limit: int = PIDS_MAX) -> Callable[[], None]:
                 return
             except OSError:
                 pass
-        import resource
-
         with contextlib.suppress(ValueError, OSError):
             _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-            soft = running if hard == resource.RLIM_INFINITY else min(running, hard)
+            cap = running or _processes_of_this_user() + limit
+            soft = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
             resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
 
     return join
