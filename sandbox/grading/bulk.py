@@ -157,13 +157,16 @@ def grade_all(folder: Path, exercises: list[Exercise], schedule: Schedule, outpu
         raise ScheduleError(f"{folder}: more than one submission for {', '.join(twice)} "
                             "(a folder and a zip?); keep one each")
     grades: list[StudentGrade] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = [pool.submit(grade_student, e, exercises, schedule, times, output)
                    for e in entries]
         for future in as_completed(futures):
             grades.append(future.result())
             if progress is not None:
                 progress(grades[-1])
+    finally:  # ctrl-c: the students not started yet are not started; the running ones end
+        pool.shutdown(wait=True, cancel_futures=True)
     return sorted(grades, key=lambda g: g.student)
 
 
