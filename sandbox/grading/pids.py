@@ -65,9 +65,18 @@ def capped_cgroup(limit: int = PIDS_MAX) -> str | None:
 
         atexit.register(remove_cgroups, os.getpid())
         _CLEANUP_REGISTERED = True
-    folder = os.path.join(base, f"{PREFIX}{os.getpid()}-{next(_MADE)}")
+    for _ in range(8):  # a folder left by an earlier process with this pid: take the next
+        folder = os.path.join(base, f"{PREFIX}{os.getpid()}-{next(_MADE)}")
+        try:
+            os.mkdir(folder)
+            break
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    else:
+        return None
     try:
-        os.mkdir(folder)
         with open(os.path.join(folder, "pids.max"), "w", encoding="ascii") as handle:
             handle.write(str(limit))
     except OSError:
