@@ -45,7 +45,7 @@ def cmd_grade_all(root: Path, exercises: list[Exercise], args: argparse.Namespac
         schedule = load_schedule(root)
     except ScheduleError as exc:
         return usage(str(exc))
-    students = len(student_entries(folder))
+    students = sum(1 for e in student_entries(folder) if e.resolve() != output.resolve())
     if not students:
         return usage(f"{folder}: no submissions in it (one folder or .zip per student)")
     for exercise in exercises:  # read once, before the threads share them

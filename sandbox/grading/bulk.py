@@ -150,7 +150,8 @@ def grade_all(folder: Path, exercises: list[Exercise], schedule: Schedule, outpu
               ) -> list[StudentGrade]:
     """Grade every student under `folder`, `jobs` at a time; the rows sorted by student."""
     times = submission_times(folder)
-    entries = student_entries(folder)
+    # The grades may be written inside the submissions folder: they are no student.
+    entries = [e for e in student_entries(folder) if e.resolve() != output.resolve()]
     names = [student_name(e) for e in entries]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
