@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     reset.add_argument("name", metavar="NAME")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     grade = s.add_parser(
-        "grade", help="run every exercise, hidden tests too; score table",
+        "grade", help="grade exercises, hidden tests too: yours, one submission, or a "
+                      "whole course's (--submissions)",
         description="Grades every exercise, hidden tests too. The tests and the verdict run in "
                     "a test process of their own; the student's code runs in a separate worker "
                     "that they call through proxies, so it can change a score only through "
@@ -74,12 +75,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     "grader's user can, so grade as a user who can read no more than the "
                     "course needs (the released bundle holds no hidden tests anyway); grade "
                     "says so when this happens.")
+    grade.add_argument("names", metavar="NAME", nargs="*",
+                       help="only these exercises (07-token-bucket or token-bucket; default: "
+                            "all)")
     grade.add_argument("--gradescope", metavar="PATH", help="also write Gradescope results.json")
     grade.add_argument("--junit", metavar="PATH", help="also write JUnit XML")
     grade.add_argument("--submission", metavar="DIR",
                        help="take the student's files from DIR/NN-name/ instead of the exercise "
                             "folders (for autograders)")
-    grade.add_argument("--jobs", type=int, default=2, help="exercises run at once (default 2)")
+    grade.add_argument("--submissions", metavar="DIR",
+                       help="grade every student under DIR: one folder or .zip each, named by "
+                            "the student (see exercises/README.md, 'Grading a whole course')")
+    grade.add_argument("--gradebook", metavar="FILE.csv",
+                       help="with --submissions: the gradebook (default OUTPUT/gradebook.csv)")
+    grade.add_argument("--output", metavar="DIR",
+                       help="with --submissions: where each student's results.json and junit.xml "
+                            "go (default: a 'grades' folder beside DIR)")
+    grade.add_argument("--jobs", type=int, default=None,
+                       help="exercises (with --submissions: students) graded at once (default 2; "
+                            "with --submissions: the number of processors)")
     verify = s.add_parser("verify", help="instructors: check every exercise is sound")
     verify.add_argument("names", metavar="NAME", nargs="*", help="only these (default: all)")
     verify.add_argument("--write-stubs", action="store_true",
@@ -149,7 +163,12 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
             out.print(list_table(exercises, store))
             return EXIT_OK
         if command == "grade":
-            return cmd_grade(exercises, args, store, out)
+            chosen = _chosen(exercises, args.names)
+            if args.submissions:
+                from sandbox.commands.gradebook import cmd_grade_all
+
+                return cmd_grade_all(root, chosen, args, out, err)
+            return cmd_grade(chosen, args, store, out)
         exercise = find(exercises, args.name) if args.name else current(exercises, store)
         if command == "check":
             return EXIT_OK if check(exercise, store, out).passed else EXIT_FAILED
@@ -189,6 +208,21 @@ def cmd_release(root: Path, args: argparse.Namespace, out: Console, err: Console
         out.print(f"wrote {len(done)} exercises to {args.target}: stubs, visible tests, hints; "
                   "no solutions, no hidden tests")
     return EXIT_OK
+
+
+def _chosen(exercises: list[Exercise], names: list[str]) -> list[Exercise]:
+    """The exercises named (all of them when none is), each once, in course order."""
+    if not names:
+        return exercises
+    wanted: set[str] = set()
+    for name in names:
+        try:
+            wanted.add(find(exercises, name).name)
+        except UnknownExercise:
+            valid = ", ".join(e.folder.name for e in exercises)
+            raise UnknownExercise(f"no exercise called '{name}'; the exercises are: {valid} "
+                                  "(the number may be left off)") from None
+    return [e for e in exercises if e.name in wanted]
 
 
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
@@ -283,7 +317,7 @@ def cmd_grade(exercises: list[Exercise], args: argparse.Namespace, store: Progre
         return run_exercise(exercise, hidden=True, student_dir=where)
 
     with out.status(f"grading {len(exercises)} exercises…", spinner="dots"), \
-            ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            ThreadPoolExecutor(max_workers=max(1, args.jobs or 2)) as pool:
         results = list(pool.map(one, exercises))
     elapsed = time.monotonic() - started
     if submission is None:

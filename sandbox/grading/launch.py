@@ -118,6 +118,8 @@ def start_worker(hide: list[str], cpu: int = -1, python: str = "") -> StartedWor
     socket. The test process calls this as early as it can, so the worker's start-up runs
     beside the loading of the tests; remote.StudentWorker then talks to it. `python` is
     another interpreter of the same version to run it with (default: this one)."""
+    from sandbox.grading.pids import capped_cgroup, enter
+
     ours, theirs = socket.socketpair()
     hidden = [p for p in [*hide, *_repositories_around(hide)] if _may_hide(p)]
     try:
@@ -126,6 +128,7 @@ def start_worker(hide: list[str], cpu: int = -1, python: str = "") -> StartedWor
              *hidden],
             pass_fds=[theirs.fileno()], env=_worker_env(), cwd="/",
             stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=enter(capped_cgroup()),  # a fork bomb stops at the cap (pids.py)
         )
     except OSError:
         ours.close()

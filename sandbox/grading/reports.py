@@ -95,8 +95,13 @@ def _test_output(outcome: TestOutcome) -> str:
     return f"{outcome.summary} {HIDDEN_NOTE}" if outcome.test.hidden else describe(outcome)
 
 
-def gradescope(results: Sequence[ExerciseResult], execution_time_s: float) -> dict[str, Any]:
-    """Gradescope's results.json: one entry per graded test, a total score, the run time."""
+def gradescope(results: Sequence[ExerciseResult], execution_time_s: float,
+               hidden_visibility: str = "after_due_date") -> dict[str, Any]:
+    """Gradescope's results.json: one entry per graded test, a total score, the run time.
+
+    A hidden test's `visibility` is one of Gradescope's: "after_due_date" (shown once the
+    assignment's due date has passed: Gradescope keeps the date, so a single submission
+    graded there uses it) or "after_published" (once the grades are published)."""
     tests: list[dict[str, Any]] = []
     for r in results:
         for number, o in enumerate(r.outcomes, start=1):
@@ -107,7 +112,7 @@ def gradescope(results: Sequence[ExerciseResult], execution_time_s: float) -> di
                 "max_score": o.test.points,
                 "status": "passed" if o.passed else "failed",
                 "output": _test_output(o),
-                "visibility": "after_due_date" if o.test.hidden else "visible",
+                "visibility": hidden_visibility if o.test.hidden else "visible",
             })
     problems = [f"{r.exercise.name}: {r.problem}" for r in results if r.problem]
     return {

@@ -32,6 +32,7 @@ from typing import Any
 from sandbox.course.exercises import Exercise, GradedTest
 from sandbox.grading.confine import kill_descendants, tree_usage
 from sandbox.grading.launch import Launched, launch, visible_test_files
+from sandbox.grading.pids import remove_cgroups
 
 OUTPUT_CAP = 64 * 1024
 STARTUP_LIMIT_S = 60.0  # importing pytest and the sandbox; generous for a loaded CI machine
@@ -200,6 +201,7 @@ class RunningExercise:
         finally:
             proc.wait()
             kill_descendants(proc.pid)  # normally none: the test process stops its own
+            remove_cgroups(proc.pid)  # the process caps its workers ran under
             self.report_reader.join(timeout=10)
             self.reader.join(timeout=5)
             if proc.stdout is not None:

@@ -7,8 +7,9 @@ The table says, concept by concept, where the course teaches it:
     |---|---|---|---|
     | Cache-aside | caching#Cache-aside | steady: cache.strategy=cache_aside | 05-cache-aside |
 
-Lesson step is `lesson-id#exact step heading`; Experiment is `SCENARIO: key=value, ...`,
-`request` (the step sends one request) or `-`; Exercise is a folder in exercises/ (or several, comma-separated) or `-`.
+Lesson step is `lesson-id#exact step heading`; Experiment is `SCENARIO: key=value, ...` (or
+the scenario alone), `request` (the step sends one request) or `-`; Exercise is a folder in
+exercises/ (or several, comma-separated) or `-`.
 Nothing here runs a scenario: the rows are checked against the parsed lesson files only.
 """
 
