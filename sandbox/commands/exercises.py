@@ -228,10 +228,11 @@ def _chosen(exercises: list[Exercise], names: list[str]) -> list[Exercise]:
 def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     from rich.table import Table
 
-    # Only the title and status wrap (at spaces): names and file names are never cut mid-word,
-    # so the table fits 80 columns with the title narrow; the file's folder is the # and name.
+    # Only the title and status wrap (at spaces): names and file names are never cut mid-word.
+    # The student's file sits under the exercise's name (its folder is the # and name), so the
+    # table fits 80 columns with the title narrow.
     table = Table(title="exercises", title_justify="left", pad_edge=False)
-    for column in ("#", "name", "title", "status", "points", "your file"):
+    for column in ("#", "name / your file", "title", "status", "points"):
         table.add_column(column, justify="right" if column in {"#", "points"} else "left",
                          no_wrap=column not in {"title", "status"},
                          min_width=8 if column == "title" else None,
@@ -239,9 +240,8 @@ def list_table(exercises: list[Exercise], store: ProgressStore) -> Table:
     styles = {"done": "green", "failing": "red", "changed": "yellow", "not started": "dim"}
     for exercise in exercises:
         state, points = status(exercise, store)
-        table.add_row(str(exercise.order), exercise.name, escape(exercise.title),
-                      f"[{styles[state]}]{state}[/]", points,
-                      escape(exercise.files[0]))  # the folder is the '#' and name
+        table.add_row(str(exercise.order), f"{exercise.name}\n[dim]{escape(exercise.files[0])}[/]",
+                      escape(exercise.title), f"[{styles[state]}]{state}[/]", points)
     return table
 
 

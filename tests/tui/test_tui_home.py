@@ -61,7 +61,7 @@ async def test_home_lists_lessons_by_topic_and_exercises_with_status(
         screen = await loaded(pilot)
         lessons = prompts(app, "#home-lessons")
         assert len(lessons) == 16
-        assert lessons[0].startswith("1 Clients and requests") and lessons[0].endswith("0/6")
+        assert lessons[0].startswith("1 Clients and requests") and lessons[0].endswith("0/5")
         assert lessons[4].startswith("5 Caching")
         shown = prompts(app, "#home-exercises")
         assert shown[0].startswith("7 · A token bucket") and shown[0].endswith("-/18")
@@ -84,7 +84,7 @@ async def test_progress_and_statuses_show_after_work_elsewhere(exercises: Path) 
     async with app.run_test(size=WIDE) as pilot:
         await loaded(pilot)
         lessons = prompts(app, "#home-lessons")
-        assert lessons[4].endswith("2/4") and "█" in lessons[4]
+        assert lessons[4].endswith("2/10") and "█" in lessons[4]
         shown = prompts(app, "#home-exercises")
         assert shown[0].startswith("7 ✎")  # changed since the stub, not checked yet
         # a check saved elsewhere (the CLI, the exercise view) shows when home comes back
@@ -107,7 +107,7 @@ def test_resume_goes_to_what_was_touched_last(exercises: Path) -> None:
         store.moved_to("caching", 2)
         resume = resume_target(course, store)
         assert resume is not None and (resume.kind, resume.target) == ("lesson", "caching")
-        assert "step 3 of 4" in resume.label
+        assert "step 3 of 10" in resume.label
 
         exercise = course.exercises[0].exercise
         store.exercise_checked(exercise.name, exercise.fingerprint(), 0, 18, False)
@@ -149,7 +149,7 @@ async def test_keys_open_the_playground_a_lesson_an_exercise_and_resume(exercise
         # l: the lessons column; the about line says what the highlighted lesson is
         await pilot.press("l", "down", "down", "down", "down")
         about = plain_text(screen.query_one("#home-about-text", Static).content)
-        assert "Caching" in about and "0 of 4 steps" in about
+        assert "Caching" in about and "0 of 10 steps" in about
 
         # p: the playground; h: home again
         await pilot.press("p")
