@@ -119,10 +119,13 @@ def run_claims(lessons: list[Lesson]) -> tuple[int, list[LessonError]]:
                 run_scenario(step.run.scenario, Settings().replace(step.settings),
                              seed=step.run.seed, requests=step.run.requests)
             for point in step.checkpoints:
-                if point.run is not None and point.metric:
+                # A prediction is measured with the step's switches, as the lesson view runs
+                # it; a challenge with the learner's own, so only its name is checked (above).
+                if point.run is not None and point.metric and point.kind == "predict":
                     try:
                         metric_value(_metrics(point.run.scenario, point.run.requests,
-                                              point.run.seed, Settings()), point.metric)
+                                              point.run.seed, Settings().replace(step.settings)),
+                                     point.metric)
                     except UnknownMetric as exc:
                         errors.append(LessonError(lesson.path, point.line, str(exc)))
             for claim in step.claims:
