@@ -221,3 +221,38 @@ def test_the_list_fits_80_columns_without_cutting_a_file_name() -> None:
     for exercise in exercises:
         whole = (f" {exercise.files[0]} ", f" {exercise.files[0]}│")
         assert sum(line.endswith(whole) or whole[0] in line for line in lines) == 1
+
+
+PREDICTED = POOLING + '''
+## The database goes away
+
+```sandbox
+set = { "faults.db_down" = true }
+run = { scenario = "steady", requests = 100, seed = 7 }
+```
+
+```checkpoint
+kind = "predict"
+question = "With the database down, what do the reads get?"
+run = { scenario = "steady", requests = 100, seed = 7 }
+metric = "status.503"
+choices = [
+  { text = "503", correct = true, explain = "Nothing to read from." },
+  { text = "200", explain = "There is no database to answer." },
+]
+```
+'''
+
+
+def test_run_claims_measures_a_prediction_with_its_steps_switches(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A prediction's metric exists only with the step's switches (503s need the database
+    down): measured with the defaults, --run-claims would call it missing."""
+    lesson = course / "lessons" / "pooling.md"
+    lesson.write_text(PREDICTED, encoding="utf-8")
+    code, out, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
+    assert code == EXIT_OK, err
+    lesson.write_text(PREDICTED.replace('"faults.db_down" = true', '"faults.db_down" = false'),
+                      encoding="utf-8")
+    code, out, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
+    assert code == EXIT_FAILED and "no metric 'status.503' in this run" in err
