@@ -250,9 +250,9 @@ def test_run_claims_measures_a_prediction_with_its_steps_switches(
     down): measured with the defaults, --run-claims would call it missing."""
     lesson = course / "lessons" / "pooling.md"
     lesson.write_text(PREDICTED, encoding="utf-8")
-    code, out, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
+    code, _, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
     assert code == EXIT_OK, err
     lesson.write_text(PREDICTED.replace('"faults.db_down" = true', '"faults.db_down" = false'),
                       encoding="utf-8")
-    code, out, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
+    code, _, err = run(capsys, "lessons", "check", "--run-claims", str(lesson))
     assert code == EXIT_FAILED and "no metric 'status.503' in this run" in err
