@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from sandbox.commands.cli import main
 from sandbox.errors import EXIT_OK, EXIT_USAGE
@@ -90,7 +91,6 @@ def test_the_gradescope_zip_grades_a_correct_and_a_broken_submission(
 
 def test_the_classroom_template_grades_pushes_and_hides_answers(
         course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    yaml = pytest.importorskip("yaml")
     target = tmp_path / "template"
     assert main(["exercises", "--dir", str(course), "release", "--github-classroom",
                  str(target)]) == EXIT_OK
