@@ -18,7 +18,6 @@ from sandbox.course.lessons import (
     Lesson,
     LessonError,
     UnknownMetric,
-    metric_paths,
     metric_value,
     near_metrics,
 )
@@ -60,12 +59,12 @@ ROLLBACK = {f"deploy.rollback.{name}" for name in (
 def _paths(metrics: dict[str, Any], prefix: str = "") -> set[str]:
     """Like `metric_paths`, but a figure that is None until its event happens (an alert's
     `fired_at_s`) still names a metric."""
-    found = metric_paths(metrics, prefix)
+    found: set[str] = set()
     for key, value in metrics.items():
-        if value is None:
-            found.add(f"{prefix}{key}")
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             found |= _paths(value, f"{prefix}{key}.")
+        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            found.add(f"{prefix}{key}")
     return found
 
 
