@@ -65,6 +65,9 @@ def launch(folder: Path, files: list[str], student_dir: Path, label: str) -> Lau
     """Run pytest with the grading plugin on `files` (relative to `folder`), the student's
     code taken from `student_dir`, in a new session with memory and file-size caps."""
     folder = folder.resolve()
+    if student_dir.is_symlink():  # a submission's exercise folder, linked to a solution
+        return Launched(None, -1, None, f"the student's folder {student_dir.name} is a "
+                                        "symlink: the grader does not follow links")
     try:
         copy = private_copy(folder, label)
     except OSError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import stat
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -136,7 +137,24 @@ def _start() -> StartedWorker:
 
 def _student_sources(folder: Path) -> dict[str, str]:
     base = source_dir(folder)
-    return {f: (base / f).read_text(encoding="utf-8") for f in student_files(folder)}
+    return {f: read_student_file(base / f) for f in student_files(folder)}
+
+
+def read_student_file(path: Path) -> str:
+    """A student's file, read here (by the trusted test process) only if it is a plain file:
+    a symlink, to another student's answer or a solution elsewhere on the grader's disk, is
+    refused, never followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if path.is_symlink():
+            raise PermissionError(f"{path.name} is a symlink: the grader does not follow "
+                                  "links (hand in the file itself)") from None
+        raise exc from None
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PermissionError(f"{path.name} is not a plain file")
+        return handle.read().decode("utf-8")
 
 
 def load_in_worker(folder: Path, file: str) -> Any:
