@@ -371,12 +371,15 @@ def _hold(root_only_covered: bool) -> _Held:
     system = [p for p in SYSTEM if os.path.lexists(p)]
     links = {p: os.readlink(p) for p in system if os.path.islink(p)}
     python = python_paths()
+    import sandbox
+
     named = {}
-    for path in (sys.prefix, *sys.path):
+    for path in (sys.prefix, *sys.path, os.path.dirname(sandbox.__file__)):
         written = os.path.abspath(path) if path else ""
-        if written and os.path.realpath(written) != written and \
-                any(_inside(os.path.realpath(written), p) for p in python):
-            named[written] = os.path.realpath(written)
+        real = os.path.realpath(written)
+        if written and real != written and \
+                any(_inside(real, p) or _inside(p, real) for p in python):
+            named[written] = real
     return _Held(links, held([p for p in system if p not in links]), held(python), named,
                  held([f"/dev/{name}" for name in DEVICES]),
                  _root_only("/etc") if root_only_covered else [])
@@ -448,9 +451,9 @@ def _new_root(libc: ctypes.CDLL, hide: list[str], held: _Held) -> None:
                 not any(_inside(path, c) for c in covered):
             continue
         bind(fd, root + path, folder=os.path.isdir(f"/proc/self/fd/{fd}"))
-    for written, real in held.named.items():
+    for written, real in held.named.items():  # never made inside a bound folder
         if not os.path.lexists(root + written) and \
-                not any(_inside(written, s) for s in [*held.system, *held.python]):
+                not any(_inside(written, s) for s in [*held.links, *held.system, *held.python]):
             os.makedirs(os.path.dirname(root + written), exist_ok=True)
             os.symlink(real, root + written)
     tmpfs(root + "/dev", "size=16k,mode=0755")
