@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,23 +206,26 @@ def test_the_worker_sees_no_hidden_folder_and_writes_only_its_own_tmp(tmp_path: 
         shut_in.stop()
 
 
-def test_a_worker_started_by_root_is_nobody_outside() -> None:
-    """Run by root with a Python anyone can read, the student's code is `nobody` to the rest
-    of the machine: it cannot read what only root may."""
+@pytest.mark.parametrize("python", ["this one", "/usr/bin/python3.11"])
+def test_a_worker_started_by_root_is_nobody_outside(python: str) -> None:
+    """Run by root with a Python whose own files anyone may read (even one under /root, which
+    nobody may enter: the worker opens its folders while still root), the student's code is
+    `nobody` to the rest of the machine: among the folders it sees, it cannot read a file
+    only root may."""
+    import site
+
     from sandbox.grading.launch import start_worker
 
-    system_python = "/usr/bin/python3.11"
-    if os.geteuid() != 0 or not os.path.exists(system_python):
-        pytest.skip("needs root and Debian's python3.11 (CI has both)")
-    # A file only root may read, in a folder anyone may enter (/tmp is the worker's own).
-    folder = Path(__file__).resolve().parents[2] / ".sandbox-cache"
-    folder.mkdir(exist_ok=True)
-    os.chmod(folder, 0o755)
-    secret = str(folder / "root-only-secret")
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CI has it)")
+    if python != "this one" and not os.path.exists(python):
+        pytest.skip("needs Debian's python3.11 (CI has it)")
+    # A file only root may read, in a folder the worker sees (the installed packages).
+    secret = os.path.join(site.getsitepackages()[0], "root-only-secret")
     with open(secret, "w") as handle:
         handle.write("root only")
     os.chmod(secret, 0o600)
-    shut_in = StudentWorker(started=start_worker([], python=system_python))
+    shut_in = StudentWorker(started=start_worker([], python="" if python == "this one" else python))
     try:
         if shut_in.level == "process":
             pytest.skip("this machine allows no namespaces")
@@ -231,8 +233,11 @@ def test_a_worker_started_by_root_is_nobody_outside() -> None:
             "import os\n"
             "def read(path):\n"
             "    try:\n        return open(path).read()\n"
-            "    except OSError as exc:\n        return type(exc).__name__\n")}, "w.py")
+            "    except OSError as exc:\n        return type(exc).__name__\n"
+            "def seen(path):\n"
+            "    return os.path.basename(path) in os.listdir(os.path.dirname(path))\n")}, "w.py")
         assert shut_in.level == "namespaces"
+        assert probe.seen(secret)  # there, and yet
         assert probe.read(secret) == "PermissionError"
     finally:
         shut_in.stop()
