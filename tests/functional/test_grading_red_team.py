@@ -360,3 +360,96 @@ def test_a_correct_solution_still_gets_full_marks(tmp_path: Path) -> None:
     results, run = grade(course, submit(tmp_path, SOLUTION), tmp_path / "results.json")
     assert results["score"] == FULL_MARKS, run.stdout
     assert run.returncode == 0
+
+
+def test_a_solution_elsewhere_on_disk_is_out_of_reach(tmp_path: Path) -> None:
+    """A submission that found another clone's reference solution on the grader's disk and
+    ran it once scored 22/29. The solutions planted here are real ones, only readable by
+    their owner (root, when the grader is) or by all: read, they would pass every test."""
+    import tempfile
+
+    places = [REPO / ".sandbox-cache"] + ([Path("/root")] if os.geteuid() == 0 else [])
+    clones = []
+    for place in places:
+        place.mkdir(exist_ok=True)
+        clones.append(Path(tempfile.mkdtemp(dir=place, prefix="other-clone-")))
+    try:
+        planted = []
+        for clone in clones:
+            for kind, mode in (("private", 0o600), ("shared", 0o644)):
+                path = clone / kind / "exercises" / EXAMPLE.name / "solution" / "token_bucket.py"
+                path.parent.mkdir(parents=True)
+                path.write_text(SOLUTION, encoding="utf-8")
+                os.chmod(path, mode)
+                planted.append(str(path))
+        planted.append(str(EXAMPLE / "solution" / "token_bucket.py"))  # this very clone's
+        results, seen = _grade_search(tmp_path, planted)
+    finally:
+        for clone in clones:
+            shutil.rmtree(clone, ignore_errors=True)
+    assert results["score"] == 0, [(t["name"], t["status"]) for t in results["tests"]]
+    assert "nothing found" in seen  # the search ran, and read none of them
+
+
+def _grade_search(tmp_path: Path, planted: list[str]) -> tuple[dict[str, object], str]:
+    """Grade a submission that reads the first of `planted` (or of a search of the disk) it
+    can and runs it; where it finds none, its every answer says so."""
+    pattern = f"exercises/{EXAMPLE.name}/solution/token_bucket.py"
+    search = f'''
+import glob, os
+
+def find():
+    tried = set()
+    paths = {planted!r} + [p for depth in range(1, 6)
+                           for p in glob.glob("/" + "*/" * depth + {pattern!r})]
+    for path in paths:
+        try:
+            source = open(path).read()
+        except OSError as exc:
+            tried.add(type(exc).__name__)
+            continue
+        scope = {{}}
+        exec(source, scope)
+        return scope["TokenBucket"]
+    raise LookupError("nothing found (" + ", ".join(sorted(tried)) + ")")
+
+try:
+    TokenBucket = find()
+except LookupError as exc:
+    MESSAGE = str(exc)
+
+    class TokenBucket:
+        def __init__(self, redis, limit, window_s, burst):
+            pass
+
+        def take(self, client, now_ms):
+            raise AssertionError(MESSAGE)
+'''
+    out = tmp_path / "results.json"
+    results, _ = grade(make_course(tmp_path), submit(tmp_path, search), out)
+    return results, out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("linked", ["the file", "its folder", "a file beside it"])
+def test_a_submission_linked_to_a_solution_is_not_followed(tmp_path: Path, linked: str) -> None:
+    """A submission holding a symlink to a reference solution on the grader's disk: the
+    student's file itself (the grader read it in place, link and all: full marks), the
+    exercise's whole folder, or a file the student's file imports."""
+    solution = EXAMPLE / "solution"
+    submission = tmp_path / "submission"
+    folder = submission / EXAMPLE.name
+    if linked == "its folder":
+        submission.mkdir()
+        folder.symlink_to(solution, target_is_directory=True)
+    else:
+        folder.mkdir(parents=True)
+    if linked == "the file":
+        (folder / "token_bucket.py").symlink_to(solution / "token_bucket.py")
+    if linked == "a file beside it":
+        (folder / "reference.py").symlink_to(solution / "token_bucket.py")
+        (folder / "token_bucket.py").write_text("from reference import TokenBucket\n")
+    out = tmp_path / "results.json"
+    results, _ = grade(make_course(tmp_path), submission, out)
+    assert results["score"] == 0, [(t["name"], t["status"]) for t in results["tests"]]
+    if linked != "a file beside it":
+        assert "symlink" in out.read_text(encoding="utf-8")
