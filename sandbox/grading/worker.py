@@ -4,8 +4,10 @@ The grader's test process starts it (`StudentWorker` in remote.py) with one end 
 
     python -I -S -c "...; main(sys.argv)" FD CPU /course /tmp/grade-xyz ...
 
-It shuts itself in first (confine.py: the folders named are hidden, everything else is
-read-only), then imports the student's files when asked and answers calls on them. Objects
+It shuts itself in first (confine.py: a root of its own, holding only the system, this Python
+and the sandbox package, read-only, and a fresh /tmp; the folders named are covered should
+one lie inside those), then imports the student's files when asked (they come over the
+socket: it never reads the student's folder) and answers calls on them. Objects
 of the test process reach it as `TrustedProxy`s: calling one asks the test process, which
 decides what the student's code may do with it. What it sends back is reduced to plain
 values (see wire.py), so all it can ever change in a verdict is what its functions return
@@ -262,7 +264,7 @@ def load(name: str, files: dict[str, str], main: str) -> types.ModuleType:
 def main(argv: list[str]) -> int:
     global SCRATCH
     fd, cpu, hide = int(argv[1]), int(argv[2]), argv[3:]
-    level = confine.jail([str(p) for p in hide])  # never hides Python or the sandbox package
+    level = confine.jail([str(p) for p in hide])
     SCRATCH = f"/tmp/student-{os.getpid()}-{os.urandom(4).hex()}"
     os.mkdir(SCRATCH, 0o700)
     os.chdir(SCRATCH)

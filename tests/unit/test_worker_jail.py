@@ -82,10 +82,15 @@ def descriptors():
                 os.close(copy)
         except OSError as exc:
             seen[f"{fd} {target}"] = "error: " + type(exc).__name__
-        try:  # a descriptor that is a folder: what is in it
-            seen[f"{fd} listing"] = sorted(os.listdir(fd))
-        except (OSError, TypeError):
+        try:  # a folder (even one opened only as a path): what is in it, and above it
+            os.fchdir(fd)
+            seen[f"{fd} listing"] = sorted(os.listdir("."))
+            os.chdir("/".join([".."] * 40))
+            seen[f"{fd} top"] = sorted(os.listdir("."))
+        except OSError:
             pass
+        finally:
+            os.chdir("/tmp")
     return seen
 
 def through_a_link(target, link):
@@ -281,10 +286,15 @@ def test_no_process_but_its_own_and_no_secret_in_proc(probe: Any) -> None:
     assert str(seen["ppid cwd"]).startswith("error: ")  # no parent there to look into
 
 
-def test_no_descriptor_leads_to_the_graders_files(probe: Any) -> None:
+def test_no_descriptor_leads_to_the_graders_files_or_the_old_root(probe: Any) -> None:
+    """A folder still open from before the new root was made would lead back up to the old
+    one, the whole disk."""
+    root = probe.ls("/")
     for fd, value in probe.descriptors().items():
         assert "def test_" not in str(value) and SECRET not in str(value), fd
         assert not (isinstance(value, list) and "tests" in value), fd
+        if fd.endswith(" top"):
+            assert value == root, fd
 
 
 def test_a_user_namespace_of_its_own_gives_nothing_back(probe: Any,
