@@ -41,7 +41,8 @@ import ctypes
 import os
 import signal
 import sys
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -171,6 +172,7 @@ def _write(path: str, text: str) -> None:
         handle.write(text)
 
 
+_T = TypeVar("_T")
 NOBODY = 65534  # the unprivileged user a worker started by root becomes
 
 
@@ -206,7 +208,7 @@ def jail(hide: list[str]) -> str:
     child = os.fork()
     if child:
         _guard(child)
-    _shut_in(libc, hide, _hold(root_only_covered=uid == 0))
+    _shut_in(libc, hide, _or_end(lambda: _hold(root_only_covered=uid == 0)))
     return "namespaces-root" if uid == 0 else "namespaces"
 
 
@@ -242,11 +244,7 @@ def _jail_as_nobody(libc: ctypes.CDLL, hide: list[str]) -> str:
         return "process"
     # Still root to the file system (not yet mapped to anyone), in the new mount namespace:
     # the only moment the folders under /root can be opened, and bound from there.
-    try:
-        held = _hold(root_only_covered=False)
-    except OSError as exc:
-        print(f"the grader could not shut the student's code in: {exc}", file=sys.stderr)
-        os._exit(70)
+    held = _or_end(lambda: _hold(root_only_covered=False))
     os.write(ready_w, b"1")
     if os.read(go_r, 1) != b"1":
         os._exit(70)
@@ -269,10 +267,19 @@ def _guard(child: int) -> None:
 
 
 def _shut_in(libc: ctypes.CDLL, hide: list[str], held: _Held) -> None:
-    try:
+    def steps() -> None:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the guardian is killed: so is this
         _new_root(libc, hide, held)
         _drop_capabilities(libc)
+
+    _or_end(steps)
+
+
+def _or_end(step: Callable[[], _T]) -> _T:
+    """A step of shutting in; should it fail, the process ends: the student's code never
+    runs half shut in."""
+    try:
+        return step()
     except OSError as exc:
         print(f"the grader could not shut the student's code in: {exc}", file=sys.stderr)
         os._exit(70)
