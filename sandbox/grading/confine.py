@@ -368,6 +368,8 @@ class _Held(NamedTuple):
 
 
 def _hold(root_only_covered: bool) -> _Held:
+    import sandbox
+
     def held(paths: list[str]) -> dict[str, int]:
         found = {}
         for path in paths:
@@ -380,8 +382,6 @@ def _hold(root_only_covered: bool) -> _Held:
     system = [p for p in SYSTEM if os.path.lexists(p)]
     links = {p: os.readlink(p) for p in system if os.path.islink(p)}
     python = python_paths()
-    import sandbox
-
     named = {}
     for path in (sys.prefix, *sys.path, os.path.dirname(sandbox.__file__)):
         written = os.path.abspath(path) if path else ""
