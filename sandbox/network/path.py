@@ -162,8 +162,12 @@ class Network:
         self.read_router: ReadRouter | None = None
         self.configure(current)
 
-    def configure(self, settings: Settings) -> None:
-        """Apply network-related settings: instance count and capacity, balancer, DNS."""
+    def configure(self, settings: Settings, *, deploy: bool = True) -> None:
+        """Apply network-related settings: instance count and capacity, balancer, DNS.
+
+        Timed events (a deploy `deploy.start_s` in, an instance dying) count from now.
+        `deploy=False` holds the deploy back: a run's warm-up is the shop before it, and the
+        run configures again, with the deploy, when its measured part begins."""
         self.latency.settings = settings.network
         self.dns.settings = settings.dns
         self.connections.settings = settings.network
@@ -199,17 +203,17 @@ class Network:
         # The instance dies at this simulated time; the balancer learns it at its next check.
         self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
         self.origin_ms = self.clock.now_ms
-        self._configure_deploy(settings)
+        self._configure_deploy(settings, deploy)
         self._deaths_change = bool(settings.faults.instance_down) or self._rollout is not None
         self._apply_deaths(self.clock.now_ms)
 
-    def _configure_deploy(self, settings: Settings) -> None:
+    def _configure_deploy(self, settings: Settings, wanted: bool) -> None:
         """Schedule `deploy.release` (or its older name `deploy.rolling_restart`)."""
         deploy = settings.deploy
         self.new_instances = []
         self._live_alerts = []
         self._split = 0.0
-        if not (deploy.release or deploy.rolling_restart):
+        if not (wanted and (deploy.release or deploy.rolling_restart)):
             self._rollout = self.deploy_log = None
             return
         count = len(self.instances)
