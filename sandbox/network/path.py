@@ -331,14 +331,18 @@ class Network:
         finished = rollout.finished_ms()
         rollback: dict[str, Any] | None = None
         if rollout.rollback_ms is not None:
-            done = rollout.rolled_back_ms or rollout.rollback_ms
+            done: float | None = rollout.rolled_back_ms or rollout.rollback_ms
+            if done is not None and done > end_ms:
+                done = None  # still under way when the run ended: no time is reported yet
             fired = log.alert_fired_ms
             rollback = {
                 "alert_fired_at_s": at_s(fired),
                 "ordered_at_s": at_s(rollout.rollback_ms),
                 "completed_at_s": at_s(done),
-                "from_deploy_start_s": round((done - rollout.start_ms) / 1000.0, 3),
-                "from_alert_s": None if fired is None else round((done - fired) / 1000.0, 3),
+                "from_deploy_start_s": None if done is None
+                else round((done - rollout.start_ms) / 1000.0, 3),
+                "from_alert_s": None if fired is None or done is None
+                else round((done - fired) / 1000.0, 3),
             }
         return {
             "strategy": rollout.strategy,

@@ -70,6 +70,19 @@ def test_a_slow_rolling_release_after_a_warm_up_deploys_in_the_measured_part() -
     assert deploy["started_at_s"] <= times["alerts.p95_ms.firings.0.pending_at_s"]
 
 
+def test_errors_releases_of_every_strategy_after_a_warm_up_report_times_inside_the_run() -> None:
+    for strategy in ("rolling", "blue_green", "canary"):
+        metrics = run(2400, 900, **{"deploy.strategy": strategy,
+                                    "deploy.bad_release": "errors"})
+        deploy = metrics["deploy"]
+        assert deploy["requests_by_version"].get("v2", 0) > 0, strategy
+        assert deploy["rollback"] is not None, strategy
+        for where, t in reported_times(metrics).items():
+            assert 0 <= t <= metrics["duration_s"], (strategy, where, t)
+        fired = deploy["rollback"]["alert_fired_at_s"]
+        assert fired == metrics["alerts"]["error_rate"]["fired_at_s"], strategy
+
+
 def switches_to_v2(timeline: list[dict[str, Any]]) -> list[tuple[int, str]]:
     """(second, instance) of each change into a v2 process, as the timeline shows them."""
     changes: list[tuple[int, str]] = []
@@ -105,3 +118,11 @@ def test_a_rolling_rollback_stops_the_rollout_before_rolling_back() -> None:
         "app-1": "v1", "app-2": "v1"}
     assert set(last["served"]) == {"v1"}
 
+
+def test_a_rollback_still_under_way_when_the_run_ends_reports_no_completion() -> None:
+    """The rollback's completion would come after the run: it is not reported as done."""
+    metrics = run(2400, 0, **{"deploy.strategy": "rolling", "deploy.bad_release": "errors"})
+    rollback = metrics["deploy"]["rollback"]
+    assert metrics["duration_s"] < 10.0 and rollback["ordered_at_s"] is not None
+    assert rollback["completed_at_s"] is None
+    assert rollback["from_deploy_start_s"] is None and rollback["from_alert_s"] is None

@@ -131,3 +131,23 @@ def test_a_controller_steers_the_canary_promotes_it_or_rolls_it_back() -> None:
     assert bad.new_share(3200.0) == 0.0 and bad.rollback_ms == 3200.0
     assert bad.finished_ms() is None and bad.new_share(9000.0) == 0.0
 
+
+def test_the_deploy_summary_says_when_a_rollback_has_not_finished_or_had_no_alert() -> None:
+    """A rollback still under way has no completion time, and one a canary controller ordered
+    has no alert: the summary says so rather than failing on the missing numbers."""
+    from sandbox.render import deploy_summary
+
+    deploy = {"strategy": "rolling", "bad_release": "errors", "started_at_s": 1.0, "errors": 0,
+              "errors_by_version": {}, "switched_at_s": None, "finished_at_s": None,
+              "rollback": {"alert_fired_at_s": 5.6, "ordered_at_s": 5.6, "completed_at_s": None,
+                           "from_deploy_start_s": None, "from_alert_s": None}}
+    rows = dict(deploy_summary(deploy))
+    assert rows["rolled back"] == "ordered 5.6 s, still under way when the run ended"
+    deploy["rollback"] = {"alert_fired_at_s": None, "ordered_at_s": 4.2, "completed_at_s": 4.2,
+                          "from_deploy_start_s": 3.2, "from_alert_s": None}
+    assert dict(deploy_summary(deploy))["rolled back"] == (
+        "ordered 4.2 s, done 4.2 s (3.2 s after the deploy began)")
+    deploy["rollback"] = {"alert_fired_at_s": 5.6, "ordered_at_s": 5.6, "completed_at_s": 10.0,
+                          "from_deploy_start_s": 9.0, "from_alert_s": 4.4}
+    assert dict(deploy_summary(deploy))["rolled back"] == (
+        "ordered 5.6 s, done 10 s (9 s after the deploy began, 4.4 s after the alert)")
