@@ -270,9 +270,16 @@ def deploy_summary(deploy: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("all traffic on v2", f"from {deploy['finished_at_s']:g} s"))
     rollback = deploy["rollback"]
     if rollback is not None:
-        rows.append(("rolled back", f"ordered {rollback['ordered_at_s']:g} s, done "
-                     f"{rollback['completed_at_s']:g} s ({rollback['from_deploy_start_s']:g} s "
-                     f"after the deploy began, {rollback['from_alert_s']:g} s after the alert)"))
+        done = rollback["completed_at_s"]
+        if done is None:
+            rows.append(("rolled back", f"ordered {rollback['ordered_at_s']:g} s, still under "
+                         "way when the run ended"))
+        else:
+            after_alert = rollback["from_alert_s"]
+            rows.append(("rolled back", f"ordered {rollback['ordered_at_s']:g} s, done {done:g} s"
+                         f" ({rollback['from_deploy_start_s']:g} s after the deploy began"
+                         + ("" if after_alert is None else f", {after_alert:g} s after the alert")
+                         + ")"))
     return rows
 
 

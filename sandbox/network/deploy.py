@@ -221,25 +221,34 @@ class Rollout:
         return self.switched_ms + (self.canary_ms if self.strategy == "canary" else 0.0)
 
     def rollback(self, now_ms: float) -> None:
-        """Go back to v1. With a second set the router just flips back; a rolling deploy stops
-        where it is and rolls every instance already on v2 (or on its way) back, in turn."""
+        """Go back to v1. With a second set the router just flips back. A rolling deploy stops
+        where it is: no restart begins after the order, and a restart under way whose new
+        process has not started yet brings v1 back instead; then every instance already running
+        v2 is rolled back, one restart at a time."""
         if self.rollback_ms is not None:
             return
         self.rollback_ms = self.rolled_back_ms = now_ms
         if not self.rolling:
             return
-        # One restart at a time, as the deploy itself went: not before the one under way ends.
         begun = [[r for r in restarts if r[0] <= now_ms] for restarts in self.restarts]
+        on_new: list[int] = []  # instances whose v2 process has started
+        for i, here in enumerate(begun):  # restarts not begun yet never happen now
+            if here and here[-1][1] == NEW:
+                drain_at = here[-1][0]
+                if now_ms < drain_at + self.drain_ms + RESTART_MS:
+                    here[-1] = (drain_at, OLD)  # v2 never starts here: the same restart, to v1
+                else:
+                    on_new.append(i)
+        # One restart at a time, as the deploy itself went: not before the one under way ends.
         free_ms = max([now_ms] + [r[-1][0] + self.step_ms for r in begun if r])
-        for i, begun_here in enumerate(begun):  # restarts not begun yet never happen now
-            if begun_here and begun_here[-1][1] == NEW:
-                # It finishes the restart it is in (a new process is not killed half-started),
-                # then drains again and comes back as v1.
-                at = max(free_ms, begun_here[-1][0] + self.step_ms)
-                begun_here.append((at, OLD))
-                free_ms = at + self.step_ms
-                self.rolled_back_ms = max(self.rolled_back_ms, at + self.drain_ms)
-            self.restarts[i] = begun_here
+        for i in on_new:
+            # A v2 process that is still warming up is not killed half-started: it finishes
+            # its restart, then drains and comes back as v1.
+            at = max(free_ms, begun[i][-1][0] + self.step_ms)
+            begun[i].append((at, OLD))
+            free_ms = at + self.step_ms
+            self.rolled_back_ms = max(self.rolled_back_ms, at + self.drain_ms)
+        self.restarts = begun
 
 
 def state_code(up: bool, draining: bool, warming: bool, version: str) -> str:

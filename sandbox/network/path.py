@@ -162,8 +162,12 @@ class Network:
         self.read_router: ReadRouter | None = None
         self.configure(current)
 
-    def configure(self, settings: Settings) -> None:
-        """Apply network-related settings: instance count and capacity, balancer, DNS."""
+    def configure(self, settings: Settings, *, deploy: bool = True) -> None:
+        """Apply network-related settings: instance count and capacity, balancer, DNS.
+
+        Timed events (a deploy `deploy.start_s` in, an instance dying) count from now.
+        `deploy=False` holds the deploy back: a run's warm-up is the shop before it, and the
+        run configures again, with the deploy, when its measured part begins."""
         self.latency.settings = settings.network
         self.dns.settings = settings.dns
         self.connections.settings = settings.network
@@ -199,17 +203,17 @@ class Network:
         # The instance dies at this simulated time; the balancer learns it at its next check.
         self._dies_at = self.clock.now_ms + settings.faults.instance_down_at_s * 1000.0
         self.origin_ms = self.clock.now_ms
-        self._configure_deploy(settings)
+        self._configure_deploy(settings, deploy)
         self._deaths_change = bool(settings.faults.instance_down) or self._rollout is not None
         self._apply_deaths(self.clock.now_ms)
 
-    def _configure_deploy(self, settings: Settings) -> None:
+    def _configure_deploy(self, settings: Settings, wanted: bool) -> None:
         """Schedule `deploy.release` (or its older name `deploy.rolling_restart`)."""
         deploy = settings.deploy
         self.new_instances = []
         self._live_alerts = []
         self._split = 0.0
-        if not (deploy.release or deploy.rolling_restart):
+        if not (wanted and (deploy.release or deploy.rolling_restart)):
             self._rollout = self.deploy_log = None
             return
         count = len(self.instances)
@@ -327,14 +331,18 @@ class Network:
         finished = rollout.finished_ms()
         rollback: dict[str, Any] | None = None
         if rollout.rollback_ms is not None:
-            done = rollout.rolled_back_ms or rollout.rollback_ms
+            done: float | None = rollout.rolled_back_ms or rollout.rollback_ms
+            if done is not None and done > end_ms:
+                done = None  # still under way when the run ended: no time is reported yet
             fired = log.alert_fired_ms
             rollback = {
                 "alert_fired_at_s": at_s(fired),
                 "ordered_at_s": at_s(rollout.rollback_ms),
                 "completed_at_s": at_s(done),
-                "from_deploy_start_s": round((done - rollout.start_ms) / 1000.0, 3),
-                "from_alert_s": None if fired is None else round((done - fired) / 1000.0, 3),
+                "from_deploy_start_s": None if done is None
+                else round((done - rollout.start_ms) / 1000.0, 3),
+                "from_alert_s": None if fired is None or done is None
+                else round((done - fired) / 1000.0, 3),
             }
         return {
             "strategy": rollout.strategy,

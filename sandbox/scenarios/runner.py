@@ -177,15 +177,21 @@ async def arun_scenario(
     # turns in simulated-time order (see sandbox/turns.py); the others one after another.
     turns = Turns(clock) if pattern.overlap else None
     turns_set = current_turns.set(turns)
+    if warmup:  # no deploy in the warm-up: it begins deploy.start_s into the measured part
+        sb.network.configure(sb.settings, deploy=False)
     try:
         shoppers.begin(sb)
         arrivals = pattern.arrivals(random.Random(seed), warmup + total)
         for i, arrival in enumerate(arrivals):
             if cancelled is not None and cancelled():
                 raise ScenarioCancelled(f"stopped after {i} of {warmup + total} requests")
-            if i == warmup and warmup:  # measuring starts here
+            now = start_ms + arrival
+            if turns is not None:  # the requests under way that are earlier go first
+                await turns.run_until(now)
+            clock.jump_to(now)
+            if i == warmup and warmup:  # measuring starts here, as this request arrives
                 # Timed events (an instance dying `faults.instance_down_at_s` into the run, a
-                # rolling restart) count from here, so they happen in the measured part.
+                # deploy) count from here, so they happen in the measured part.
                 sb.network.configure(sb.settings)
                 sb.time_faults()
                 if sb.ctx.events is not None:  # the warm-up's events reach subscribers first
@@ -193,10 +199,6 @@ async def arun_scenario(
                     sb.ctx.events.anchor(sb.settings)  # an offline window counts from here
                 queue_start = sb.queue_metrics()
                 sb.reset_shard_stats()
-            now = start_ms + arrival
-            if turns is not None:  # the requests under way that are earlier go first
-                await turns.run_until(now)
-            clock.jump_to(now)
             user_id = shoppers.client() + 2  # seeded customers 2..2001
             action = shoppers.action()
             if action in needs_login and mode == "jwt":
