@@ -27,6 +27,7 @@ from sandbox.course.folders import FOLDER as _FOLDER
 from sandbox.course.folders import MANIFEST, folder_named
 from sandbox.course.folders import default_root as default_root  # re-exported
 from sandbox.errors import SandboxError
+from sandbox.grading.forbid import from_manifest
 
 if TYPE_CHECKING:
     import ast
@@ -37,7 +38,7 @@ DEFAULT_TIME_LIMIT_S = 10.0
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 _KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary",
-               "adapter"}
+               "adapter", "forbidden_imports"}
 
 
 class ExerciseError(SandboxError):
@@ -80,6 +81,8 @@ class Exercise:
     plug: str = ""  # the sandbox part the student's code replaces, if it plugs into one
     summary: str = ""
     adapter: str = ""  # the instructor's file fitting the student's code to the plug point
+    # Modules the student's code may not import, {module: why} (sandbox/grading/forbid.py).
+    forbidden_imports: dict[str, str] = field(default_factory=dict)
     tests: list[GradedTest] = field(default_factory=list)
     tests_pending: bool = False  # loaded without reading its tests yet (see load_exercise)
 
@@ -272,11 +275,15 @@ def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
         raise ExerciseError(f"{manifest_path}: 'adapter' names a Python file in the exercise "
                             "folder (e.g. \"plug_adapter.py\"), not one of the student's files, "
                             "and needs a 'plug'")
+    try:
+        forbidden = from_manifest(data.get("forbidden_imports", []))
+    except ValueError as exc:
+        raise ExerciseError(f"{manifest_path}: {exc}") from None
     exercise = Exercise(
         folder=folder, order=int(match.group(1)), name=match.group(2), title=title,
         topic=topic, lesson=lesson, files=list(files), hints=[h.strip() for h in hints],
         time_limit_s=float(limit), plug=str(data.get("plug", "")),
-        summary=str(data.get("summary", "")), adapter=adapter,
+        summary=str(data.get("summary", "")), adapter=adapter, forbidden_imports=forbidden,
     )
     if not read_tests:
         exercise.tests_pending = True
