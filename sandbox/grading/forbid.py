@@ -13,8 +13,9 @@ module that imports it). The worker (worker.py) enforces it from the outside in:
 - **Refused by name.** A finder first on `sys.meta_path` raises `ForbiddenImport`, which says
   which module and why, before anything of the module runs.
 - **Refused by place.** An audit hook, which no code can remove, refuses to run code compiled
-  from a file in those folders, whatever name it is loaded under. The hook also refuses what
-  could reach and rewrite it: the garbage collector's object walks and trace functions.
+  from a file in those folders, whatever name it is loaded under (and an `import` statement
+  by name, should the finder be gone). It also refuses what could reach and rewrite it: the
+  garbage collector's object walks and trace functions.
 
 It is installed before the worker runs anything of the student's, and never forbids a module
 the worker has loaded itself (that module would stay in `sys.modules`, one lookup away).
@@ -191,7 +192,12 @@ def _make_hook(entries: tuple[Forbidden, ...]) -> Any:
             folder += "/.."
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "exec":
+        if event == "import":  # `import` and __import__ (not importlib's own functions)
+            name = args[0] if args else None
+            for entry in entries:
+                if type(name) is str and matches(name, entry.module):
+                    raise ForbiddenImport(message(name, entry), name=name)
+        elif event == "exec":
             code = args[0] if args else None
             if type(code) is not code_type or not where:
                 return
