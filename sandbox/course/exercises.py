@@ -27,7 +27,6 @@ from sandbox.course.folders import FOLDER as _FOLDER
 from sandbox.course.folders import MANIFEST, folder_named
 from sandbox.course.folders import default_root as default_root  # re-exported
 from sandbox.errors import SandboxError
-from sandbox.grading.forbid import from_manifest
 
 if TYPE_CHECKING:
     import ast
@@ -35,6 +34,9 @@ if TYPE_CHECKING:
     from sandbox.course.progress import ProgressStore
 
 DEFAULT_TIME_LIMIT_S = 10.0
+DEFAULT_FORBID_REASON = "this exercise asks you to write what it does yourself"
+# What the grader's worker runs from: forbidding these would stop the grader, not the student.
+NEVER_FORBIDDEN = ("sandbox", "sandbox.grading")
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 _KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary",
@@ -223,6 +225,28 @@ def _points_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> float | None:
     return None
 
 
+def read_forbidden_imports(value: Any) -> dict[str, str]:
+    """The manifest's `forbidden_imports` (a list of module names, or a table of name = reason)
+    as {module: reason}; ValueError says what is wrong with it."""
+    if isinstance(value, list):
+        value = {name: DEFAULT_FORBID_REASON for name in value} if all(
+            isinstance(n, str) for n in value) else None
+    if not isinstance(value, dict):
+        raise ValueError("'forbidden_imports' is a list of module names, e.g. "
+                         "[\"prometheus_client\"], or a table of module = \"why\"")
+    found: dict[str, str] = {}
+    for name, reason in value.items():
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(f"'forbidden_imports': {name!r} is not a module name")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError(f"'forbidden_imports': the reason for {name} must be a sentence")
+        if name in NEVER_FORBIDDEN or name.startswith("sandbox.grading."):
+            raise ValueError(f"'forbidden_imports': {name} cannot be forbidden: the grader "
+                             "runs the student's code with it")
+        found[name] = reason.strip()
+    return found
+
+
 def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
     """Read one exercise folder; ExerciseError says what is wrong and how to fix it.
 
@@ -276,7 +300,7 @@ def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
                             "folder (e.g. \"plug_adapter.py\"), not one of the student's files, "
                             "and needs a 'plug'")
     try:
-        forbidden = from_manifest(data.get("forbidden_imports", []))
+        forbidden = read_forbidden_imports(data.get("forbidden_imports", []))
     except ValueError as exc:
         raise ExerciseError(f"{manifest_path}: {exc}") from None
     exercise = Exercise(

@@ -1,8 +1,10 @@
 """Modules an exercise forbids: the library that would do the student's work for them.
 
-    forbidden_imports = ["prometheus_client"]                # in exercise.toml, or with reasons:
+    forbidden_imports = ["prometheus_client"]        # in exercise.toml; or, with reasons:
     [forbidden_imports]
     prometheus_client = "it writes the text format for you, and writing it is the exercise"
+
+(`read_forbidden_imports` in sandbox/course/exercises.py reads it.)
 
 The student's code may not import such a module, nor any of its submodules, however it asks
 (`import`, `from ... import`, `importlib.import_module`, `__import__`, or through an allowed
@@ -31,9 +33,6 @@ import types
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-DEFAULT_REASON = "this exercise asks you to write what it does yourself"
-# What the worker itself runs from: forbidding these would stop the grader, not the student.
-NEVER = ("sandbox", "sandbox.grading")
 # Events that could reach the audit hook or change its variables while it runs.
 GUARDED_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents",
                             "sys.settrace", "sys.setprofile"})
@@ -50,28 +49,6 @@ class Forbidden(NamedTuple):
     module: str
     reason: str
     places: tuple[str, ...] = ()
-
-
-def from_manifest(value: Any) -> dict[str, str]:
-    """The manifest's `forbidden_imports` (a list of module names, or a table of name = reason)
-    as {module: reason}; ValueError says what is wrong with it."""
-    if isinstance(value, list):
-        value = {name: DEFAULT_REASON for name in value} if all(
-            isinstance(n, str) for n in value) else None
-    if not isinstance(value, dict):
-        raise ValueError("'forbidden_imports' is a list of module names, e.g. "
-                         "[\"prometheus_client\"], or a table of module = \"why\"")
-    found: dict[str, str] = {}
-    for name, reason in value.items():
-        if not all(part.isidentifier() for part in name.split(".")):
-            raise ValueError(f"'forbidden_imports': {name!r} is not a module name")
-        if not isinstance(reason, str) or not reason.strip():
-            raise ValueError(f"'forbidden_imports': the reason for {name} must be a sentence")
-        if name in NEVER or name.startswith("sandbox.grading."):
-            raise ValueError(f"'forbidden_imports': {name} cannot be forbidden: the grader "
-                             "runs the student's code with it")
-        found[name] = reason.strip()
-    return found
 
 
 def matches(name: str, module: str) -> bool:
@@ -204,9 +181,9 @@ def _make_hook(entries: tuple[Forbidden, ...]) -> Any:
             filename = code.co_filename
             if type(filename) is not str or filename.startswith("<"):
                 return
-            entry = refused(filename)
-            if entry is not None:
-                raise ForbiddenImport(message(entry.module, entry), name=entry.module)
+            owner = refused(filename)
+            if owner is not None:
+                raise ForbiddenImport(message(owner.module, owner), name=owner.module)
         elif event in guarded:
             raise RuntimeError(f"{event} is not allowed in an exercise that forbids imports "
                                "(it could undo the refusal)")

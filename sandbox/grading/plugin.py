@@ -72,10 +72,10 @@ def forbidden_imports(folder: Path) -> dict[str, str]:
     """The modules the exercise in `folder` forbids the student's code, {module: why}."""
     import tomllib
 
-    from sandbox.grading.forbid import from_manifest
+    from sandbox.course.exercises import read_forbidden_imports
 
     data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    return from_manifest(data.get("forbidden_imports", []))
+    return read_forbidden_imports(data.get("forbidden_imports", []))
 
 
 def source_dir(folder: Path) -> Path:

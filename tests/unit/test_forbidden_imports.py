@@ -20,9 +20,14 @@ from typing import Any
 
 import pytest
 
-from sandbox.course.exercises import ExerciseError, load_exercise
-from sandbox.grading import forbid, plugin
-from sandbox.grading.forbid import ForbiddenImport, from_manifest
+from sandbox.course.exercises import (
+    DEFAULT_FORBID_REASON,
+    ExerciseError,
+    load_exercise,
+    read_forbidden_imports,
+)
+from sandbox.grading import plugin
+from sandbox.grading.forbid import ForbiddenImport
 from sandbox.grading.remote import StudentWorker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,10 +301,10 @@ def _meta_path_length() -> int:
 
 
 def test_the_manifest_takes_a_list_or_a_table_of_reasons() -> None:
-    assert from_manifest(["jwt", "a.b"]) == {"jwt": forbid.DEFAULT_REASON,
-                                             "a.b": forbid.DEFAULT_REASON}
-    assert from_manifest({"jwt": " it verifies tokens "}) == {"jwt": "it verifies tokens"}
-    assert from_manifest([]) == {}
+    assert read_forbidden_imports(["jwt", "a.b"]) == {"jwt": DEFAULT_FORBID_REASON,
+                                             "a.b": DEFAULT_FORBID_REASON}
+    assert read_forbidden_imports({"jwt": " it verifies tokens "}) == {"jwt": "it verifies tokens"}
+    assert read_forbidden_imports([]) == {}
 
 
 @pytest.mark.parametrize(("value", "said"), [
@@ -312,7 +317,7 @@ def test_the_manifest_takes_a_list_or_a_table_of_reasons() -> None:
 ])
 def test_a_bad_manifest_entry_is_named(value: Any, said: str) -> None:
     with pytest.raises(ValueError, match=said):
-        from_manifest(value)
+        read_forbidden_imports(value)
 
 
 def test_an_exercise_with_a_bad_entry_does_not_load(tmp_path: Path) -> None:
@@ -323,7 +328,7 @@ def test_an_exercise_with_a_bad_entry_does_not_load(tmp_path: Path) -> None:
     before = manifest.index("[forbidden_imports]")
     (folder / "exercise.toml").write_text(
         manifest[:before] + 'forbidden_imports = ["prometheus-client"]\n', encoding="utf-8")
-    with pytest.raises(ExerciseError, match="exercise.toml: 'forbidden_imports': "
-                       "'prometheus-client' is not a module name"):
+    with pytest.raises(ExerciseError, match=r"exercise\.toml: 'forbidden_imports': "
+                       r"'prometheus-client' is not a module name"):
         load_exercise(folder, read_tests=False)
     assert "prometheus_client" in load_exercise(source).forbidden_imports
