@@ -102,8 +102,7 @@ def decode(text: str) -> list[Forbidden]:
 
 def message(name: str, entry: Forbidden) -> str:
     part = "" if name == entry.module else f" (it is part of {entry.module})"
-    return (f"{name} is not allowed in this exercise{part}: {entry.reason}. The grader refuses "
-            "this import; write that part yourself")
+    return f"{name} is not allowed in this exercise{part}: {entry.reason}"
 
 
 class _Finder:
