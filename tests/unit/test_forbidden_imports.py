@@ -331,3 +331,13 @@ def test_an_exercise_with_a_bad_entry_does_not_load(tmp_path: Path) -> None:
                        r"'prometheus-client' is not a module name"):
         load_exercise(folder, read_tests=False)
     assert "prometheus_client" in load_exercise(source).forbidden_imports
+
+
+def test_every_module_a_shipped_exercise_forbids_is_installed_here() -> None:
+    """A misspelt name would forbid nothing; each one must name a module that exists."""
+    import importlib.util
+
+    named = {name for folder in sorted((REPO / "exercises").glob("[0-9]*"))
+             for name in load_exercise(folder, read_tests=False).forbidden_imports}
+    assert {"prometheus_client", "sandbox.observability", "jwt"} <= named
+    assert [name for name in sorted(named) if importlib.util.find_spec(name) is None] == []
