@@ -34,10 +34,13 @@ if TYPE_CHECKING:
     from sandbox.course.progress import ProgressStore
 
 DEFAULT_TIME_LIMIT_S = 10.0
+DEFAULT_FORBID_REASON = "this exercise asks you to write what it does yourself"
+# What the grader's worker runs from: forbidding these would stop the grader, not the student.
+NEVER_FORBIDDEN = ("sandbox", "sandbox.grading")
 STARTER_DIR = ".starter"  # pristine stubs in a released bundle, which has no solutions
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 _KNOWN_KEYS = {"title", "topic", "lesson", "files", "hints", "time_limit_s", "plug", "summary",
-               "adapter"}
+               "adapter", "forbidden_imports"}
 
 
 class ExerciseError(SandboxError):
@@ -80,6 +83,8 @@ class Exercise:
     plug: str = ""  # the sandbox part the student's code replaces, if it plugs into one
     summary: str = ""
     adapter: str = ""  # the instructor's file fitting the student's code to the plug point
+    # Modules the student's code may not import, {module: why} (sandbox/grading/forbid.py).
+    forbidden_imports: dict[str, str] = field(default_factory=dict)
     tests: list[GradedTest] = field(default_factory=list)
     tests_pending: bool = False  # loaded without reading its tests yet (see load_exercise)
 
@@ -220,6 +225,28 @@ def _points_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> float | None:
     return None
 
 
+def read_forbidden_imports(value: Any) -> dict[str, str]:
+    """The manifest's `forbidden_imports` (a list of module names, or a table of name = reason)
+    as {module: reason}; ValueError says what is wrong with it."""
+    if isinstance(value, list):
+        value = {name: DEFAULT_FORBID_REASON for name in value} if all(
+            isinstance(n, str) for n in value) else None
+    if not isinstance(value, dict):
+        raise ValueError("'forbidden_imports' is a list of module names, e.g. "
+                         "[\"prometheus_client\"], or a table of module = \"why\"")
+    found: dict[str, str] = {}
+    for name, reason in value.items():
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(f"'forbidden_imports': {name!r} is not a module name")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError(f"'forbidden_imports': the reason for {name} must be a sentence")
+        if name in NEVER_FORBIDDEN or name.startswith("sandbox.grading."):
+            raise ValueError(f"'forbidden_imports': {name} cannot be forbidden: the grader "
+                             "runs the student's code with it")
+        found[name] = reason.strip()
+    return found
+
+
 def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
     """Read one exercise folder; ExerciseError says what is wrong and how to fix it.
 
@@ -272,11 +299,15 @@ def load_exercise(folder: Path, *, read_tests: bool = True) -> Exercise:
         raise ExerciseError(f"{manifest_path}: 'adapter' names a Python file in the exercise "
                             "folder (e.g. \"plug_adapter.py\"), not one of the student's files, "
                             "and needs a 'plug'")
+    try:
+        forbidden = read_forbidden_imports(data.get("forbidden_imports", []))
+    except ValueError as exc:
+        raise ExerciseError(f"{manifest_path}: {exc}") from None
     exercise = Exercise(
         folder=folder, order=int(match.group(1)), name=match.group(2), title=title,
         topic=topic, lesson=lesson, files=list(files), hints=[h.strip() for h in hints],
         time_limit_s=float(limit), plug=str(data.get("plug", "")),
-        summary=str(data.get("summary", "")), adapter=adapter,
+        summary=str(data.get("summary", "")), adapter=adapter, forbidden_imports=forbidden,
     )
     if not read_tests:
         exercise.tests_pending = True

@@ -33,6 +33,9 @@ def explain(excinfo: Any, student_dir: Path, files: list[str], when: str) -> dic
         if exc.filename and exc.lineno:
             where = {"file": Path(exc.filename).name, "line": exc.lineno,
                      "code": (exc.text or "").strip()}
+    elif kind == "ForbiddenImport":  # forbid.py: the exercise forbids that module
+        summary = "a module this exercise forbids"
+        detail = message
     elif isinstance(exc, ModuleNotFoundError | ImportError):
         summary = "an import failed"
         detail = f"{message}: check the name of the module you import (is it installed?)"

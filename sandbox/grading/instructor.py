@@ -218,6 +218,8 @@ hints = [
     "The gentlest hint: where to look.",
     "A stronger hint: what the code has to do, step by step.",
 ]
+# A library that would do the exercise's work for the student can be forbidden (README,
+# "The manifest"): forbidden_imports = ["pyrate_limiter"]
 '''
 
 SCAFFOLD_README = '''# {title}

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,19 +117,25 @@ def next_cpu() -> int:
 StartedWorker = tuple[subprocess.Popen[bytes], socket.socket]
 
 
-def start_worker(hide: list[str], cpu: int = -1, python: str = "") -> StartedWorker:
+def start_worker(hide: list[str], cpu: int = -1, python: str = "",
+                 forbidden: Mapping[str, str] | None = None) -> StartedWorker:
     """Start the student's worker process (worker.py) and return it with our end of its
     socket. The test process calls this as early as it can, so the worker's start-up runs
     beside the loading of the tests; remote.StudentWorker then talks to it. `python` is
-    another interpreter of the same version to run it with (default: this one)."""
+    another interpreter of the same version to run it with (default: this one).
+    `forbidden` are the modules the exercise forbids, {module: why} (forbid.py): hidden from
+    the worker along with `hide`, and refused by it."""
+    from sandbox.grading.forbid import encode, resolve
     from sandbox.grading.pids import capped_cgroup, enter
 
     ours, theirs = socket.socketpair()
+    entries = resolve(forbidden or {})
+    hide = [*hide, *(place for entry in entries for place in entry.places)]
     hidden = [p for p in [*hide, *_repositories_around(hide)] if _may_hide(p)]
     try:
         proc = subprocess.Popen(
             [python or sys.executable, "-I", "-S", "-c", _worker_main(), str(theirs.fileno()), str(cpu),
-             *hidden],
+             encode(entries), *hidden],
             pass_fds=[theirs.fileno()], env=_worker_env(), cwd="/",
             stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             preexec_fn=enter(capped_cgroup()),  # a fork bomb stops at the cap (pids.py)

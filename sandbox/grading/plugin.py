@@ -13,6 +13,7 @@ starts inherits that pipe.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -42,9 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if fd.isdigit() and not hasattr(config, "_sandbox_report"):
         protect_trusted_process()  # the grader's test process: see confine.py
         _RUN_FOLDER = str(config.rootpath)
+        with contextlib.suppress(OSError, ValueError):  # a bad manifest: said by each test
+            _EARLY_FORBIDDEN.update(forbidden_imports(config.rootpath))
         # Started now, so that it gets going while pytest sets up and the tests load;
-        # waited for at the first test that needs it.
-        _EARLY = _start()
+        # waited for at the first test that needs it. The run is one exercise's (launch.py).
+        _EARLY = _start(_EARLY_FORBIDDEN)
         reporter = _REPORTER = _Reporter(int(fd))
         config._sandbox_report = reporter  # type: ignore[attr-defined]
         config.pluginmanager.register(reporter, "sandbox-grading-report")
@@ -63,6 +66,16 @@ def student_files(folder: Path) -> list[str]:
 
     data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return [str(f) for f in data.get("files", [])]
+
+
+def forbidden_imports(folder: Path) -> dict[str, str]:
+    """The modules the exercise in `folder` forbids the student's code, {module: why}."""
+    import tomllib
+
+    from sandbox.course.exercises import read_forbidden_imports
+
+    data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    return read_forbidden_imports(data.get("forbidden_imports", []))
 
 
 def source_dir(folder: Path) -> Path:
@@ -106,33 +119,48 @@ def sibling(test_file: str, relative: str) -> ModuleType:
 
 _WORKER: StudentWorker | None = None
 _EARLY: StartedWorker | None = None  # a worker started before the first test asked for it
+_EARLY_FORBIDDEN: dict[str, str] = {}  # what that one refuses
 _REPORTER: _Reporter | None = None
 _LOADS = 0
 _RUN_FOLDER = ""  # the folder the tests run from (the grader's private copy)
 
 
-def worker() -> StudentWorker:
+def worker(forbidden: dict[str, str] | None = None) -> StudentWorker:
     """The test run's worker process (a new one if the last one died: an `os._exit` in one
-    test costs that test, not the rest)."""
-    global _WORKER
-    if _WORKER is None or not _WORKER.alive:
+    test costs that test, not the rest). `forbidden`: the modules it must refuse (None: the
+    same as now); a worker that refuses others is replaced, since a worker can never be
+    given back a module it refused, nor take back one it has loaded."""
+    global _WORKER, _EARLY
+    wanted = dict(forbidden) if forbidden is not None else (
+        _WORKER.forbidden if _WORKER is not None else {})
+    if _WORKER is not None and (not _WORKER.alive or _WORKER.forbidden != wanted):
+        _WORKER.stop()
+        _WORKER = None
+    if _WORKER is None:
         from sandbox.grading.remote import StudentWorker
 
-        if _WORKER is not None:
-            _WORKER.stop()
-        global _EARLY
         started, _EARLY = _EARLY, None
-        _WORKER = StudentWorker(started=started or _start())
+        if started is not None and wanted != _EARLY_FORBIDDEN:
+            _discard(started)
+            started = None
+        _WORKER = StudentWorker(started=started or _start(wanted), forbidden=wanted)
     return _WORKER
 
 
-def _start() -> StartedWorker:
+def _start(forbidden: dict[str, str]) -> StartedWorker:
     from sandbox.grading.launch import start_worker
 
     hide = [p for p in (os.environ.get(COURSE_DIR_ENV), os.environ.get(STUDENT_DIR_ENV),
                         _RUN_FOLDER) if p]
     cpu = os.environ.get(CPU_ENV, "")
-    return start_worker(hide, int(cpu) if cpu.isdigit() else -1)
+    return start_worker(hide, int(cpu) if cpu.isdigit() else -1, forbidden=forbidden)
+
+
+def _discard(started: StartedWorker) -> None:
+    proc, sock = started
+    sock.close()
+    proc.kill()
+    proc.wait()
 
 
 def _student_sources(folder: Path) -> dict[str, str]:
@@ -160,7 +188,7 @@ def read_student_file(path: Path) -> str:
 def load_in_worker(folder: Path, file: str) -> Any:
     """The student's `file` of the exercise in `folder`, freshly imported in the worker."""
     unique = _unique(f"student_{folder.name.replace('-', '_')}_{Path(file).stem}")
-    started = worker()
+    started = worker(forbidden_imports(folder))
     if started.loads == 0:
         if _REPORTER is not None:
             _REPORTER._emit({"event": "worker", "level": started.level})

@@ -30,8 +30,10 @@ import sqlite3
 import subprocess
 import sys
 import types
+from collections.abc import Mapping
 from typing import Any
 
+from sandbox.grading.forbid import ForbiddenImport
 from sandbox.grading.launch import StartedWorker, start_worker
 from sandbox.grading.wire import (
     OPS,
@@ -280,11 +282,15 @@ class StudentWorker:
     """One worker process and the connection to it."""
 
     def __init__(self, hide: list[str] | None = None, cpu: int = -1,
-                 started: StartedWorker | None = None) -> None:
+                 started: StartedWorker | None = None,
+                 forbidden: Mapping[str, str] | None = None) -> None:
         """Start the worker (or take one `launch.start_worker` started); `hide` are folders it
-        must not see, `cpu` the processor it moves to once started (-1: any)."""
+        must not see, `cpu` the processor it moves to once started (-1: any), `forbidden`
+        the modules it refuses to import, {module: why} (forbid.py; the same as `started` was
+        started with)."""
         self.classes: dict[tuple[str, str], type] = {}
-        self.proc, ours = started or start_worker(hide or [], cpu)
+        self.forbidden = dict(forbidden or {})
+        self.proc, ours = started or start_worker(hide or [], cpu, forbidden=self.forbidden)
         self.sock = ours
         self.peer = Peer(
             ours, encode=self._encode, decode=self._decode, serve=_serve,
@@ -353,5 +359,5 @@ class StudentWorker:
                 self.proc.wait(timeout=5)
 
 
-__all__ = ["Exposure", "RemoteFailure", "RemoteObject", "StudentCodeError", "StudentWorker",
-           "is_function", "student_functions"]
+__all__ = ["Exposure", "ForbiddenImport", "RemoteFailure", "RemoteObject", "StudentCodeError",
+           "StudentWorker", "is_function", "student_functions"]

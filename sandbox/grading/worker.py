@@ -2,12 +2,13 @@
 
 The grader's test process starts it (`StudentWorker` in remote.py) with one end of a socket:
 
-    python -I -S -c "...; main(sys.argv)" FD CPU /course /tmp/grade-xyz ...
+    python -I -S -c "...; main(sys.argv)" FD CPU FORBIDDEN /course /tmp/grade-xyz ...
 
 It shuts itself in first (confine.py: a root of its own, holding only the system, this Python
 and the sandbox package, read-only, and a fresh /tmp; the folders named are covered should
-one lie inside those), then imports the student's files when asked (they come over the
-socket: it never reads the student's folder) and answers calls on them. Objects
+one lie inside those), refuses the modules its exercise forbids (FORBIDDEN, see forbid.py),
+then imports the student's files when asked (they come over the socket: it never reads the
+student's folder) and answers calls on them. Objects
 of the test process reach it as `TrustedProxy`s: calling one asks the test process, which
 decides what the student's code may do with it. What it sends back is reduced to plain
 values (see wire.py), so all it can ever change in a verdict is what its functions return
@@ -43,6 +44,7 @@ from sandbox.grading.wire import (
 PLAIN = (type(None), bool, int, float, complex, str, bytes)
 MAX_DEPTH = 200
 SCRATCH = ""  # the folder the student's files are written to; set in main()
+REFUSED = ""  # why no student code can run here (a forbidden module the worker needs itself)
 
 
 class TrustedProxy(Proxy):
@@ -235,6 +237,8 @@ def load(name: str, files: dict[str, str], main: str) -> types.ModuleType:
     sibling file of the same exercise by its plain name.
     """
     global _LOADS
+    if REFUSED:
+        raise RuntimeError(REFUSED)
     _LOADS += 1
     folder = os.path.join(SCRATCH, f"load-{_LOADS}")
     os.makedirs(folder)
@@ -262,9 +266,16 @@ def load(name: str, files: dict[str, str], main: str) -> types.ModuleType:
 
 
 def main(argv: list[str]) -> int:
-    global SCRATCH
-    fd, cpu, hide = int(argv[1]), int(argv[2]), argv[3:]
+    global SCRATCH, REFUSED
+    fd, cpu, forbidden, hide = int(argv[1]), int(argv[2]), argv[3], argv[4:]
     level = confine.jail([str(p) for p in hide])
+    if forbidden != "-":  # before anything of the student's can run
+        from sandbox.grading import forbid
+
+        try:
+            forbid.install(forbid.decode(forbidden))
+        except ImportError as exc:
+            REFUSED = str(exc)
     SCRATCH = f"/tmp/student-{os.getpid()}-{os.urandom(4).hex()}"
     os.mkdir(SCRATCH, 0o700)
     os.chdir(SCRATCH)
