@@ -64,12 +64,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     "a test process of their own; the student's code runs in a separate worker "
                     "that they call through proxies, so it can change a score only through "
                     "what its functions return and raise. On Linux the worker is shut in with "
-                    "user, mount, PID and network namespaces: it cannot see the course folder "
-                    "or the hidden tests, writes only to a scratch /tmp, has no network, and "
+                    "user, mount, PID and network namespaces and a file system holding only the "
+                    "system, its Python and the sandbox package: it cannot see the course "
+                    "folder, the hidden tests or any other file of yours, writes only to a "
+                    "scratch /tmp, has no network, and "
                     "every process it starts is killed with it. Run by root, it is also the "
-                    "user `nobody` to the rest of the machine, when Python is installed where "
-                    "others can read it (otherwise root without capabilities, and grade says "
-                    "so). Where the machine allows no "
+                    "user `nobody` to the rest of the machine, when Python's files are readable "
+                    "by others (otherwise root without capabilities, and grade says so). "
+                    "Where the machine allows no "
                     "namespaces (some containers), it runs only as a separate process with "
                     "memory, file and time limits: it can then read and write what the "
                     "grader's user can, so grade as a user who can read no more than the "
@@ -333,10 +335,11 @@ def cmd_grade(exercises: list[Exercise], args: argparse.Namespace, store: Progre
                   highlight=False)
     as_root = sorted({r.exercise.name for r in results if r.confinement == "namespaces-root"})
     if as_root:
-        out.print("[yellow]note:[/] this Python lives where an unprivileged user cannot read it, "
+        out.print("[yellow]note:[/] this Python's files are readable by root alone, "
                   "so the student's code ran shut in but as root without capabilities "
-                  f"({', '.join(as_root)}): it could read, not write, files root owns outside "
-                  "the course. Install Python where others can read it to grade as `nobody`.",
+                  f"({', '.join(as_root)}): in the few folders it sees (the system, Python, "
+                  "the sandbox package) it could read, not write, files only root may read. "
+                  "Install Python where others can read it to grade as `nobody`.",
                   highlight=False)
     if args.gradescope:
         write_report(Path(args.gradescope), gradescope(results, elapsed))
@@ -355,6 +358,9 @@ def _missing_submission(exercise: Exercise, where: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f"missing-{exercise.name}-"))
     for file in exercise.files:
         source = where / file
+        if source.is_symlink():  # copied as the link it is: the grader refuses it, never reads
+            (tmp / file).symlink_to(source.readlink())  # through it (a solution elsewhere)
+            continue
         text = source.read_text(encoding="utf-8") if source.is_file() else \
             exercise.pristine_stub(file)
         (tmp / file).write_text(text, encoding="utf-8")

@@ -453,3 +453,24 @@ def test_a_submission_linked_to_a_solution_is_not_followed(tmp_path: Path, linke
     assert results["score"] == 0, [(t["name"], t["status"]) for t in results["tests"]]
     if linked != "a file beside it":
         assert "symlink" in out.read_text(encoding="utf-8")
+
+
+def test_a_partial_submission_keeps_a_link_a_link(tmp_path: Path) -> None:
+    """A submission missing one of an exercise's files is graded with the stub in its place;
+    a file of it that is a symlink (to a solution elsewhere on the grader's disk) is carried
+    over as the link, which the grader then refuses, never as the text it points at."""
+    from types import SimpleNamespace
+
+    from sandbox.commands.exercises import _missing_submission
+
+    secret = tmp_path / "elsewhere" / "token_bucket.py"
+    secret.parent.mkdir()
+    secret.write_text("# the reference solution\n")
+    where = tmp_path / "submission"
+    where.mkdir()
+    (where / "token_bucket.py").symlink_to(secret)
+    exercise = SimpleNamespace(name="two-files", files=["token_bucket.py", "helpers.py"],
+                               pristine_stub=lambda file: f"# stub of {file}\n")
+    made = _missing_submission(exercise, where)  # type: ignore[arg-type]
+    assert (made / "token_bucket.py").is_symlink()
+    assert (made / "helpers.py").read_text() == "# stub of helpers.py\n"
