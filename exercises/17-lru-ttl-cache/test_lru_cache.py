@@ -10,6 +10,31 @@ import pytest
 from sandbox.grading.harness import make_sandbox, scenario
 
 
+def walk(cache: Any) -> list[str]:
+    """The keys on the cache's own linked list, read by following `next` from `cache.head`
+    to the tail sentinel (the one node whose `next` is None); and, following `prev` back from
+    `cache.tail`, the same keys in reverse. Not keys_newest_first(): the list itself."""
+    limit = len(cache) + 2  # a loop in the links must not run forever
+    forward: list[str] = []
+    node = cache.head.next
+    while node is not None and node.next is not None and len(forward) <= limit:
+        forward.append(node.key)
+        node = node.next
+    assert node is not None and len(forward) <= limit, (
+        "following next from cache.head must reach cache.tail (the node whose next is None) "
+        f"after the entries; it went {forward[:8]} and then "
+        + ("ran off the end of the list" if node is None else "kept going (a loop?)"))
+    backward: list[str] = []
+    node = cache.tail.prev
+    while node is not None and node.prev is not None and len(backward) <= limit:
+        backward.append(node.key)
+        node = node.prev
+    assert backward[::-1] == forward, (
+        f"the prev links disagree with the next links: from the head the keys are {forward}, "
+        f"from the tail back {backward}; every link must be set both ways")
+    return forward
+
+
 @pytest.mark.points(2)
 def test_a_put_value_comes_back(student: ModuleType) -> None:
     """get returns what put stored, and None for a key never put."""
@@ -58,13 +83,13 @@ def test_the_least_recently_used_entry_leaves(student: ModuleType) -> None:
 
 @pytest.mark.points(2)
 def test_the_list_keeps_the_order_of_use(student: ModuleType) -> None:
-    """Walking your links from the head gives the keys most recently used first."""
+    """Walking your linked list from head to tail gives the keys most recently used first."""
     cache = student.LruTtlCache(4, 60.0)
     for key in "abcd":
         cache.put(key, key, 0.0)
     cache.get("b", 1.0)
     cache.put("c", "c2", 2.0)
-    order = cache.keys_newest_first()
+    order = walk(cache)
     assert order == ["c", "b", "d", "a"], (
         f"after putting a, b, c, d, reading b and putting c again, the list from the head "
         f"should be ['c', 'b', 'd', 'a']; it is {order}")
@@ -79,8 +104,8 @@ def test_delete_forgets_a_key(student: ModuleType) -> None:
     assert cache.delete("a") is True, "delete('a') on a held key must return True"
     assert cache.get("a", 1.0) is None, "a deleted key must be gone"
     assert cache.delete("zzz") is False, "deleting a key that is not held returns False"
-    assert cache.keys_newest_first() == ["b"], (
-        f"the deleted node must leave the list too; the list is {cache.keys_newest_first()}")
+    order = walk(cache)
+    assert order == ["b"], f"the deleted node must leave the linked list too; it holds {order}"
 
 
 def hits_and_misses(student: ModuleType | None, switches: dict[str, Any],

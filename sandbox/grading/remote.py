@@ -30,10 +30,10 @@ import sqlite3
 import subprocess
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sandbox.grading.forbid import ForbiddenImport
+from sandbox.grading.forbid import ForbiddenImport, matches
 from sandbox.grading.launch import StartedWorker, start_worker
 from sandbox.grading.wire import (
     OPS,
@@ -132,9 +132,10 @@ class _Encoder(pickle.Pickler):
     """Pickles our messages for the worker: plain values and exceptions by value, every
     other object as a reference (`Exposure.check_object` first)."""
 
-    def __init__(self, file: io.BytesIO, peer: Peer) -> None:
+    def __init__(self, file: io.BytesIO, peer: Peer, forbidden: Collection[str] = ()) -> None:
         super().__init__(file, protocol=5)
         self.peer = peer
+        self.forbidden = tuple(forbidden)  # modules the worker refuses: their objects stay here
 
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)
@@ -142,12 +143,20 @@ class _Encoder(pickle.Pickler):
             return None
         if kind is RemoteObject:
             return ("w", obj._ref.id)
-        if _by_value(obj) or any(obj is r for r in _REBUILDERS):
+        if any(obj is r for r in _REBUILDERS):
             return None
-        if isinstance(obj, type) and str(obj.__module__).startswith(("builtins", "sandbox.")):
-            return None  # a class the worker imports for itself: it holds nothing of ours
+        # A class the worker imports for itself (or a sandbox dataclass, rebuilt from its class)
+        # travels by value, unless the worker may not import that module: then by reference.
+        own_class = isinstance(obj, type) and str(obj.__module__).startswith(
+            ("builtins", "sandbox."))
+        if (own_class or _by_value(obj)) and not self._refused(obj):
+            return None
         Exposure.check_object(obj)
         return ("t", self.peer.table.add(obj), {"methods": _methods(obj)})
+
+    def _refused(self, obj: Any) -> bool:
+        module = str(getattr(obj if isinstance(obj, type) else type(obj), "__module__", ""))
+        return any(matches(module, name) for name in self.forbidden)
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, BaseException):  # rebuilt by the worker without calling __init__
@@ -317,7 +326,7 @@ class StudentWorker:
 
     def _encode(self, peer: Peer, message: Any) -> bytes:
         buffer = io.BytesIO()
-        _Encoder(buffer, peer).dump(message)
+        _Encoder(buffer, peer, self.forbidden).dump(message)
         return buffer.getvalue()
 
     def _decode(self, peer: Peer, data: bytes) -> Any:

@@ -51,6 +51,69 @@ def test_a_fifo_cache_loses_the_lru_points() -> None:
     loses(tests.test_the_shop_runs_on_your_cache, fifo)
 
 
+# 17 without the linked list: an OrderedDict does the ordering, and keys_newest_first() is
+# rewritten to read it. It once scored 22/22.
+BY_AN_ORDERED_DICT = '''
+from collections import OrderedDict
+
+
+class Node:
+    def __init__(self, key, value, expires_at):
+        self.key, self.value, self.expires_at = key, value, expires_at
+        self.prev = self.next = None
+
+
+class LruTtlCache:
+    def __init__(self, max_entries, ttl_s):
+        self.max_entries, self.ttl_s = max_entries, ttl_s
+        self.od = OrderedDict()  # key -> (value, expires_at), most recent last
+        self.head, self.tail = Node("<head>", None, 0.0), Node("<tail>", None, 0.0)
+        self.head.next, self.tail.prev = self.tail, self.head
+
+    def __len__(self):
+        return len(self.od)
+
+    def keys_newest_first(self):
+        return list(reversed(self.od))
+
+    def get(self, key, now_s):
+        held = self.od.get(key)
+        if held is None or now_s >= held[1]:
+            return None
+        self.od.move_to_end(key)
+        return held[0]
+
+    def put(self, key, value, now_s):
+        self.od[key] = (value, now_s + self.ttl_s)
+        self.od.move_to_end(key)
+        while len(self.od) > max(1, self.max_entries):
+            self.od.popitem(last=False)
+
+    def delete(self, key):
+        return self.od.pop(key, None) is not None
+'''
+
+
+def test_an_ordered_dict_loses_the_linked_list_points(tmp_path: Path) -> None:
+    """17: an OrderedDict in place of the linked list answers every get right, but the tests
+    walk the list from head and tail themselves: it loses those points (2 + 1 + hidden 3)."""
+    (tmp_path / "od_cache.py").write_text(BY_AN_ORDERED_DICT, encoding="utf-8")
+    cheat = load(tmp_path / "od_cache.py", "cheat_od_17")
+    tests = graded("17-lru-ttl-cache", "test_lru_cache.py")
+    hidden = load(EXERCISES / "17-lru-ttl-cache" / "hidden" / "test_lru_cache_hidden.py",
+                  "cheat_hidden_17")
+    for right in (tests.test_a_put_value_comes_back, tests.test_an_entry_expires_after_its_ttl,
+                  tests.test_the_least_recently_used_entry_leaves,
+                  hidden.test_putting_a_held_key_again_replaces_it):
+        right(cheat)  # a working cache: only the list tells it apart
+    loses(tests.test_the_list_keeps_the_order_of_use, cheat)
+    loses(tests.test_delete_forgets_a_key, cheat)
+    loses(hidden.test_a_long_random_run_matches_a_model, cheat)
+    reference = solution("17-lru-ttl-cache", "lru_cache.py")
+    tests.test_the_list_keeps_the_order_of_use(reference)
+    tests.test_delete_forgets_a_key(reference)
+    hidden.test_a_long_random_run_matches_a_model(reference)
+
 def test_retrying_writes_and_ignoring_the_budget_lose_the_storm_points() -> None:
     """18: a retrier that retries everything, budget or not."""
     greedy = solution("18-retry-with-jitter", "retry.py")

@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 EXPORTER = REPO / "exercises" / "23-prometheus-exporter"
 JWT = REPO / "exercises" / "06-verify-jwt"
+BUCKET = REPO / "exercises" / "07-token-bucket"
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +154,28 @@ def verify_token(token: str, key: bytes, now_s: float, *, issuer: str,
 '''
 
 
+# Exercise 7 by the sandbox's own limiter, pointed at the student's Redis client.
+BY_THE_SANDBOX_LIMITER = r'''"""A dishonest token bucket: the gateway's own limiter decides."""
+from sandbox.mechanisms.ratelimit import TokenBucketLimiter
+from sandbox.mechanisms.redis_store import RedisStore
+from sandbox.settings import RateLimitSettings
+
+
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        store = RedisStore()
+        store.client, store.prefix = redis, ""
+        self.capacity = limit + burst
+        self.inner = TokenBucketLimiter(store, RateLimitSettings(
+            algorithm="token_bucket", limit=limit, window_s=window_s, burst=burst))
+
+    def take(self, client, now_ms):
+        decision = self.inner.check(client, now_ms)
+        tokens, _ = self.inner.peek(client, now_ms)
+        return decision.allowed, tokens
+'''
+
+
 def grade(tmp_path: Path, exercise: Path, file: str, code: str,
           forbid: bool = True) -> tuple[dict[str, object], str]:
     """The submission graded; its results and what `grade` printed."""
@@ -220,3 +243,19 @@ def test_check_tells_the_student_which_module_and_why(tmp_path: Path) -> None:
     assert "a module this exercise forbids: prometheus_client is not allowed in this " \
            "exercise: it writes the Prometheus text format for you" in done.stdout
     assert "at exporter.py:5" in done.stdout  # the student's own line
+
+
+def test_a_token_bucket_borrowed_from_the_gateway_scores_nothing(tmp_path: Path) -> None:
+    """Exercise 7 wrapping sandbox.mechanisms.ratelimit: full marks while nothing was
+    forbidden, nothing now, and the student is told which module and why."""
+    before, _ = grade(tmp_path / "before", BUCKET, "token_bucket.py", BY_THE_SANDBOX_LIMITER,
+                      forbid=False)
+    assert before["score"] == 22, "the cheat should pass when nothing is forbidden"
+    after, printed = grade(tmp_path / "after", BUCKET, "token_bucket.py", BY_THE_SANDBOX_LIMITER)
+    assert after["score"] == 0
+    tests = after["tests"]
+    assert isinstance(tests, list) and all(t["status"] == "failed" for t in tests)
+    assert any("sandbox.mechanisms.ratelimit is not allowed in this exercise: its "
+               "TokenBucketLimiter is the sandbox's own token bucket" in t["output"]
+               for t in tests if t["visibility"] == "visible")
+    assert "a module this exercise forbids" in printed

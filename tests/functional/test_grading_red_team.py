@@ -222,17 +222,37 @@ def fingerprint(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
+# Attacks that walk the garbage collector. Exercise 7 forbids imports (the sandbox's own
+# limiter), and where an exercise forbids any, the worker refuses gc.get_objects outright
+# (forbid.py): they would fail at their first line. So they are graded on the exercise with
+# nothing forbidden, where the walk runs and only the two processes stand in the way, and
+# again on the exercise as shipped (test_a_gc_walk_is_refused_where_imports_are_forbidden).
+GC_WALKS = ("patched-reporter", "pytest-hook")
+
+
+def without_forbidden_imports(manifest: Path) -> None:
+    text = manifest.read_text(encoding="utf-8")
+    assert "[forbidden_imports]" in text, "exercise 7 no longer forbids any import"
+    manifest.write_text(text[:text.index("[forbidden_imports]")], encoding="utf-8")
+
+
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_an_attack_scores_nothing_and_changes_nothing(tmp_path: Path, attack: str) -> None:
+    """Each attack on exercise 7 scores 0 and leaves the course as it was; a gc walk is graded
+    with nothing forbidden (GC_WALKS), so that it runs and the two processes defeat it."""
     course = make_course(tmp_path)
     # Some attacks stall until the time limit: a short one keeps the suite quick.
     manifest = course / EXAMPLE.name / "exercise.toml"
+    if attack in GC_WALKS:
+        without_forbidden_imports(manifest)
     given = manifest.read_text()
     manifest.write_text(given.replace("time_limit_s = 10", "time_limit_s = 4"))
     before = fingerprint(course)
     results, _ = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
     assert results["score"] == 0, (attack, [(t["name"], t["status"]) for t in results["tests"]])
     assert len(results["tests"]) == 8 and all(t["status"] == "failed" for t in results["tests"])
+    if attack in GC_WALKS:  # the walk ran: nothing refused it
+        assert not any("is not allowed in" in t["output"] for t in results["tests"])
     assert fingerprint(course) == before, "the course folder changed"
     # The next student, graded on the same machine with a correct solution: full marks (with
     # the exercise's own time limit: a busy machine must not fail a correct solution).
@@ -240,6 +260,19 @@ def test_an_attack_scores_nothing_and_changes_nothing(tmp_path: Path, attack: st
     after, _ = grade(course, submit(tmp_path, SOLUTION, "next"), tmp_path / "next.json")
     assert after["score"] == FULL_MARKS
 
+
+@pytest.mark.parametrize("attack", GC_WALKS)
+def test_a_gc_walk_is_refused_where_imports_are_forbidden(tmp_path: Path, attack: str) -> None:
+    """The same gc walks on exercise 7 as shipped (it forbids imports): still 0, every test
+    failed, and now because gc.get_objects is refused before the walk begins."""
+    course = make_course(tmp_path)
+    results, _ = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
+    assert results["score"] == 0, (attack, [(t["name"], t["status"]) for t in results["tests"]])
+    tests = results["tests"]
+    assert isinstance(tests, list) and len(tests) == 8
+    assert all(t["status"] == "failed" for t in tests)
+    assert all("gc.get_objects is not allowed in an exercise that forbids imports"
+               in t["output"] for t in tests if t["visibility"] == "visible")
 
 def test_rewriting_the_tests_cannot_pass_the_next_student(tmp_path: Path) -> None:
     """Student code that knows where the course is rewrites every test to return at once."""

@@ -146,6 +146,24 @@ def test_what_could_reach_the_hook_is_refused(student: Any, attack: str) -> None
         getattr(student, attack)()
 
 
+def test_a_sandbox_dataclass_of_a_forbidden_module_is_lent_not_copied() -> None:
+    """The sandbox's own dataclasses travel to the worker by value, rebuilt from their class:
+    one from a forbidden module (exercise 12 gets deploy.InstanceStatus) would make the worker
+    import it, and die. It goes by reference instead, and reads the same."""
+    from sandbox.network.deploy import InstanceStatus
+
+    alone = StudentWorker(hide=[], forbidden={"sandbox.network.deploy": "the answer"})
+    try:
+        student = alone.load("reader", {"reader.py": (
+            "import sys\n"
+            "def read(instance):\n"
+            "    return (instance.name, instance.draining, instance.ping_database(),\n"
+            "            'sandbox.network.deploy' in sys.modules)\n")}, "reader.py")
+        status = InstanceStatus("app-1", 0.0, 10.0, False, lambda: True)
+        assert student.read(status) == ("app-1", False, True, False)
+    finally:
+        alone.stop()
+
 def test_removing_the_finder_gains_nothing() -> None:
     alone = StudentWorker(hide=[], forbidden=FORBIDDEN)  # this attack changes its worker
     try:
