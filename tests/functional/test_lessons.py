@@ -132,6 +132,29 @@ def test_challenge_and_claim_need_targets() -> None:
     assert "metric must be a dotted path" in check_lesson_text(bad_metric, "x.md")[0].message
 
 
+ASKS_FIRST = _broken('set = { "cache.strategy" = "cache_aside" }\nrun = { scenario = "steady", '
+                     'requests = 100 }',
+                     'request = { method = "DELETE", path = "/products/1" }'
+                     ).replace('kind = "choice"', 'kind = "predict"') + "\nIt is a 405.\n"
+
+
+def test_a_predict_on_a_request_step_needs_no_run_and_stands_before_its_answer() -> None:
+    (step,) = parse_lesson(ASKS_FIRST, "asks.md").steps
+    (point,) = step.checkpoints
+    assert point.kind == "predict" and point.run is None and point.metric == ""
+    assert step.text[:point.at].strip() == "Text."
+    assert step.text[point.at:].strip() == "It is a 405."
+
+    # Without a request there is no response to predict: it needs a run and a metric.
+    fence = ASKS_FIRST.splitlines().index("```checkpoint") + 1
+    no_request = ASKS_FIRST.replace('request = { method = "DELETE", path = "/products/1" }',
+                                    "reset = true")
+    (error,) = check_lesson_text(no_request, "asks.md")
+    assert error.line == fence and "a predict needs run and metric" in error.message
+    half = ASKS_FIRST.replace('kind = "predict"', 'kind = "predict"\nrun = { scenario = "steady" }')
+    assert "metric must be a dotted path" in check_lesson_text(half, "asks.md")[0].message
+
+
 def test_folder_checks_ids_and_prerequisites_and_keeps_good_lessons(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(GOOD)
     (tmp_path / "b.md").write_text(GOOD)  # same id
