@@ -155,6 +155,16 @@ def test_a_predict_on_a_request_step_needs_no_run_and_stands_before_its_answer()
     assert "metric must be a dotted path" in check_lesson_text(half, "asks.md")[0].message
 
 
+def test_the_stale_reads_step_asks_before_it_counts() -> None:
+    """Issue: "over a thousand" stale reads stood above any question about them."""
+    caching = next(lesson for lesson in SHIPPED if lesson.id == "caching")
+    step = next(s for s in caching.steps if s.title == "Stale reads")
+    point = step.checkpoints[0]
+    assert point.kind == "predict" and point.metric == "cache.stale_reads"
+    assert point.run == step.run and len(point.choices) == 3
+    assert "thousand" not in step.text[:point.at] and "thousand" in step.text[point.at:]
+
+
 def test_folder_checks_ids_and_prerequisites_and_keeps_good_lessons(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(GOOD)
     (tmp_path / "b.md").write_text(GOOD)  # same id
