@@ -155,6 +155,49 @@ def test_a_predict_on_a_request_step_needs_no_run_and_stands_before_its_answer()
     assert "metric must be a dotted path" in check_lesson_text(half, "asks.md")[0].message
 
 
+# The steps that ask what their request gets before their text says it.
+ASKED_FIRST = {
+    ("clients-and-requests", "A body the server cannot read"),
+    ("clients-and-requests", "Readable, but wrong"),
+    ("clients-and-requests", "The right path, the wrong verb"),
+    ("api-styles", "Place an order"),
+    ("api-styles", "Retry without a key"),
+    ("api-styles", "Send an idempotency key"),
+    ("api-styles", "Retry with the same key"),
+    ("api-styles", "Same key, different order"),
+}
+
+
+def test_a_request_step_asks_for_its_status_before_its_text_names_it() -> None:
+    """Issue: lessons 01 and 16 named each response's status in the text above the question,
+    so the learner read the answer before being asked. What shows before answering (the
+    title and the text above the question) must not name the status the request gets."""
+    from sandbox.settings import Settings
+    from sandbox.tui.learning import composed, settings_at
+    from sandbox.tui.lesson_sandbox import LessonSandbox
+
+    found = set()
+    for lesson in SHIPPED:
+        if not any(p.kind == "predict" and p.run is None for s in lesson.steps
+                   for p in s.checkpoints):
+            continue
+        box = LessonSandbox()  # one per lesson, as in the app: an order stays for the retry
+        try:
+            for index, step in enumerate(lesson.steps):
+                if step.request is None:
+                    continue
+                outcome = box.send(composed(step), settings_at(lesson, index, Settings()))
+                asks = [p for p in step.checkpoints if p.kind == "predict" and p.run is None]
+                if not asks:
+                    continue
+                found.add((lesson.id, step.title))
+                shown = step.title + step.text[:asks[0].at]
+                assert str(outcome.status) not in shown, (lesson.id, step.title)
+        finally:
+            box.close()
+    assert found == ASKED_FIRST
+
+
 def test_the_stale_reads_step_asks_before_it_counts() -> None:
     """Issue: "over a thousand" stale reads stood above any question about them."""
     caching = next(lesson for lesson in SHIPPED if lesson.id == "caching")
