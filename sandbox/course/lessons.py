@@ -107,11 +107,17 @@ class Choice:
 @dataclass
 class Checkpoint:
     """A question (kind "choice"), a prediction to check by running (kind "predict"), or a
-    goal to reach in the live sandbox (kind "challenge")."""
+    goal to reach in the live sandbox (kind "challenge").
+
+    A predict without a run stands on a step that sends a request: the learner predicts
+    what comes back, and the response is shown once they have."""
 
     kind: str
     question: str
     line: int
+    # Where in its step's text the checkpoint stands. The prose after a question explains
+    # its answer, so the lesson player shows that prose once the question is answered.
+    at: int = 0
     choices: list[Choice] = field(default_factory=list)
     run: Run | None = None
     metric: str = ""
@@ -147,9 +153,6 @@ class Step:
     highlight: list[str] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
-    # Where in `text` the first predict checkpoint stands: the prose after it explains the
-    # answer, so the lesson player shows it only once the learner has predicted.
-    answer_at: int | None = None
 
 
 @dataclass
@@ -250,8 +253,7 @@ def _parse(text: str, path: str, errors: list[LessonError]) -> Lesson | None:
                     _apply_actions(current, data, path, start)
                 elif kind == "checkpoint":
                     current.checkpoints.append(_checkpoint(data, path, start))
-                    if current.checkpoints[-1].kind == "predict" and current.answer_at is None:
-                        current.answer_at = len(current.text)
+                    current.checkpoints[-1].at = len(current.text)
                 else:
                     current.claims.append(_claim(data, path, start))
             except LessonError as exc:
@@ -265,6 +267,14 @@ def _parse(text: str, path: str, errors: list[LessonError]) -> Lesson | None:
     if not steps:
         errors.append(LessonError(path, len(lines), "a lesson needs at least one step: a line "
                                                     "starting with '## ' and a title"))
+    for step in steps:
+        for point in step.checkpoints:
+            if point.kind == "predict" and point.run is None and step.request is None:
+                errors.append(LessonError(path, point.line, "a predict needs run and metric: "
+                                          'run = { scenario = "steady", requests = 2000 }, '
+                                          'metric = "db.queries" (only on a step that sends '
+                                          "a request may it have neither: the response is "
+                                          "its answer)", "run"))
     if errors:
         return None
     return Lesson(
@@ -433,7 +443,8 @@ def _checkpoint(data: dict[str, Any], path: str, line: int) -> Checkpoint:
         if sum(c.correct for c in point.choices) != 1:
             raise LessonError(path, line, "exactly one choice must have correct = true",
                               "choices")
-    if kind in ("predict", "challenge"):
+    # A predict with neither asks about its step's request (checked once the step is read).
+    if kind == "challenge" or (kind == "predict" and ("run" in data or "metric" in data)):
         point.run = _run(data.get("run"), path, line)
         point.metric = _metric(data.get("metric"), path, line)
     if kind == "challenge":

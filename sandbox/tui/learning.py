@@ -52,6 +52,25 @@ def composed(step: Step) -> ComposedRequest:
                            user=request.user or "")
 
 
+def waiting_question(step: Step, answered: set[int]) -> Checkpoint | None:
+    """The first question of `step` not answered yet that has prose after it, or None.
+
+    That prose explains the answer, so the player shows the text only up to this question
+    until the learner has answered it: asked first, told after."""
+    for i, point in enumerate(step.checkpoints):
+        if point.kind != "challenge" and i not in answered and step.text[point.at:].strip():
+            return point
+    return None
+
+
+def response_waits(step: Step, answered: set[int]) -> bool:
+    """Whether the step's response is kept back: a predict without a run asks what the
+    step's request will get, and is not answered yet."""
+    return step.request is not None and any(
+        p.kind == "predict" and p.run is None and i not in answered
+        for i, p in enumerate(step.checkpoints))
+
+
 def step_metrics(step: Step) -> list[str]:
     """The metrics the step's checkpoints and claims name, each once, in order."""
     names: list[str] = []

@@ -132,6 +132,86 @@ def test_challenge_and_claim_need_targets() -> None:
     assert "metric must be a dotted path" in check_lesson_text(bad_metric, "x.md")[0].message
 
 
+ASKS_FIRST = _broken('set = { "cache.strategy" = "cache_aside" }\nrun = { scenario = "steady", '
+                     'requests = 100 }',
+                     'request = { method = "DELETE", path = "/products/1" }'
+                     ).replace('kind = "choice"', 'kind = "predict"') + "\nIt is a 405.\n"
+
+
+def test_a_predict_on_a_request_step_needs_no_run_and_stands_before_its_answer() -> None:
+    (step,) = parse_lesson(ASKS_FIRST, "asks.md").steps
+    (point,) = step.checkpoints
+    assert point.kind == "predict" and point.run is None and point.metric == ""
+    assert step.text[:point.at].strip() == "Text."
+    assert step.text[point.at:].strip() == "It is a 405."
+
+    # Without a request there is no response to predict: it needs a run and a metric.
+    fence = ASKS_FIRST.splitlines().index("```checkpoint") + 1
+    no_request = ASKS_FIRST.replace('request = { method = "DELETE", path = "/products/1" }',
+                                    "reset = true")
+    (error,) = check_lesson_text(no_request, "asks.md")
+    assert error.line == fence and "a predict needs run and metric" in error.message
+    half = ASKS_FIRST.replace('kind = "predict"', 'kind = "predict"\nrun = { scenario = "steady" }')
+    assert "metric must be a dotted path" in check_lesson_text(half, "asks.md")[0].message
+
+
+# The steps that ask what their request gets before their text says it.
+ASKED_FIRST = {
+    ("clients-and-requests", "A body the server cannot read"),
+    ("clients-and-requests", "Readable, but wrong"),
+    ("clients-and-requests", "The right path, the wrong verb"),
+    ("api-styles", "Place an order"),
+    ("api-styles", "Retry without a key"),
+    ("api-styles", "Send an idempotency key"),
+    ("api-styles", "Retry with the same key"),
+    ("api-styles", "Same key, different order"),
+    ("security", "401 or 403"),
+    ("security", "Taking the caller's word for it"),
+    ("security", "Input is data, never code"),
+    ("logging-and-monitoring", "Alive, or ready?"),
+    ("scalability", "Read your own writes"),
+}
+
+
+def test_a_request_step_asks_for_its_status_before_its_text_names_it() -> None:
+    """Issue: lessons 01 and 16 (and 06, 11, 13) named each response's status in the text
+    above the question, so the learner read the answer before being asked. The text shown
+    before answering must not name the status the request gets."""
+    from sandbox.settings import Settings
+    from sandbox.tui.learning import composed, settings_at
+    from sandbox.tui.lesson_sandbox import LessonSandbox
+
+    found = set()
+    for lesson in SHIPPED:
+        if not any(p.kind == "predict" and p.run is None for s in lesson.steps
+                   for p in s.checkpoints):
+            continue
+        box = LessonSandbox()  # one per lesson, as in the app: an order stays for the retry
+        try:
+            for index, step in enumerate(lesson.steps):
+                if step.request is None:
+                    continue
+                outcome = box.send(composed(step), settings_at(lesson, index, Settings()))
+                asks = [p for p in step.checkpoints if p.kind == "predict" and p.run is None]
+                if not asks:
+                    continue
+                found.add((lesson.id, step.title))
+                assert str(outcome.status) not in step.text[:asks[0].at], (lesson.id, step.title)
+        finally:
+            box.close()
+    assert found == ASKED_FIRST
+
+
+def test_the_stale_reads_step_asks_before_it_counts() -> None:
+    """Issue: "over a thousand" stale reads stood above any question about them."""
+    caching = next(lesson for lesson in SHIPPED if lesson.id == "caching")
+    step = next(s for s in caching.steps if s.title == "Stale reads")
+    point = step.checkpoints[0]
+    assert point.kind == "predict" and point.metric == "cache.stale_reads"
+    assert point.run == step.run and len(point.choices) == 3
+    assert "thousand" not in step.text[:point.at] and "thousand" in step.text[point.at:]
+
+
 def test_folder_checks_ids_and_prerequisites_and_keeps_good_lessons(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(GOOD)
     (tmp_path / "b.md").write_text(GOOD)  # same id

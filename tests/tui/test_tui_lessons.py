@@ -505,6 +505,84 @@ async def test_a_prediction_is_asked_before_the_text_that_answers_it(tiny: Path)
         assert not app.errors()
 
 
+ASKED = SMALL_LESSON.replace('''## Read me
+
+Nothing happens here.
+
+```checkpoint
+kind = "choice"''', '''## Read me
+
+Delete a product.
+
+```sandbox
+request = { method = "DELETE", path = "/products/1" }
+```
+
+```checkpoint
+kind = "predict"
+question = "Which status comes back?"
+choices = [
+  { text = "405", correct = true, explain = "The path does not take DELETE." },
+  { text = "404", explain = "The product is there." },
+]
+```
+
+A 405, with an Allow header.
+
+```checkpoint
+kind = "choice"''').replace('''The cache now answers.
+''', '''```checkpoint
+kind = "choice"
+question = "Where did the reads end?"
+choices = [
+  { text = "In the cache", correct = true, explain = "Hits." },
+  { text = "In the database", explain = "Only misses." },
+]
+```
+
+The cache now answers.
+''')
+
+
+async def test_a_request_step_keeps_its_response_and_its_answer_until_the_prediction(
+        tiny: Path) -> None:
+    """Issue: a request step showed its status, in the text and in the response beside the
+    question, before the learner was asked what it would be."""
+    (tiny / "tiny.md").write_text(ASKED, encoding="utf-8")
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        assert "predict, then see" in plain(app, ".checkpoint-question")
+        await wait_until(pilot, lambda: screen._held is not None)  # sent, and kept back
+        source = screen.query_one("#step-markdown", Markdown).source
+        assert "Delete a product." in source and "Predict below first" in source
+        assert "Allow header" not in source
+        assert "Predict first" in plain(app, "#lesson-response")
+        assert "405" not in plain(app, "#lesson-response")
+        assert screen.query_one(WaterfallView).trace is None
+
+        screen.pick(0, 1)  # a wrong guess is still a commitment: both are shown
+        await pilot.pause()
+        assert "405 DELETE /products/1" in plain(app, "#lesson-response")
+        assert screen.query_one(WaterfallView).trace is not None
+        assert "not quite" in plain(app, ".checkpoint-result")
+        source = screen.query_one("#step-markdown", Markdown).source
+        assert "Allow header" in source and "Predict below" not in source
+
+        await pilot.press("right")  # a question before the text that answers it: the same
+        assert screen.index == 1
+        source = screen.query_one("#step-markdown", Markdown).source
+        assert "Answer below first" in source and "cache now answers" not in source
+        screen.pick(0, 0)
+        await pilot.pause()
+        assert "cache now answers" in screen.query_one("#step-markdown", Markdown).source
+
+        await pilot.press("left")  # answered before: the response and the text at once
+        await wait_until(pilot, lambda: "405 DELETE" in plain(app, "#lesson-response"))
+        assert "Allow header" in screen.query_one("#step-markdown", Markdown).source
+        assert not app.errors()
+
+
 async def test_a_letter_answers_a_question_at_once(tiny: Path) -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:

@@ -283,3 +283,28 @@ def test_a_scenarios_own_sections_show_only_when_its_runs_have_them(run: RunReco
                           "refused_429": 0, "failed_5xx": 0, "db_time_ms": 36.0, "db_share": 0.9}}
     text = shown({**run.metrics, "clients": classes})
     assert "abuser 429/5xx" in text and "others p95" in text
+
+
+def test_the_text_waits_for_the_first_unanswered_question_that_has_an_answer_after_it() -> None:
+    from sandbox.course.lessons import parse_lesson
+    from sandbox.tui.learning import response_waits, waiting_question
+
+    def question(kind: str, extra: str = "") -> str:
+        return (f'```checkpoint\nkind = "{kind}"\nquestion = "{kind}?"\n{extra}choices = [\n'
+                '  { text = "a", correct = true, explain = "." },\n'
+                '  { text = "b", explain = "." },\n]\n```\n')
+
+    goal = ('```checkpoint\nkind = "challenge"\nquestion = "Goal."\nrun = { scenario = '
+            '"steady" }\nmetric = "db.queries"\nbelow = 1\n```\n')
+    text = ('+++\nid = "wait"\ntitle = "W"\ntopic = 1\norder = 1\n+++\n\n## Ask\n\nBefore.\n\n'
+            '```sandbox\nrequest = { method = "GET", path = "/products/1" }\n```\n\n'
+            + question("predict") + "\nFirst answer.\n\n" + question("choice")
+            + "\nSecond answer.\n\n" + goal + "\nAfter the goal.\n\n" + question("choice"))
+    (step,) = parse_lesson(text, "w.md").steps
+    first, second, challenge, last = step.checkpoints
+    assert waiting_question(step, set()) is first and response_waits(step, set())
+    assert waiting_question(step, {0}) is second and not response_waits(step, {0})
+    # a challenge holds nothing back, nor does a question with no prose after it
+    assert waiting_question(step, {0, 1}) is None and waiting_question(step, {0, 1, 3}) is None
+    assert step.text[:second.at].rstrip().endswith("First answer.")
+    assert challenge.kind == "challenge" and last.at == len(step.text)

@@ -35,11 +35,13 @@ from sandbox.tui.learning import (
     judge,
     measured,
     metric_rows,
+    response_waits,
     resume_at,
     settings_at,
     step_actions,
     step_complete,
     step_metrics,
+    waiting_question,
 )
 from sandbox.tui.lesson_sandbox import LessonSandbox
 from sandbox.tui.screens import SCREENS_CSS
@@ -52,6 +54,7 @@ from sandbox.tui.widgets.timeline_chart import TimelineChart
 from sandbox.tui.widgets.waterfall import WaterfallView
 
 BODY_CHARS = 600  # of a response body shown in a lesson
+WAIT_FOR_PREDICTION = "Predict first: the response shows when you pick an answer."
 RUN_TITLES = {"step": "the step's run", "predict": "your prediction, measured",
               "challenge": "your switches, measured"}
 
@@ -110,8 +113,11 @@ class LessonScreen(Screen[None]):
         self._purpose: tuple[str, int, Settings] = ("step", -1, Settings())
         self._cache: dict[tuple[str, int | None, int, Settings], dict[str, Any]] = {}
         self._before_title = ""  # which step the shown run is compared with
-        # Predictions made on this screen (also saved, unless progress cannot be written).
-        self._predicted_now: dict[tuple[int, int], bool] = {}
+        # Questions answered on this screen, as (step, checkpoint): also saved, unless
+        # progress cannot be written, and the step's explanation must follow either way.
+        self._answered_now: set[tuple[int, int]] = set()
+        # The step's response, while a prediction of it is still to be made.
+        self._held: Outcome | None = None
         # The switches this step runs with (the defaults plus the step's own `set`). The
         # playground's are the learner's: a lesson reads them only for a challenge, and
         # changes them only when asked to (`o`, open this step in the playground).
@@ -210,6 +216,7 @@ class LessonScreen(Screen[None]):
         step = self.step
         self._record("moved_to", self.lesson.id, index)
         self._job += 1  # whatever the last step started no longer shows
+        self._held = None
         self.workers.cancel_group(self, "lesson-run")
         self.workers.cancel_group(self, "lesson-request")
         self._set_running(False)
@@ -239,18 +246,22 @@ class LessonScreen(Screen[None]):
         flow.point_at(step.highlight)
         self.refresh_bindings()
 
+    def _answered(self) -> set[int]:
+        """The checkpoints of this step the learner has answered, now or on an earlier visit."""
+        progress = self.store.lesson(self.lesson.id) if self.store else LessonProgress()
+        return ({i for (s, i) in progress.answers if s == self.index}
+                | {i for (s, i) in self._answered_now if s == self.index})
+
     def _show_text(self) -> None:
-        """The step's prose; before a prediction is made, only the part above the question
-        (the rest explains the answer: asked first, told after)."""
+        """The step's prose; while a question is unanswered, only the part above it (the rest
+        explains the answer: asked first, told after)."""
         step, index = self.step, self.index
         text = step.text
-        progress = self.store.lesson(self.lesson.id) if self.store else LessonProgress()
-        predicts = [i for i, p in enumerate(step.checkpoints) if p.kind == "predict"]
-        asked = [i for i in predicts if (index, i) not in progress.answers
-                 and not self._predicted_now.get((index, i))]
-        if step.answer_at is not None and asked:
-            text = text[:step.answer_at].rstrip() + (
-                "\n\n*Predict below first: the explanation follows your answer.*")
+        waiting = waiting_question(step, self._answered())
+        if waiting is not None:
+            verb = "Predict" if waiting.kind == "predict" else "Answer"
+            text = text[:waiting.at].rstrip() + (
+                f"\n\n*{verb} below first: the explanation follows your answer.*")
         text = text.strip()
         if index == 0 and self.lesson.intro:
             text = self.lesson.intro + "\n\n" + text
@@ -299,8 +310,12 @@ class LessonScreen(Screen[None]):
         elif step.run is not None:
             self.start_run(step.run, ("step", -1, settings))
         if step.request is not None:
+            # Sent at once, so the lesson's sandbox changes as the text says, even if the
+            # learner moves on without predicting; shown once the prediction is made.
             self._job += 1
-            self.query_one("#lesson-response", Static).update(Text("sending…", style="dim"))
+            self.query_one("#lesson-response", Static).update(
+                Text(WAIT_FOR_PREDICTION if response_waits(step, self._answered()) else "sending…",
+                     style="dim"))
             self._send(self._job, composed(step), settings)
 
     # -- runs ---------------------------------------------------------------------------------
@@ -431,15 +446,16 @@ class LessonScreen(Screen[None]):
         picked = point.choices[choice]
         view.picked = choice
         self._record("answered", self.lesson.id, self.index, index, picked.text, picked.correct)
-        if point.kind == "choice":
+        self._answered_now.add((self.index, index))
+        self._show_text()  # the explanation, now that the learner has committed
+        if point.kind == "choice" or point.run is None:
             mark = ("✓ right: ", "bold green") if picked.correct else ("✗ not quite: ", "bold yellow")
             view.result(Text.assemble(mark, picked.explain))
+            if self._held is not None and not response_waits(self.step, self._answered()):
+                self._show_response(self._held)
             return
         view.result(Text.assemble(("you predicted: ", "bold"), picked.text, "\n",
                                   ("measuring…", "dim")))
-        self._predicted_now[(self.index, index)] = True
-        self._show_text()  # the explanation, now that the learner has committed
-        assert point.run is not None
         self.start_run(point.run, ("predict", index, self.step_settings))
 
     def _predicted(self, index: int, metrics: dict[str, Any]) -> None:
@@ -490,7 +506,15 @@ class LessonScreen(Screen[None]):
     def _response(self, event: RequestDone) -> None:
         if event.job != self._job:
             return
-        outcome = event.outcome
+        if response_waits(self.step, self._answered()):
+            self._held = event.outcome
+            self.query_one("#lesson-response", Static).update(Text(WAIT_FOR_PREDICTION,
+                                                                   style="dim"))
+            return
+        self._show_response(event.outcome)
+
+    def _show_response(self, outcome: Outcome) -> None:
+        self._held = None
         self.query_one("#lesson-response", Static).update(response_text(outcome))
         self.query_one(WaterfallView).trace = outcome.trace
 

@@ -44,6 +44,8 @@ class CheckpointView(Vertical):
         point = self.point
         kind = {"choice": "question", "predict": "predict, then measure",
                 "challenge": "challenge"}[point.kind]
+        if point.kind == "predict" and point.run is None:
+            kind = "predict, then see"  # the step's response is its answer
         yield Static(Text.assemble((f"{kind}: ", "bold"), point.question),
                      classes="checkpoint-question")
         if point.kind == "challenge":
