@@ -45,6 +45,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, in their own order, then the rest in theirs: a parallel run
+    ends when its last worker does, and a worker that begins a long test just as the
+    others run out of work leaves their cores idle until it is done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the runs the selected lesson claims need, in a helper, while the rest run."""
     if not session.config.option.collectonly:

@@ -23,9 +23,9 @@ from tui_helpers import copy_exercises
 
 # Skipped only where tmux is missing and nobody asked for it: CI sets SANDBOX_REQUIRE_TMUX, so
 # there a missing tmux fails the test instead of hiding it.
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which("tmux") is None and not os.environ.get("SANDBOX_REQUIRE_TMUX"),
-    reason="tmux is not installed (apt-get install tmux; CI installs it and requires this test)")
+    reason="tmux is not installed (apt-get install tmux; CI installs it and requires this test)")]
 
 PROMPT = "e2e>"  # the shell's prompt, set first thing (bash ignores one from the environment)
 WIDTH, HEIGHT = 80, 24  # the smallest terminal the app supports
