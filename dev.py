@@ -77,6 +77,10 @@ def run_tests(extra: list[str]) -> int:
     lint = [str(_python()), "-m", "ruff", "check", "sandbox", "tests", "exercises", "dev.py"]
     if subprocess.run(lint).returncode != 0:
         return 1
+    # The tests start hundreds of Python processes (the CLI, graders, workers, servers), each
+    # importing the sandbox. Where PYTHONDONTWRITEBYTECODE is set, none of them caches its
+    # bytecode, so each compiled the package again: compiled once here, they all load it.
+    subprocess.run([str(_python()), "-m", "compileall", "-q", "sandbox"], check=False)
     redis_proc, url = start_redis()
     if not url and os.environ.get("SANDBOX_REQUIRE_REDIS"):
         print("redis-server is required here but could not be started.", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,9 +28,32 @@ hypothesis.settings.register_profile(
     "sandbox", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
 hypothesis.settings.load_profile("sandbox")
 
+_CLAIM_FOLDER = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controlling process makes the folder the session's claim runs are shared in."""
+    if not hasattr(config, "workerinput"):
+        from claim_runs import make_shared_folder
+
+        config.stash[_CLAIM_FOLDER] = make_shared_folder()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_CLAIM_FOLDER, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, in their own order, then the rest in theirs: a parallel run
+    ends when its last worker does, and a worker that begins a long test just as the
+    others run out of work leaves their cores idle until it is done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the runs the selected lesson claims need, in a worker, while the rest run."""
+    """Start the runs the selected lesson claims need, in a helper, while the rest run."""
     if not session.config.option.collectonly:
         from claim_runs import RUNS, keys_of
 

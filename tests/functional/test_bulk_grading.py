@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 VALIDATE, BUCKET = "01-validate-request", "07-token-bucket"
 VALIDATE_FILE, BUCKET_FILE = "validate_order.py", "token_bucket.py"
@@ -127,9 +129,9 @@ def fingerprint(folder: Path) -> dict[str, str]:
 # student: (01 points, 07 points, days_late, penalty, words every note must hold)
 EXPECTED: dict[str, tuple[float, float, int, float, list[str]]] = {
     "correct-bundle": (20, 22, 0, 0, []),
-    "correct-top-level": (20, 22, 0, 0, []),
+    "correct-top-level": (20, 0, 0, 0, ["token-bucket: not handed in"]),
     "correct-zip": (0, 22, 0, 0, ["validate-request: not handed in"]),
-    "correct-zip-in-a-folder": (20, 22, 0, 0, []),
+    "correct-zip-in-a-folder": (20, 0, 0, 0, ["token-bucket: not handed in"]),
     "partial-one-exercise": (20, 0, 0, 0, ["token-bucket: not handed in"]),
     "partial-no-refill": (0, 8, 0, 0, []),
     "partial-stub": (20, 0, 0, 0, ["token-bucket:"]),
@@ -149,7 +151,7 @@ EXPECTED: dict[str, tuple[float, float, int, float, list[str]]] = {
     "hostile-not-a-zip": (0, 0, 0, 0, ["not a folder or a zip file"]),
     "hostile-huge-file": (0, 0, 0, 0, ["over 1024 KB"]),
     "'=HYPERLINK(1)": (20, 0, 0, 0, []),
-    "late-1-day": (20, 22, 1, 4.2, ["validate-request: 1 day(s) late, -10%"]),
+    "late-1-day": (20, 0, 1, 2, ["validate-request: 1 day(s) late, -10%"]),
     "late-3-days": (20, 22, 3, 12.6, ["token-bucket: 3 day(s) late, -30%"]),
     "late-partial": (20, 0, 1, 2, []),
     "late-by-file-times": (20, 0, 2, 4, ["submitted_at taken from the files' times"]),
@@ -177,11 +179,14 @@ def make_course(tmp: Path) -> tuple[Path, Path]:
     (course / "course.toml").write_text(COURSE_TOML)  # beside exercises/: found there
     subs = tmp / "submissions"
     subs.mkdir()
+    # Each layout with one exercise or both: a second exercise costs a grading run, and the
+    # layout is found the same way (the bundle and a late student hand in both).
     both = dict(GOOD)
+    validate = {VALIDATE: GOOD[VALIDATE]}
     write_folder(subs / "correct-bundle", both)
-    write_folder(subs / "correct-top-level", both, bundle=False)
+    write_folder(subs / "correct-top-level", validate, bundle=False)
     write_zip(subs / "correct-zip.zip", {BUCKET: GOOD[BUCKET]}, prefix="")
-    write_zip(subs / "correct-zip-in-a-folder.zip", both, prefix="correct/exercises/")
+    write_zip(subs / "correct-zip-in-a-folder.zip", validate, prefix="correct/exercises/")
     write_folder(subs / "partial-one-exercise", {VALIDATE: GOOD[VALIDATE]})
     write_folder(subs / "partial-no-refill", {BUCKET: NO_REFILL})
     stub = (course / "exercises" / BUCKET / BUCKET_FILE).read_text()
@@ -212,7 +217,7 @@ def make_course(tmp: Path) -> tuple[Path, Path]:
     (subs / "hostile-not-a-zip.zip").write_text("this is not a zip\n")
     write_folder(subs / "hostile-huge-file", {BUCKET: "#" * (2 << 20)})
     write_folder(subs / "=HYPERLINK(1)", {VALIDATE: GOOD[VALIDATE]})
-    write_folder(subs / "late-1-day", both)
+    write_folder(subs / "late-1-day", validate)
     write_folder(subs / "late-3-days", both)
     write_folder(subs / "late-partial", {VALIDATE: GOOD[VALIDATE]})
     write_folder(subs / "late-by-file-times", {VALIDATE: GOOD[VALIDATE]})

@@ -103,6 +103,7 @@ def test_settings_lists_every_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert values["db.indexes"].startswith("orders.customer_id")
 
 
+@pytest.mark.slow
 def test_bench_json_rows_have_the_contract(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:

@@ -357,6 +357,7 @@ def served() -> Iterator[tuple[ServedSandbox, str]]:
         sandbox.close()
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_disagreement_with_every_check(
     served: tuple[ServedSandbox, str],
 ) -> None:

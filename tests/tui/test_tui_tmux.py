@@ -23,9 +23,9 @@ from tui_helpers import copy_exercises
 
 # Skipped only where tmux is missing and nobody asked for it: CI sets SANDBOX_REQUIRE_TMUX, so
 # there a missing tmux fails the test instead of hiding it.
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which("tmux") is None and not os.environ.get("SANDBOX_REQUIRE_TMUX"),
-    reason="tmux is not installed (apt-get install tmux; CI installs it and requires this test)")
+    reason="tmux is not installed (apt-get install tmux; CI installs it and requires this test)")]
 
 PROMPT = "e2e>"  # the shell's prompt, set first thing (bash ignores one from the environment)
 WIDTH, HEIGHT = 80, 24  # the smallest terminal the app supports
@@ -113,10 +113,14 @@ def test_sandbox_in_a_real_terminal_runs_a_scenario_opens_an_exercise_and_quits(
     terminal.keys("f")
     terminal.wait_for("last run: steady", "balancer", "app-2", "SQLite")  # compact at 80x24
 
-    # home again, then the exercise: its task and the learner's file
+    # home again, then the exercise: its task and the learner's file. Enter waits until the
+    # screen shows that e put the cursor on the exercise: sent together, a busy machine once
+    # took Enter on the "start here" list (Resume, which led back to the playground).
     terminal.keys("h")
     terminal.wait_for("start here")
-    terminal.keys("e", "Enter")
+    terminal.keys("e")
+    terminal.wait_for("A token bucket  not started")  # the exercise list has the cursor
+    terminal.keys("Enter")
     terminal.wait_for("7 · A token bucket", "exercises/07-token-bucket/token_bucket.py",
                       "not started")
     terminal.keys("h")  # a hint, in the exercise
@@ -141,7 +145,11 @@ def test_the_caching_lesson_walked_to_step_4_shows_that_steps_own_number(
     beside step 2."""
     terminal.type(f"{sys.executable} -m sandbox")
     terminal.wait_for("start here", "5 Caching")
-    terminal.keys("l", "Down", "Down", "Down", "Down", "Enter")
+    terminal.keys("l")
+    terminal.wait_for("Clients and requests: what a backend")  # the lessons list has the cursor
+    terminal.keys("Down", "Down", "Down", "Down")
+    terminal.wait_for("Caching: keep hot data close")
+    terminal.keys("Enter")
     terminal.wait_for("step 1 of 10", "done: 2,000 requests", timeout=300)
     for step in (2, 3, 4):
         terminal.keys("Right")
