@@ -13,6 +13,8 @@ import pytest
 from sandbox.errors import FieldError, NotFound
 from sandbox.grading.remote import StudentCodeError, StudentWorker, student_functions
 
+from .jail_checks import cannot_run
+
 STUDENT = '''
 import os, sqlite3
 
@@ -187,7 +189,7 @@ def test_the_worker_sees_no_hidden_folder_and_writes_only_its_own_tmp(tmp_path: 
     shut_in = StudentWorker(hide=[str(course)])
     try:
         if shut_in.level == "process":
-            pytest.skip("this machine allows no namespaces (the grader says so in `grade`)")
+            cannot_run("this machine allows no namespaces (the grader says so in `grade`)")
         probe = shut_in.load("probe", {"p.py": (
             "import os\n"
             "def look(path):\n"
@@ -217,9 +219,9 @@ def test_a_worker_started_by_root_is_nobody_outside(python: str) -> None:
     from sandbox.grading.launch import start_worker
 
     if os.geteuid() != 0:
-        pytest.skip("needs root (CI has it)")
+        cannot_run("needs root (CI has it)")
     if python != "this one" and not os.path.exists(python):
-        pytest.skip("needs Debian's python3.11 (CI has it)")
+        cannot_run("needs Debian's python3.11 (CI has it)")
     # A file only root may read, in a folder the worker sees (the installed packages).
     secret = os.path.join(site.getsitepackages()[0], "root-only-secret")
     with open(secret, "w") as handle:
@@ -228,7 +230,7 @@ def test_a_worker_started_by_root_is_nobody_outside(python: str) -> None:
     shut_in = StudentWorker(started=start_worker([], python="" if python == "this one" else python))
     try:
         if shut_in.level == "process":
-            pytest.skip("this machine allows no namespaces")
+            cannot_run("this machine allows no namespaces")
         probe = shut_in.load("who", {"w.py": (
             "import os\n"
             "def read(path):\n"

@@ -22,6 +22,8 @@ from sandbox.grading.launch import start_worker
 from sandbox.grading.plugin import read_student_file
 from sandbox.grading.remote import StudentWorker
 
+from .jail_checks import cannot_run
+
 REPO = Path(__file__).resolve().parents[2]
 # Planted in each fake solution: found in anything the worker returns, the attack worked.
 MARK = "another clone's reference solution: 7f3a9c"
@@ -176,7 +178,7 @@ def worker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     python = ""
     if request.param == "root-without-capabilities":
         if os.geteuid() != 0:
-            pytest.skip("only a grader run by root can leave its worker root")
+            cannot_run("only a grader run by root can leave its worker root")
         python = _copied_python(tmp_path_factory.mktemp("python") / "venv")
     os.environ["SANDBOX_JAIL_TEST_SECRET"] = SECRET  # the worker's parent holds it
     try:
@@ -185,7 +187,7 @@ def worker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         del os.environ["SANDBOX_JAIL_TEST_SECRET"]
     try:
         if started.level == "process":
-            pytest.skip("this machine allows no namespaces (the grader says so in `grade`)")
+            cannot_run("this machine allows no namespaces (the grader says so in `grade`)")
         expected = {"default": "namespaces", "root-without-capabilities": "namespaces-root"}
         assert started.level == expected[request.param]
         yield started
