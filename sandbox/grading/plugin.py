@@ -61,21 +61,29 @@ def exercise_folder(test_file: Path) -> Path:
     raise RuntimeError(f"{test_file} is not inside an exercise folder (no {MANIFEST} above it)")
 
 
-def student_files(folder: Path) -> list[str]:
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The exercise's manifest, read once per test run (every load of the student's code asks
+    for its files and its forbidden modules; the grader's copy does not change meanwhile)."""
     import tomllib
 
-    data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    return [str(f) for f in data.get("files", [])]
+    key = str(folder)
+    if key not in _MANIFESTS:
+        _MANIFESTS[key] = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    return _MANIFESTS[key]
+
+
+_MANIFESTS: dict[str, dict[str, Any]] = {}
+
+
+def student_files(folder: Path) -> list[str]:
+    return [str(f) for f in _manifest(folder).get("files", [])]
 
 
 def forbidden_imports(folder: Path) -> dict[str, str]:
     """The modules the exercise in `folder` forbids the student's code, {module: why}."""
-    import tomllib
-
     from sandbox.course.exercises import read_forbidden_imports
 
-    data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    return read_forbidden_imports(data.get("forbidden_imports", []))
+    return read_forbidden_imports(_manifest(folder).get("forbidden_imports", []))
 
 
 def source_dir(folder: Path) -> Path:
