@@ -282,6 +282,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     os._exit(_EXIT_STATUS)
 
 
+def _build_the_shop_first() -> None:
+    """Tests that run the sandbox need the seeded shop's database file, built once per
+    machine in a few CPU seconds. It is built here, before the "collected" record starts the
+    grader's clock, so that a cold cache (a fresh clone, a new autograder container) is not
+    charged to the first student's time limit."""
+    if "sandbox.runtime" not in sys.modules:
+        return  # these tests never build a sandbox
+    from sandbox.backend.seed import ensure_seed_file
+    from sandbox.errors import SeedError
+    from sandbox.runtime import DATA_SEED
+
+    with contextlib.suppress(SeedError):  # each test that needs the file says why it failed
+        ensure_seed_file(DATA_SEED)
+
+
 class _Reporter:
     """Writes the run as JSON lines: collected tests, each start, each result."""
 
@@ -299,6 +314,7 @@ class _Reporter:
             marker = item.get_closest_marker("points")
             points = float(marker.args[0]) if marker and marker.args else 0.0
             items.append({"nodeid": item.nodeid, "points": points})
+        _build_the_shop_first()
         self._emit({"event": "collected", "items": items})
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:

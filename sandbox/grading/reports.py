@@ -46,7 +46,9 @@ def verdict(result: ExerciseResult) -> Group:
     head = Text()
     if result.passed:
         head.append("✓ ", style="bold green")
-        head.append(f"{ex.name}: all {len(result.outcomes)} tests pass", style="bold")
+        count = len(result.outcomes)
+        head.append(f"{ex.name}: " + ("its one test passes" if count == 1
+                                      else f"all {count} tests pass"), style="bold")
     else:
         head.append("✗ ", style="bold red")
         head.append(f"{ex.name}: {passed} of {len(result.outcomes)} tests pass", style="bold")
