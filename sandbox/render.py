@@ -196,8 +196,8 @@ def lesson_view(lesson: Lesson) -> RenderableType:
             parts.append(Text("  in the sandbox: " + "; ".join(doing), style="dim"))
         for point in step.checkpoints:
             body = Text(point.question + "\n", style="bold")
-            for letter, choice in zip("abcdefgh", point.choices, strict=False):
-                body.append(f"  {letter}) {choice.text}\n")
+            for letter, index in zip("abcdefgh", point.display_order(), strict=False):
+                body.append(f"  {letter}) {point.choices[index].text}\n")
             if point.kind == "challenge":
                 target = (f"below {point.below:g}" if point.below is not None
                           else f"above {point.above:g}")

@@ -36,8 +36,10 @@ never runs anything: lessons contain no code.
 
 from __future__ import annotations
 
+import random
 import re
 import tomllib
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,20 @@ class Checkpoint:
     below: float | None = None
     above: float | None = None
     keep: dict[str, Any] = field(default_factory=dict)
+    # The choices are a scale ("none / about half / all"): shown in the order written.
+    ordered: bool = False
+
+    def display_order(self) -> list[int]:
+        """The order the choices are shown in, as indexes into `choices`.
+
+        Authors tend to write the right answer first; shown as written, "always press a" would
+        score well. So unless they are a scale, the choices are shuffled: the same way for
+        everyone and on every visit (the question's text seeds it), so that a letter in a
+        screenshot or a discussion means the same choice to every learner."""
+        order = list(range(len(self.choices)))
+        if not self.ordered:
+            random.Random(zlib.crc32(self.question.encode("utf-8"))).shuffle(order)
+        return order
 
 
 @dataclass
@@ -443,6 +459,11 @@ def _checkpoint(data: dict[str, Any], path: str, line: int) -> Checkpoint:
         if sum(c.correct for c in point.choices) != 1:
             raise LessonError(path, line, "exactly one choice must have correct = true",
                               "choices")
+        ordered = data.get("ordered", False)
+        if not isinstance(ordered, bool):
+            raise LessonError(path, line, "ordered must be true (the choices are a scale, "
+                                          "shown as written) or false (shuffled)", "ordered")
+        point.ordered = ordered
     # A predict with neither asks about its step's request (checked once the step is read).
     if kind == "challenge" or (kind == "predict" and ("run" in data or "metric" in data)):
         point.run = _run(data.get("run"), path, line)

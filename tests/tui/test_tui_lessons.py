@@ -165,16 +165,21 @@ async def test_a_broken_file_is_listed_and_a_lesson_plays_step_by_step(tiny: Pat
         view = screen.query_one(CheckpointView)
         choices = view.query_one(OptionList)
         assert choices.has_focus
-        choices.highlighted = 1
+        # Shown shuffled, the same way every time: the right answer, written first, is b).
+        assert [str(choices.get_option_at_index(i).prompt) for i in range(2)] == [
+            "a) That one", "b) This one"]
+        choices.highlighted = 0
         await pilot.press("enter")
         await pilot.pause()
         assert "Because it is." not in plain(app, ".checkpoint-result")
         assert "It is not." in plain(app, ".checkpoint-result")
+        assert "pick another" in plain(app, ".checkpoint-result")  # a wrong answer may retry
         assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("That one", False)
-        choices.highlighted = 0
+        choices.highlighted = 1
         await pilot.press("enter")
         await pilot.pause()
         assert "right" in plain(app, ".checkpoint-result")
+        assert "pick another" not in plain(app, ".checkpoint-result")
         assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
 
         # next applies the `set` and runs the experiment
@@ -588,10 +593,10 @@ async def test_a_letter_answers_a_question_at_once(tiny: Path) -> None:
     async with app.run_test(size=WIDE) as pilot:
         screen = await open_tiny(pilot)
         assert "press its letter" in plain(app, ".checkpoint-keys")
-        await pilot.press("b")
+        await pilot.press("a")  # the choices are shuffled: a) is "That one"
         await pilot.pause()
         assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("That one", False)
-        await pilot.press("a")
+        await pilot.press("b")
         await pilot.pause()
         assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
         await pilot.press("c")  # no third choice: not an answer, and nothing breaks

@@ -450,7 +450,9 @@ class LessonScreen(Screen[None]):
         self._show_text()  # the explanation, now that the learner has committed
         if point.kind == "choice" or point.run is None:
             mark = ("✓ right: ", "bold green") if picked.correct else ("✗ not quite: ", "bold yellow")
-            view.result(Text.assemble(mark, picked.explain))
+            again = ("" if picked.correct or point.kind != "choice"
+                     else ("\npick another: each choice explains itself", "dim"))
+            view.result(Text.assemble(mark, picked.explain, again))
             if self._held is not None and not response_waits(self.step, self._answered()):
                 self._show_response(self._held)
             return

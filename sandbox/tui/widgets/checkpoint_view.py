@@ -55,10 +55,13 @@ class CheckpointView(Vertical):
                                        ("c", "bold"), (" here to check", "dim")),
                          classes="checkpoint-goal")
         else:
-            yield Choices(*(Option(f"{chr(ord('a') + i)}) {c.text}", id=str(i))
-                            for i, c in enumerate(point.choices)),
+            # Shown shuffled (see Checkpoint.display_order); each option's id is its index
+            # in the lesson's list, which is what an answer records.
+            yield Choices(*(Option(f"{chr(ord('a') + shown)}) {point.choices[i].text}",
+                                   id=str(i))
+                            for shown, i in enumerate(point.display_order())),
                           classes="checkpoint-choices")
-            yield Static(Text("↑↓ choose · enter answers · or press its letter", style="dim"),
+            yield Static(Text("↑↓ and enter, or press its letter", style="dim"),
                          classes="checkpoint-keys")
         yield Static(self._earlier, classes="checkpoint-result")
 
