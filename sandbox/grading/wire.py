@@ -48,6 +48,10 @@ class Gone(WireError):
     """The other process ended (or closed the socket)."""
 
 
+class Unreadable(WireError):
+    """A message arrived whole but could not be rebuilt on this side."""
+
+
 class RemoteFailure(Exception):
     """A request the other side could not even begin (an unknown reference, a bad message)."""
 
@@ -189,7 +193,18 @@ class Peer:
         """The worker's main loop: answer requests until the other side hangs up."""
         with self.lock:
             while True:
-                kind, body = self._receive()
+                try:
+                    kind, body = self._receive()
+                except Unreadable as exc:
+                    # Here only requests come, each waiting for one answer: refusing this one
+                    # keeps both sides in step, and the test that sent it learns why, instead
+                    # of seeing the worker die as if the student's code had ended it.
+                    refusal = RemoteFailure(
+                        f"the tests handed the student's code something it cannot rebuild "
+                        f"({exc}): a fault in the exercise's tests, not in the student's code")
+                    send_frame(self.sock, self._pack(("raised",
+                                                      self._describe_error(self, refusal))))
+                    continue
                 if kind != "request":
                     raise WireError(f"expected a request, got {kind!r}")
                 self._answer(body)
@@ -199,9 +214,8 @@ class Peer:
         try:
             message, released = self._decode(self, frame)
             kind = message[0]
-        except (pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError,
-                AttributeError, EOFError) as exc:
-            raise WireError(f"a message could not be read: {exc}") from None
+        except Exception as exc:  # a class that is missing or refused here, a bad pickle, ...
+            raise Unreadable(f"{type(exc).__name__}: {exc}") from None
         if isinstance(released, list):
             for number in released:
                 if isinstance(number, int):

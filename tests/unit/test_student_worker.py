@@ -182,6 +182,26 @@ def test_a_worker_that_exits_says_so(worker: StudentWorker) -> None:
         dying.stop()
 
 
+def test_a_value_the_worker_cannot_rebuild_is_the_tests_fault_and_the_worker_lives() -> None:
+    """The tests hand the student's code a sandbox dataclass whose module imports what the
+    exercise forbids: the worker cannot rebuild it. The call fails, saying the tests are at
+    fault; the worker goes on. (It used to die, and the student read "does your code call
+    os._exit?")"""
+    from sandbox.backend.database import StoreStats
+    from sandbox.grading.wire import RemoteFailure
+
+    strict = StudentWorker(hide=[], forbidden={"sqlite_utils": "use sqlite3"})
+    try:
+        module = strict.load("echo", {"e.py": "def echo(x):\n    return x\n"}, "e.py")
+        with pytest.raises(RemoteFailure, match="a fault in the exercise's tests, not in the "
+                                                "student's code") as raised:
+            module.echo(StoreStats())
+        assert "sqlite_utils is not allowed" in str(raised.value)
+        assert module.echo([1, "two"]) == [1, "two"] and strict.alive
+    finally:
+        strict.stop()
+
+
 def test_the_worker_sees_no_hidden_folder_and_writes_only_its_own_tmp(tmp_path: Any) -> None:
     course = tmp_path / "course"
     course.mkdir()
