@@ -87,6 +87,54 @@ def encode(entries: list[Forbidden]) -> str:
     return _ENTRY.join(_FIELD.join([e.module, e.reason, *e.places]) for e in entries)
 
 
+# -- the playground's side --------------------------------------------------------------------
+
+
+def first_use(source: str, module: types.ModuleType | None,
+              forbidden: Mapping[str, str]) -> str | None:
+    """What the learner's code uses of a forbidden module, as the grader would say it; None
+    when nothing.
+
+    For the terminal app's playground, which runs the learner's module in the app's own
+    process: the sandbox has imported its own twins there already, so an import cannot be
+    refused as the worker refuses it. This catches the honest mistake instead, so that code
+    the grader will refuse does not look fine in the playground first: an import that names a
+    forbidden module (`import`, `from`, `importlib.import_module("...")`, `__import__("...")`),
+    or, once `module` has loaded, a value of one among its globals. Grading is what enforces.
+    """
+    import ast
+
+    entries = [Forbidden(name, reason) for name, reason in sorted(forbidden.items())]
+    if not entries:
+        return None
+    names: list[str] = []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = ast.Module(body=[], type_ignores=[])  # said by the import itself
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                  "import_module", "__import__")):
+            names.append(node.args[0].value)
+    for value in vars(module).values() if module is not None else ():
+        if isinstance(value, types.ModuleType):
+            names.append(value.__name__)
+        else:
+            owner = value if isinstance(value, type) or callable(value) else type(value)
+            names.append(str(getattr(owner, "__module__", "") or ""))
+    for name in names:
+        for entry in entries:
+            if matches(name, entry.module):
+                return message(name, entry)
+    return None
+
+
 # -- the worker's side ------------------------------------------------------------------------
 
 

@@ -259,6 +259,7 @@ class PluggedCode:
         self.plug = exercise.plug
         self.adapter = exercise.adapter_path
         self.path = exercise.student_path(exercise.files[0])  # the student's file
+        self.forbidden = dict(exercise.forbidden_imports)  # what the grader will refuse
         self.module: ModuleType | None = None
         self._loaded_from: tuple[int, int] | None = None  # the file's (mtime, size) when loaded
 
@@ -273,12 +274,21 @@ class PluggedCode:
     def load(self) -> ModuleType:
         """Import the file if it is new or changed (this runs their top-level code: call it
         from a guarded thread)."""
+        from sandbox.grading.forbid import ForbiddenImport, first_use
         from sandbox.grading.plugin import load_student_module
 
         stamp = self._stamp()
         if self.module is None or stamp != self._loaded_from:
+            source = self.path.read_text(encoding="utf-8", errors="replace")
+            used = first_use(source, None, self.forbidden)  # before any of it runs
+            if used:
+                raise ForbiddenImport(used)
             unique = f"playground_{self.exercise.replace('-', '_')}_{next(_load_counter)}"
             module = load_student_module(self.path, unique)
+            used = first_use(source, module, self.forbidden)
+            if used:
+                sys.modules.pop(unique, None)
+                raise ForbiddenImport(used)
             if self.module is not None:
                 sys.modules.pop(self.module.__name__, None)
             self.module, self._loaded_from = module, stamp

@@ -260,6 +260,30 @@ def test_a_missing_name_and_an_endless_loop_are_explained(exercises: Path) -> No
     assert "endless loop" in str(stalled.value)
 
 
+@pytest.mark.parametrize("code", [
+    "from sandbox.mechanisms.ratelimit import TokenBucketLimiter as TokenBucket\n",
+    "import importlib\nlib = importlib.import_module('pyrate_limiter')\n",
+    "import sandbox.mechanisms\nfrom sandbox.mechanisms import ratelimit as _r\n"
+    "TokenBucket = getattr(_r, 'TokenBucket' + 'Limiter')\n",
+    "import sandbox.mechanisms.ratelimit\n",
+])
+def test_the_playground_refuses_what_the_grader_refuses(exercises: Path, code: str) -> None:
+    """The playground runs the learner's code in the app's own process, where nothing can be
+    refused at import. It says what the grader would say, instead of letting code that will
+    score 0 look fine in the playground first."""
+    exercise = bucket(exercises)
+    path = exercise.student_path("token_bucket.py")
+    path.write_text(code, encoding="utf-8")
+    with pytest.raises(ImportError) as raised:
+        load_plugged(exercise)
+    said = explain_error(raised.value, path)
+    assert "is not allowed in this exercise" in said, said
+    assert "sandbox.mechanisms.ratelimit" in said or "pyrate_limiter" in said, said
+    # the same file with its own bucket (and an allowed import) loads
+    path.write_text("import time\n\nclass TokenBucket:\n    pass\n", encoding="utf-8")
+    assert load_plugged(exercise).module is not None
+
+
 def test_the_plugged_code_reloads_after_an_edit(exercises: Path) -> None:
     exercise = bucket(exercises)
     path = exercise.student_path("token_bucket.py")

@@ -361,3 +361,26 @@ def test_every_module_a_shipped_exercise_forbids_is_installed_here() -> None:
              for name in load_exercise(folder, read_tests=False).forbidden_imports}
     assert {"prometheus_client", "sandbox.observability", "jwt"} <= named
     assert [name for name in sorted(named) if importlib.util.find_spec(name) is None] == []
+
+
+def test_the_playgrounds_check_passes_every_shipped_solution_and_stub() -> None:
+    """The playground's check (`forbid.first_use`) must not refuse what the grader accepts:
+    every shipped solution and stub, loaded, uses nothing its exercise forbids; and the same
+    check names a forbidden import it is shown."""
+    from sandbox.course.exercises import load_exercises
+    from sandbox.grading.forbid import first_use
+
+    checked = 0
+    for exercise in load_exercises(REPO / "exercises")[0]:
+        for file in exercise.files:
+            for path in (exercise.solution_path(file), exercise.student_path(file)):
+                module = plugin.load_student_module(path, f"first_use_{checked}")
+                source = path.read_text(encoding="utf-8")
+                assert first_use(source, module, exercise.forbidden_imports) is None, path
+                checked += 1
+                if exercise.forbidden_imports:
+                    banned = sorted(exercise.forbidden_imports)[0]
+                    said = first_use(f"import {banned}\n" + source, module,
+                                     exercise.forbidden_imports)
+                    assert said is not None and said.startswith(f"{banned} is not allowed")
+    assert checked >= 50
