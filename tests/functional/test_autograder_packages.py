@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,23 @@ def test_the_gradescope_zip_grades_a_correct_and_a_broken_submission(
         (tmp_path / "setup.sh").write_bytes(bundle.read("setup.sh"))
     assert subprocess.run(["bash", "-n", str(tmp_path / "setup.sh")],
                           check=False).returncode == 0
+    # The image carries the seeded shop, so no submission's container builds it: that line
+    # of setup.sh, run with this Python into an empty cache, leaves the file there.
+    lines = (tmp_path / "setup.sh").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "ensure_seed_file" in line)
+    last = first
+    while lines[last].endswith("\\"):  # the command goes on
+        last += 1
+    build = "\n".join(lines[first:last + 1])
+    cache = tmp_path / "image-cache"
+    done = subprocess.run(build.replace("/autograder/venv/bin/python", shlex.quote(sys.executable)),
+                          shell=True, env=dict(os.environ, SANDBOX_CACHE_DIR=str(cache)),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    from sandbox.backend.seed import seed_path
+    from sandbox.runtime import DATA_SEED
+
+    assert [p.name for p in cache.iterdir()] == [seed_path(DATA_SEED).name]
 
     good = autograde(zip_path, tmp_path / "good", {"token_bucket.py": SOLUTION.read_text()})
     assert good["score"] == 22

@@ -172,7 +172,10 @@ def test_a_cold_cache_is_not_charged_to_the_students_time_limit(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "token-bucket: its one test passes" in result.stdout, result.stdout
     assert "time limit" not in result.stdout
-    assert [p.name for p in cache.glob("shop-*.sqlite")] == ["shop-v7-seed1.sqlite"]
+    from sandbox.backend.seed import seed_path
+    from sandbox.runtime import DATA_SEED
+
+    assert [p.name for p in cache.glob("shop-*.sqlite")] == [seed_path(DATA_SEED).name]
 
 
 def test_a_relative_dir_works_from_wherever_the_student_stands(tmp_path: Path) -> None:
