@@ -138,10 +138,13 @@ class MetricsRecorder:
         return out
 
     def _per_second(self) -> list[dict[str, Any]]:
-        """Requests, errors (429 and 5xx) and mean latency in each simulated second."""
+        """Requests, errors (429 and 5xx) and mean latency in each simulated second, counted
+        from the measured part's first request (as `series`, the alerts and a deploy's
+        timeline count): second 0 is the first, whatever a warm-up sent before it."""
         seconds: dict[int, list[Any]] = {}
+        first = min(self.ticks, default=0)
         for tick, (answered, refused, failed, latencies, *_) in sorted(self.ticks.items()):
-            second = seconds.setdefault(tick * TICK_MS // 1000, [0, 0, []])
+            second = seconds.setdefault((tick - first) * TICK_MS // 1000, [0, 0, []])
             second[0] += answered + refused + failed
             second[1] += refused + failed
             second[2].extend(latencies)

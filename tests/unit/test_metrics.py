@@ -166,3 +166,17 @@ def test_a_long_run_is_drawn_in_coarser_buckets() -> None:
     assert series["bucket_s"] == 1.0 and len(series["t_s"]) == 60
     assert set(series["answered_per_s"]) == {5.0} and set(series["refused_per_s"]) == {5.0}
     assert MetricsRecorder().summary()["series"]["t_s"] == []
+
+
+def test_the_timeline_counts_from_the_measured_parts_first_request() -> None:
+    """After a warm-up the measured part starts late in simulated time (9 s into `steady`):
+    its timeline still starts at second 0, as the charts' `series`, the alerts and a deploy's
+    timeline do. It used to start at second 9, beside a `duration_s` of 6.7."""
+    clock = SimClock()
+    rec = MetricsRecorder()
+    for start in (9_050.0, 9_400.0, 10_100.0, 11_980.0):
+        rec.record("browse", make_trace(clock, start, 10.0, 200, "app-1", {}))
+    s = rec.summary()
+    assert [row["second"] for row in s["timeline"]] == [0, 1, 2]
+    assert [row["requests"] for row in s["timeline"]] == [2, 1, 1]
+    assert s["series"]["t_s"][0] == 0.0
