@@ -588,6 +588,26 @@ async def test_a_request_step_keeps_its_response_and_its_answer_until_the_predic
         assert not app.errors()
 
 
+async def test_a_letter_answers_even_after_tab_moved_the_focus(tiny: Path) -> None:
+    """Issue: after Tab took the focus to the other pane, the letters did nothing."""
+    app = RecordingApp()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_tiny(pilot)
+        choices = screen.query_one(CheckpointView).query_one(OptionList)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is not None and app.focused is not choices
+        await pilot.press("b")
+        await pilot.pause()
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
+        assert app.focused is choices  # the question has the focus again
+        await pilot.press("tab")
+        await pilot.press("c")  # no third choice, and no challenge to check: nothing happens
+        await pilot.pause()
+        assert ProgressStore().lesson("tiny").answers[(0, 0)] == ("This one", True)
+        assert screen.index == 0 and not app.errors()
+
+
 async def test_a_letter_answers_a_question_at_once(tiny: Path) -> None:
     app = RecordingApp()
     async with app.run_test(size=WIDE) as pilot:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -46,7 +46,7 @@ from sandbox.tui.learning import (
 from sandbox.tui.lesson_sandbox import LessonSandbox
 from sandbox.tui.screens import SCREENS_CSS
 from sandbox.tui.shell import Shell, shell
-from sandbox.tui.widgets.checkpoint_view import CheckpointView
+from sandbox.tui.widgets.checkpoint_view import CheckpointView, Choices
 from sandbox.tui.widgets.flow_view import FlowView
 from sandbox.tui.widgets.key_bar import KeyBar
 from sandbox.tui.widgets.run_controls import describe_error
@@ -425,6 +425,27 @@ class LessonScreen(Screen[None]):
         self.query_one("#lesson-run-status", Label).update(text)
 
     # -- checkpoints --------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """A choice's letter answers this step's question wherever the focus is (Tab moves it
+        to the other pane), unless what has the focus binds that key itself (`a` animates a
+        request in the flow; `c` checks a challenge). The question asked first and not yet
+        answered takes it; once all are answered, the first one does, as if focused."""
+        letter = event.character or ""
+        if len(letter) != 1 or not "a" <= letter <= "h" or isinstance(self.focused, Choices):
+            return  # not a letter, or the choices already answer for themselves
+        if (bound := self.active_bindings.get(event.key)) is not None and bound.enabled:
+            return
+        views = [v for v in self.query(CheckpointView) if v.point.choices]
+        target = next((v for v in views if v.picked is None), views[0] if views else None)
+        if target is None or ord(letter) - ord("a") >= len(target.point.choices):
+            return
+        event.stop()
+        event.prevent_default()
+        choices = target.query_one(Choices)
+        choices.focus()
+        choices.highlighted = ord(letter) - ord("a")
+        choices.action_select()
 
     def view(self, index: int) -> CheckpointView:
         found = [v for v in self.query(CheckpointView) if v.index == index]
