@@ -176,6 +176,16 @@ def _student_sources(folder: Path) -> dict[str, str]:
     return {f: read_student_file(base / f) for f in student_files(folder)}
 
 
+def student_sources(test_file: str) -> dict[str, str]:
+    """The text of the student's files for the exercise `test_file` belongs to, by file name,
+    read here as the grader reads them (never through a link): for a test that looks at how
+    the code is written, not only at what it does.
+
+        sources = student_sources(__file__)
+    """
+    return _student_sources(exercise_folder(Path(test_file)))
+
+
 def read_student_file(path: Path) -> str:
     """A student's file, read here (by the trusted test process) only if it is a plain file:
     a symlink, to another student's answer or a solution elsewhere on the grader's disk, is

@@ -185,3 +185,33 @@ def test_a_backfill_that_chases_new_rows_never_ends() -> None:
     chaser.add_index_online = add_index_online
     with pytest.raises(AssertionError, match="chases them for ever"):
         tests.test_writes_between_batches_are_kept(chaser)
+
+
+def test_the_sandboxs_own_envelope_loses_the_envelope_point(tmp_path: Path) -> None:
+    """08: render_error handing an ApiError's body to the sandbox's ApiError.envelope()
+    answers every request right; the hidden test that reads how the body is built takes its
+    point, and the reference solution keeps all of them. Graded as the grader grades."""
+    import shutil
+
+    from sandbox.course.exercises import load_exercise
+    from sandbox.grading.runner import run_exercise
+
+    folder = tmp_path / "08-error-envelope"
+    shutil.copytree(EXERCISES / "08-error-envelope", folder,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(EXERCISES / "pytest.ini", tmp_path / "pytest.ini")
+    answer = (folder / "solution" / "error_envelope.py").read_text(encoding="utf-8")
+    honest_line = "    return status, envelope(code, message, request_id, details)\n"
+    assert honest_line in answer
+    cheat = answer.replace(honest_line, "    if isinstance(error, ApiError):  # logged above\n"
+                           "        return status, error.envelope(request_id)\n" + honest_line)
+    exercise = load_exercise(folder)
+    for name, text in (("honest", answer), ("cheat", cheat)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "error_envelope.py").write_text(text, encoding="utf-8")
+    honest = run_exercise(exercise, hidden=True, student_dir=tmp_path / "honest")
+    cheated = run_exercise(exercise, hidden=True, student_dir=tmp_path / "cheat")
+    assert honest.score == honest.max_score, honest.output
+    lost = [o.test.name for o in cheated.outcomes if not o.passed]
+    assert lost == ["test_the_body_is_built_by_your_envelope"], cheated.output
+    assert cheated.score == honest.max_score - 1

@@ -3,12 +3,14 @@ the shop."""
 
 from __future__ import annotations
 
+import ast
 from types import ModuleType
 
 import pytest
 
+from sandbox.errors import NotFound
 from sandbox.grading.harness import send
-from sandbox.grading.plugin import sibling
+from sandbox.grading.plugin import sibling, student_sources
 
 visible = sibling(__file__, "test_error_envelope.py")
 
@@ -35,3 +37,21 @@ def test_a_refused_connection_is_a_503_that_shows_nothing(student: ModuleType) -
     rid = response.headers["x-request-id"]
     assert any(visible.holds(e, "db-primary") for e in sb.ctx.log if e.get("request_id") == rid), (
         "the refused connection's detail must be in the log under the request id")
+
+
+@pytest.mark.points(1)
+def test_the_body_is_built_by_your_envelope(student: ModuleType) -> None:
+    """The sandbox's own ApiError has an envelope() method that builds this exercise's body:
+    calling it would hand the exercise's answer to the sandbox. Your render_error builds
+    every body with your own envelope()."""
+    status, body = student.render_error(NotFound("There is no product 9."), "req-9",
+                                        lambda *args, **fields: None)
+    assert (status, body) == (404, student.envelope("not_found", "There is no product 9.",
+                                                     "req-9"))
+    (source,) = student_sources(__file__).values()
+    for node in ast.walk(ast.parse(source)):
+        named = (node.attr if isinstance(node, ast.Attribute) else
+                 node.value if isinstance(node, ast.Constant) else None)
+        assert named != "envelope", (
+            f"line {getattr(node, 'lineno', '?')}: this reaches the sandbox's "
+            "ApiError.envelope(); build the body with your own envelope() function")
