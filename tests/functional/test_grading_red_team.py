@@ -189,6 +189,35 @@ def forge():
         time.sleep(0.01)
 threading.Thread(target=forge, daemon=False).start()
 ''' + UNSOLVED,
+    # 10. Speak the grader's own wire: on every descriptor, a frame the test process cannot
+    # rebuild (a pickle that would call os.system there), then one that answers "allowed".
+    # Whatever it cannot read, the test process takes as a broken worker, never as a pass.
+    "frames-on-the-wire": f'''
+import os, pickle, struct
+MARK = {str(Path("/tmp") / "grader-ran-a-students-pickle")!r}
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("touch " + MARK,))
+
+def flood():
+    for payload in (pickle.dumps((("ok", Boom()), [])), pickle.dumps((("ok", (True, 9.0)), []))):
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack("!I", len(payload)) + payload)
+            except OSError:
+                pass
+
+flood()
+
+class TokenBucket:
+    def __init__(self, redis, limit, window_s, burst):
+        pass
+
+    def take(self, client, now_ms):
+        flood()
+        return (True, 9.0)
+''',
 }
 
 
@@ -253,6 +282,7 @@ def test_an_attack_scores_nothing_and_changes_nothing(tmp_path: Path, attack: st
     results, _ = grade(course, submit(tmp_path, ATTACKS[attack]), tmp_path / "results.json")
     assert results["score"] == 0, (attack, [(t["name"], t["status"]) for t in results["tests"]])
     assert len(results["tests"]) == 8 and all(t["status"] == "failed" for t in results["tests"])
+    assert not Path("/tmp/grader-ran-a-students-pickle").exists()  # frames-on-the-wire
     if attack in GC_WALKS:  # the walk ran: nothing refused it
         assert not any("is not allowed in" in t["output"] for t in results["tests"])
     assert fingerprint(course) == before, "the course folder changed"
