@@ -187,7 +187,9 @@ def test_a_backfill_that_chases_new_rows_never_ends() -> None:
         tests.test_writes_between_batches_are_kept(chaser)
 
 
-def test_the_sandboxs_own_envelope_loses_the_envelope_point(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reach", ["error.envelope(request_id)",
+                                   'getattr(error, "envelope")(request_id)'])
+def test_the_sandboxs_own_envelope_loses_the_envelope_point(tmp_path: Path, reach: str) -> None:
     """08: render_error handing an ApiError's body to the sandbox's ApiError.envelope()
     answers every request right; the hidden test that reads how the body is built takes its
     point, and the reference solution keeps all of them. Graded as the grader grades."""
@@ -204,7 +206,7 @@ def test_the_sandboxs_own_envelope_loses_the_envelope_point(tmp_path: Path) -> N
     honest_line = "    return status, envelope(code, message, request_id, details)\n"
     assert honest_line in answer
     cheat = answer.replace(honest_line, "    if isinstance(error, ApiError):  # logged above\n"
-                           "        return status, error.envelope(request_id)\n" + honest_line)
+                           f"        return status, {reach}\n" + honest_line)
     exercise = load_exercise(folder)
     for name, text in (("honest", answer), ("cheat", cheat)):
         (tmp_path / name).mkdir()
